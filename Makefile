@@ -1,0 +1,39 @@
+# leadeval — developer entry points. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python3) $(shell command -v python3.12))
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: venv run test test-fast lint bench build validate clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (pyenv 3.12.x or python3.12)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv 2>/dev/null
+	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.txt
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+## run: set up, load the sample data into the embedded SQLite database and run the pipeline
+run: venv
+	$(BIN)/leadeval demo
+
+## test: set up and run every test (SQLite, PostgreSQL, moto, fakes)
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check layers functions tests scripts
+	$(BIN)/cfn-lint template.yaml
+
+bench: venv
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf .leadeval .pytest_cache

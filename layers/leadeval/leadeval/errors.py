@@ -1,0 +1,168 @@
+"""The exception tree. Retryable vs permanent is decided here, once, by type.
+
+Adapters translate vendor exceptions (``botocore`` ``ClientError``, ``httpx`` errors,
+``sqlite3.Error``, ``psycopg.Error``) into these classes at their boundary, always with
+``raise ... from exc``; services never see vendor types and never match message text::
+
+    LeadevalError
+    ├── RetryableError            transient; job back to `queued`, message redelivered after backoff
+    │   ├── StoreUnavailableError     DB / D1 5xx, timeouts, connection loss
+    │   ├── StorageError              R2 / S3 5xx, timeouts (the seed's code for a failed load)
+    │   ├── ModelTimeout              AI 408 / 3007 / client timeout
+    │   ├── ModelUnavailableError     AI 5xx
+    │   └── ProcessingError           an unexpected bug inside one job (the seed's catch-all code)
+    ├── ThrottledError            429s, daily allowance, the API's 5-minute block:
+    │                             snooze >= retry_after, no attempt used
+    ├── ConfigurationError        bad settings, credentials, model licence not accepted:
+    │                             never fails a job; snooze, log at ERROR, alarm
+    └── PermanentError            retrying cannot help; job -> failed with error_code, message acked
+        ├── ResourceNotFound          job's lead missing, of another site, or no documents at all
+        ├── QuotaExceeded             the site's monthly evaluation quota is spent
+        ├── DocumentUnreadable        no document of the job could be used
+        ├── ModelRejected             AI 4xx (bad request, content policy)
+        └── ModelOutputInvalid        output not valid after the allowed repair request
+
+Every class carries ``code``: the value written to ``ai_evaluation_jobs.error_code``.
+"""
+
+from __future__ import annotations
+
+
+class LeadevalError(Exception):
+    """Base class of every error leadeval raises on purpose."""
+
+    code: str = "ProcessingError"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.__class__.__name__).strip().splitlines()[0])
+
+    @property
+    def message(self) -> str:
+        """The human-readable message (no personal data: ids, codes and counts only)."""
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class RetryableError(LeadevalError):
+    """A transient failure: the job goes back to `queued` and the message is redelivered."""
+
+    code = "ProcessingError"
+
+
+class StoreUnavailableError(RetryableError):
+    """The job database is unreachable, timed out or answered a transient 5xx."""
+
+    code = "StoreUnavailable"
+
+
+class StorageError(RetryableError):
+    """The document store failed transiently (5xx, timeout, connection reset)."""
+
+    code = "StorageError"
+
+
+class ModelTimeout(RetryableError):
+    """The vision model did not answer in time (HTTP 408, Workers AI 3007, client timeout)."""
+
+    code = "ModelTimeout"
+
+
+class ModelUnavailableError(RetryableError):
+    """The vision model answered 5xx or could not be reached."""
+
+    code = "ModelUnavailable"
+
+
+class ProcessingError(RetryableError):
+    """An unexpected error while processing one job; retried, then dead-lettered."""
+
+    code = "ProcessingError"
+
+
+class ThrottledError(LeadevalError):
+    """A provider asked us to slow down; the job snoozes without using an attempt.
+
+    Attributes:
+        retry_after: seconds to wait at least before the next try (float, >= 0).
+    """
+
+    code = "Throttled"
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+class ConfigurationError(LeadevalError):
+    """A setting, credential or account prerequisite is wrong; no job is failed for it.
+
+    Attributes:
+        variable: the environment variable to fix, when one is to blame.
+        retry_after: how long a worker snoozes the job before looking again (seconds).
+    """
+
+    code = "ConfigurationError"
+
+    def __init__(self, message: str | None = None, *, variable: str | None = None,
+                 retry_after: float = 300.0) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.retry_after = retry_after
+
+
+class PermanentError(LeadevalError):
+    """Retrying cannot help: the job is failed with this code and the message acked."""
+
+    code = "ProcessingError"
+
+
+class ResourceNotFound(PermanentError):
+    """The job's lead is missing, belongs to another site, or has no documents."""
+
+    code = "ResourceNotFound"
+
+
+class QuotaExceeded(PermanentError):
+    """The site's monthly evaluation quota is spent for the month of the request."""
+
+    code = "QuotaExceeded"
+
+
+class DocumentUnreadable(PermanentError):
+    """No document of the job could be used (each one was missing, corrupt or unsupported)."""
+
+    code = "DocumentUnreadable"
+
+
+class ModelRejected(PermanentError):
+    """The vision model refused the request (HTTP 4xx other than 408/429)."""
+
+    code = "ModelRejected"
+
+
+class ModelOutputInvalid(PermanentError):
+    """The model's answer was not valid extraction JSON, even after one repair request."""
+
+    code = "ModelOutputInvalid"
+
+
+class DocumentMissing(LeadevalError):
+    """A document's object is not in storage (404 / NoSuchKey).
+
+    Not a job error: the document gets the verdict `unreadable` ("missing from storage").
+    """
+
+    code = "DocumentMissing"
+
+
+class DocumentTooLarge(LeadevalError):
+    """A document's object is larger than the configured byte limit (checked before reading).
+
+    Attributes:
+        size: the object's size in bytes, when known.
+    """
+
+    code = "DocumentTooLarge"
+
+    def __init__(self, message: str | None = None, *, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size

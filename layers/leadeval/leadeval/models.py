@@ -1,0 +1,340 @@
+"""Pydantic models shared by every layer: jobs, messages, leads, documents, evaluations.
+
+Units: money in the database and in scoring is integer **cents** (``*_cents``); money the
+model extracts is ``Decimal`` **US dollars** (as printed on the document) and is converted
+with :func:`to_cents`. Durations are seconds unless a name says ``_ms``. Timestamps are aware
+UTC datetimes (see :mod:`leadeval.timeutil`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from leadeval.timeutil import parse_ts
+
+
+def to_cents(amount: Decimal | float | int | None) -> int | None:
+    """Dollars (as printed) to integer cents, rounding half up; None stays None."""
+    if amount is None:
+        return None
+    return int((Decimal(str(amount)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class _Row(BaseModel):
+    """Base for database rows: tolerant of both stored timestamp formats."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _timestamps(cls, value: Any, info: Any) -> Any:
+        name = info.field_name or ""
+        if isinstance(value, str) and (name.endswith("_at")):
+            return parse_ts(value)
+        return value
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class JobStatus(StrEnum):
+    """States of ``ai_evaluation_jobs.status`` (DESIGN §1)."""
+
+    PENDING = "pending"  #: waiting for a sweep to claim it
+    QUEUED = "queued"  #: a message for it is (or should be) on the jobs queue
+    PROCESSING = "processing"  #: a worker holds it until ``lease_expires_at``
+    COMPLETED = "completed"  #: evaluation saved (terminal)
+    FAILED = "failed"  #: permanent error or attempts spent (terminal until an operator retry)
+    CANCELLED = "cancelled"  #: cancelled by an operator (terminal)
+
+    @property
+    def terminal(self) -> bool:
+        """True for completed, failed and cancelled."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(_Row):
+    """One row of ``ai_evaluation_jobs``.
+
+    ``attempts`` counts claims by a worker (given back on a snooze); ``generation`` is bumped
+    by operator retry and redrive and is part of the idempotency key; ``retry_count`` counts
+    retryable failures (the seed's column).
+    """
+
+    id: str
+    site_id: str
+    lead_id: str
+    status: JobStatus
+    requested_at: datetime
+    generation: int = 1
+    attempts: int = 0
+    max_attempts: int = 5
+    retry_count: int = 0
+    lease_expires_at: datetime | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    dead_lettered_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    evaluation_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class JobMessage(BaseModel):
+    """The SQS message body: identifiers only, never personal data (the DLQ keeps it 14 days)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    job_id: Annotated[str, Field(min_length=1, max_length=64)]
+    site_id: Annotated[str, Field(min_length=1, max_length=64)]
+    lead_id: Annotated[str, Field(min_length=1, max_length=64)]
+    generation: Annotated[int, Field(ge=1)] = 1
+
+    @classmethod
+    def for_job(cls, job: Job) -> JobMessage:
+        """The message that fans ``job`` out."""
+        return cls(job_id=job.id, site_id=job.site_id, lead_id=job.lead_id, generation=job.generation)
+
+
+# --------------------------------------------------------------------------- application data
+
+
+class Lead(_Row):
+    """One row of ``leads`` (the application owns it). ``monthly_rent_cents`` is the full rent;
+    ``voucher_amount_cents`` is the part a housing voucher pays (0 when none)."""
+
+    id: str
+    site_id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+    monthly_rent_cents: int
+    voucher_amount_cents: int = 0
+    move_in_date: date | None = None
+    status: str = "new"
+    ai_score: int | None = None
+    ai_label: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, space-joined (never log it)."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class LeadDocument(_Row):
+    """One row of ``lead_documents``. ``document_type`` is what the applicant declared;
+    the real type is sniffed from the bytes. ``storage_key`` is the object key in R2/S3 or
+    the path under the local documents directory."""
+
+    id: str
+    lead_id: str
+    site_id: str
+    document_type: str = "other"
+    file_name: str = ""
+    mime_type: str | None = None
+    storage_key: str
+    size_bytes: int | None = None
+    uploaded_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class Usage(_Row):
+    """One row of ``ai_evaluation_usage``: evaluations accepted for a site in a month (YYYY-MM)."""
+
+    site_id: str
+    month: str
+    evaluation_count: int = 0
+    quota_limit: int = 100
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+class DocumentKind(StrEnum):
+    """What a document is, as the extraction saw it."""
+
+    PAY_STUB = "pay_stub"
+    BANK_STATEMENT = "bank_statement"
+    GOVERNMENT_ID = "government_id"
+    EMPLOYMENT_LETTER = "employment_letter"
+    TAX_FORM = "tax_form"
+    BENEFIT_LETTER = "benefit_letter"  #: housing voucher, SSI/SSDI, pension, other assistance
+    OTHER = "other"  #: not a screening document (a photo, a book, an unrelated form)
+
+
+class ExtractedFacts(BaseModel):
+    """What one document states, as extracted (by the vision model or the offline reader).
+
+    Strict: unknown fields are rejected, so a model answer that invents keys fails validation
+    and gets one repair request. Money is ``Decimal`` US dollars as printed. Nothing here can
+    set a score: the score is computed from validated facts by :mod:`leadeval.services.scoring`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_kind: DocumentKind
+    names_shown: list[str] = Field(default_factory=list)
+    employer: str | None = None
+    pay_period_start: date | None = None
+    pay_period_end: date | None = None
+    pay_date: date | None = None
+    pay_frequency: Literal["weekly", "biweekly", "semimonthly", "monthly", "annual"] | None = None
+    gross_pay: Decimal | None = None
+    net_pay: Decimal | None = None
+    total_deductions: Decimal | None = None
+    ytd_gross: Decimal | None = None
+    statement_period_start: date | None = None
+    statement_period_end: date | None = None
+    opening_balance: Decimal | None = None
+    closing_balance: Decimal | None = None
+    total_credits: Decimal | None = None
+    total_debits: Decimal | None = None
+    deposits: list[Decimal] = Field(default_factory=list)
+    monthly_benefit: Decimal | None = None
+    annual_income: Decimal | None = None
+    id_expiry: date | None = None
+    document_date: date | None = None
+    tampering_signals: list[str] = Field(default_factory=list)
+
+
+class ModelUsage(BaseModel):
+    """Token usage reported by a model for one request (0 when the backend reports none)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: ModelUsage) -> ModelUsage:
+        return ModelUsage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                          completion_tokens=self.completion_tokens + other.completion_tokens)
+
+
+class Extraction(BaseModel):
+    """The outcome of asking a :class:`~leadeval.ports.VisionModel` about one document.
+
+    ``facts`` is None when the model could not read it; ``note`` then says why (for example
+    "needs a vision model" or "model answer unusable"), and the document is `undetermined`.
+    """
+
+    facts: ExtractedFacts | None = None
+    note: str | None = None
+    model: str
+    model_version: str | None = None
+    usage: ModelUsage = Field(default_factory=ModelUsage)
+
+
+Severity = Literal["low", "medium", "high"]
+
+
+class Signal(BaseModel):
+    """A named finding about a document or the application, with evidence (no document text
+    beyond the figure or field concerned)."""
+
+    code: str
+    severity: Severity
+    evidence: str
+    document_id: str | None = None
+
+
+class Verdict(StrEnum):
+    """Per-document verdict, after Snappt/Inscribe: clean, edited, undetermined, unreadable."""
+
+    CLEAN = "clean"
+    EDITED = "edited"
+    UNDETERMINED = "undetermined"
+    UNREADABLE = "unreadable"
+
+
+@dataclass
+class PreparedDocument:
+    """A document after preparation (DESIGN §5.1), before the model sees it.
+
+    Attributes:
+        document_id: ``lead_documents.id``.
+        detected_type: type sniffed from the bytes: pdf, jpeg, png, webp, heic, tiff, gif, or
+            a description of what it was when unsupported.
+        sha256: hex digest of the original bytes (the fingerprint index keys on it).
+        size_bytes: size of the original bytes.
+        page_count: pages (PDF) or frames used (images: 1).
+        text: the PDF text layer (None when there is none or for images).
+        page_images: JPEG bytes of rendered pages / the downscaled image, long side <= 1120 px.
+        signals: forensic signals found during preparation.
+        unreadable_reason: set when the document cannot be used; the verdict is `unreadable`.
+    """
+
+    document_id: str
+    detected_type: str
+    sha256: str
+    size_bytes: int
+    page_count: int = 0
+    text: str | None = None
+    page_images: list[bytes] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    unreadable_reason: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class DocumentResult(BaseModel):
+    """The per-document outcome stored with the evaluation."""
+
+    document_id: str
+    file_name: str = ""
+    declared_type: str = "other"
+    detected_type: str | None = None
+    kind: DocumentKind | None = None
+    verdict: Verdict
+    reason: str
+    facts: ExtractedFacts | None = None
+    signals: list[Signal] = Field(default_factory=list)
+    sha256: str | None = None
+
+
+class Reason(BaseModel):
+    """A plain-language reason: what was found, the data used, and the standard that would have
+    been needed for a better result (HUD 2024 screening guidance: never conclusory)."""
+
+    code: str
+    text: str
+    data_used: list[str] = Field(default_factory=list)
+    standard: str | None = None
+    points: int = 0
+
+
+Label = Literal["A", "B", "C", "D"]
+Recommendation = Literal["approve", "review", "decline"]
+
+
+class Evaluation(BaseModel):
+    """A saved evaluation (``lead_ai_evaluations``): deterministic score, label,
+    recommendation, reasons, per-document results and audit fields."""
+
+    id: str
+    job_id: str
+    lead_id: str
+    site_id: str
+    score: Annotated[int, Field(ge=0, le=100)]
+    label: Label
+    recommendation: Recommendation
+    summary: str
+    reasons: list[Reason] = Field(default_factory=list)
+    documents: list[DocumentResult] = Field(default_factory=list)
+    flags: list[Signal] = Field(default_factory=list)
+    monthly_income_cents: int | None = None
+    income_to_rent_ratio: float | None = None
+    policy_version: str = "default-1"
+    model: str = "offline"
+    model_version: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    input_hash: str = ""
+    created_at: datetime | None = None
