@@ -40,7 +40,9 @@ class SweepOutcome:
     rescued_to_failed: int = 0
 
 
-ClaimStatus = Literal["claimed", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"]
+ClaimStatus = Literal[
+    "claimed", "exhausted", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class ClaimResult:
     """The worker's claim of one job, and what it loaded with it (one D1 request).
 
     ``status`` is ``claimed`` when this worker now holds the job (``processing``, attempt
-    counted, lease set); otherwise the message lost (job unknown, superseded generation, held
+    counted, lease set); ``exhausted`` when the message found its job's last attempt crashed (the
+    job is now failed and dead-lettered: move the message to the DLQ); otherwise the message lost (job unknown, superseded generation, held
     by another worker, already terminal or cancelled) and must be acked without work, except
     ``not_found`` (poison: dead-letter it). ``lead`` is None when the lead is missing or of
     another site; ``documents`` holds the lead's non-deleted documents of the job's site.

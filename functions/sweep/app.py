@@ -1,0 +1,17 @@
+"""SweepFunction: EventBridge Scheduler -> rescue stuck jobs, claim due jobs, fan out to SQS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadeval.bootstrap import get_services
+from leadeval.handlers import handle_sweep
+from leadeval.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Entry point: one sweep; returns its counts."""
+    return handle_sweep(event, context, get_services())

@@ -1,0 +1,122 @@
+"""Lambda wiring for the sweep and worker handlers (the ``functions/*/app.py`` files stay thin).
+
+``handle_sweep`` / ``handle_worker`` take the event, the Lambda context and the :class:`Services`, so
+tests and the local runtime call them directly with the events in ``events/`` and their own services.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from leadeval.bootstrap import Services
+from leadeval.errors import LeadevalError
+from leadeval.models import JobMessage
+from leadeval.observability import logger as powertools_logger
+from leadeval.observability import metrics
+from leadeval.services.process import JobOutcome, Outcome, process_message
+from leadeval.services.sweep import run_sweep
+from leadeval.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class RedeliverLater(Exception):
+    """Raised for a record whose message must come back (retry, snooze, deadline): the batch
+    processor reports it in ``batchItemFailures``. Carries only ids and codes."""
+
+
+def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
+    """Run one sweep for a scheduled event; return the counts (also logged and emitted as metrics).
+
+    The event's content is not needed (EventBridge Scheduler sends our ``Input``: execution id and
+    scheduled time, logged for correlation).
+    """
+    s = services.settings
+    if isinstance(event, dict) and event.get("execution_id"):
+        powertools_logger.set_correlation_id(str(event["execution_id"]))
+    result = run_sweep(services.store, services.queue, now=utcnow(), limit=s.sweep_limit,
+                       backlog_limit=s.sweep_backlog_limit, lease_seconds=s.lease_seconds,
+                       rescue_after_seconds=s.rescue_after_seconds)
+    metrics.add_metric(name="JobsClaimed", unit=MetricUnit.Count, value=result.claimed)
+    metrics.add_metric(name="JobsSent", unit=MetricUnit.Count, value=result.sent)
+    metrics.add_metric(name="JobsReleased", unit=MetricUnit.Count, value=result.released)
+    metrics.add_metric(name="JobsRescued", unit=MetricUnit.Count,
+                       value=result.rescued_to_pending + result.rescued_to_failed)
+    return result.as_dict()
+
+
+def handle_worker(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
+    """Process an SQS batch record by record; return ``{"batchItemFailures": [{"itemIdentifier": id}]}``.
+
+    Per record: a malformed body goes to the DLQ intact and is acked; otherwise the job is processed
+    and the message acked (completed, failed, skipped), delayed (retry/snooze: visibility set to the
+    backoff and the record reported failed) or moved to the DLQ (attempts spent, unknown job).
+    Records not started before the Lambda's remaining time drops under
+    ``LEADEVAL_JOB_BUDGET_SECONDS`` are reported failed without claiming, so no attempt is used.
+    """
+    ctx = services.process_context()
+    if ctx.on_configuration_error is None:
+        ctx.on_configuration_error = _count_configuration_error
+    budget_ms = services.settings.job_budget_seconds * 1000
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
+        powertools_logger.append_keys(message_id=record.message_id)
+        try:
+            if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < budget_ms:
+                logger.warning("not enough time left to start this record; reported for redelivery",
+                               extra={"remaining_ms": lambda_context.get_remaining_time_in_millis()})
+                _delay(services, record, 0)
+                raise RedeliverLater("deadline")
+            try:
+                message = JobMessage.model_validate_json(record.body)
+            except ValidationError:
+                logger.error("malformed message body; moving it to the DLQ intact",
+                             extra={"error_code": "MalformedMessage"})
+                _dead_letter(services, record, "MalformedMessage")
+                metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+                return "poison"
+            powertools_logger.append_keys(job_id=message.job_id)
+            outcome = process_message(ctx, message, now=utcnow())
+            return _settle(services, record, outcome)
+        finally:
+            powertools_logger.remove_keys(["message_id", "job_id"])
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)
+
+
+def _count_configuration_error(error: LeadevalError) -> None:
+    """Feed the ConfigurationErrors alarm (template.yaml)."""
+    metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
+
+
+def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
+    metrics.add_metric(name=f"Jobs{outcome.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
+                       value=1)
+    if outcome.outcome in (Outcome.RETRY, Outcome.SNOOZE):
+        _delay(services, record, outcome.delay_seconds)
+        raise RedeliverLater(f"{outcome.outcome.value}:{outcome.error_code}")
+    if outcome.outcome in (Outcome.DEAD_LETTERED, Outcome.POISON):
+        _dead_letter(services, record, outcome.error_code or outcome.outcome.value)
+    return outcome.outcome.value
+
+
+def _delay(services: Services, record: SQSRecord, seconds: int) -> None:
+    try:
+        services.queue.change_visibility(record.receipt_handle, seconds)
+    except LeadevalError as exc:
+        # The message still comes back after the queue's visibility timeout; nothing is lost.
+        logger.warning("could not change the message visibility", extra={"error_code": exc.code})
+
+
+def _dead_letter(services: Services, record: SQSRecord, reason: str) -> None:
+    """Send the record's body, untouched, to the DLQ; if that fails, raise so the message is kept."""
+    services.queue.dead_letter(record.body, reason=reason)
+    logger.info("message moved to the DLQ", extra={"reason": reason})

@@ -1,0 +1,322 @@
+"""Processing one job: claim, load, check quota, prepare, extract, validate, score, save (DESIGN §1, §5).
+
+:func:`process_message` never raises for a job's own failure: it records the outcome in the database
+(completed, failed, retried, snoozed, dead-lettered) and returns a :class:`JobOutcome` telling the
+caller (the worker handler) what to do with the SQS message: ack it, delay it, or move it to the DLQ.
+It raises only when the claim itself fails (database unreachable): the message is then retried as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from nanoid import generate as nanoid
+
+from leadeval.errors import (
+    DocumentMissing,
+    DocumentTooLarge,
+    DocumentUnreadable,
+    LeadevalError,
+    ModelOutputInvalid,
+    QuotaExceeded,
+    ResourceNotFound,
+)
+from leadeval.models import (
+    DocumentResult,
+    Evaluation,
+    Extraction,
+    Job,
+    JobMessage,
+    Lead,
+    LeadDocument,
+    ModelUsage,
+    PreparedDocument,
+    Usage,
+    Verdict,
+)
+from leadeval.ports import DocumentStore, JobStore, PriorSubmission, VisionModel
+from leadeval.services.retry import RetryPolicy
+from leadeval.timeutil import usage_month
+
+logger = logging.getLogger(__name__)
+
+UNUSABLE_NOTE = "model answer unusable"
+
+
+class Outcome(StrEnum):
+    """What happened to a message's job, and so what to do with the message."""
+
+    COMPLETED = "completed"  #: evaluation saved: ack
+    FAILED = "failed"  #: permanent error recorded: ack
+    RETRY = "retry"  #: retryable error, attempt counted: redeliver after delay_seconds
+    SNOOZE = "snooze"  #: throttled / configuration: redeliver after delay_seconds, no attempt used
+    DEAD_LETTERED = "dead_lettered"  #: attempts spent: send the message to the DLQ, then ack
+    SKIPPED = "skipped"  #: duplicate, superseded, cancelled or already done: ack
+    POISON = "poison"  #: names no job we know: send to the DLQ untouched, then ack
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The result of :func:`process_message`.
+
+    Attributes:
+        outcome: see :class:`Outcome`.
+        job_id: the message's job id.
+        delay_seconds: for RETRY/SNOOZE, when the message should come back (seconds).
+        error_code: the job's error code when it did not complete.
+        evaluation: the saved evaluation when completed.
+        detail: why a message was skipped (claim status) — ids and codes only.
+        ai_calls: vision-model calls made for this job in this attempt.
+    """
+
+    outcome: Outcome
+    job_id: str
+    delay_seconds: int = 0
+    error_code: str | None = None
+    evaluation: Evaluation | None = None
+    detail: str | None = None
+    ai_calls: int = 0
+
+
+@dataclass
+class ProcessContext:
+    """What :func:`process_message` needs: the ports, the policies and the limits.
+
+    Attributes:
+        store, documents, model: the ports.
+        retry_policy: backoff and attempt limit.
+        lease_seconds: how long a claim holds the job (must exceed the worker timeout).
+        max_document_bytes, max_documents: limits applied before reading documents.
+        fetch_concurrency: parallel document fetches (wall time ≈ slowest fetch).
+        prepare: document preparation function (``services.documents.prepare_document``).
+        assess: scoring function (``services.scoring.assess``).
+        new_id: id factory for evaluations.
+        on_configuration_error: called when a ConfigurationError snoozes a job (metrics, alarm).
+    """
+
+    store: JobStore
+    documents: DocumentStore
+    model: VisionModel
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_seconds: float = 300.0
+    max_document_bytes: int = 25 * 1024 * 1024
+    max_documents: int = 15
+    fetch_concurrency: int = 8
+    prepare: Callable[[str, bytes], PreparedDocument] | None = None
+    assess: Callable[..., object] | None = None
+    new_id: Callable[[], str] = field(default_factory=lambda: lambda: "eval_" + nanoid(size=16))
+    on_configuration_error: Callable[[LeadevalError], None] | None = None
+
+
+def _log(job_id: str, text: str, **extra: object) -> None:
+    logger.info(f"[{job_id}] {text}", extra={"job_id": job_id, **extra})
+
+
+def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime) -> JobOutcome:
+    """Process the job a message names, end to end, and record the outcome.
+
+    Raises:
+        StoreUnavailableError, ThrottledError, ConfigurationError: only from the claim itself.
+    """
+    claim = ctx.store.claim(message, now=now, lease_seconds=ctx.lease_seconds)
+    if claim.status == "not_found":
+        logger.warning(f"[{message.job_id}] message names an unknown job", extra={"job_id": message.job_id})
+        return JobOutcome(Outcome.POISON, message.job_id, error_code="UnknownJob", detail="not_found")
+    if claim.status == "exhausted":
+        logger.error(f"[{message.job_id}] Job failed: AttemptsExhausted (last attempt never finished)",
+                     extra={"job_id": message.job_id, "error_code": "AttemptsExhausted"})
+        return JobOutcome(Outcome.DEAD_LETTERED, message.job_id, error_code="AttemptsExhausted",
+                          detail=claim.status)
+    if claim.status != "claimed" or claim.job is None:
+        _log(message.job_id, f"Skipping message: {claim.status}", claim_status=claim.status)
+        return JobOutcome(Outcome.SKIPPED, message.job_id, detail=claim.status)
+
+    job = claim.job
+    _log(job.id, f"Starting processing for lead {job.lead_id}", lead_id=job.lead_id, site_id=job.site_id,
+         attempt=job.attempts, generation=job.generation, redriven=claim.redriven)
+    calls = [0]
+    try:
+        evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls)
+    except Exception as exc:  # noqa: BLE001 - every failure of one job is recorded on that job
+        return _record_failure(ctx, job, exc, now=now, ai_calls=calls[0])
+    if not ctx.store.complete(job, evaluation, now=now,
+                              fingerprints=_fingerprints(evaluation, claim.lead)):
+        _log(job.id, "Result not saved: the job was taken over meanwhile", claim_status="lost")
+        return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=calls[0])
+    _log(job.id, "Job completed successfully", evaluation_id=evaluation.id)
+    return JobOutcome(Outcome.COMPLETED, job.id, evaluation=evaluation, ai_calls=calls[0])
+
+
+def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: datetime,
+                    ai_calls: int) -> JobOutcome:
+    decision = ctx.retry_policy.decide(exc, attempts=job.attempts, max_attempts=job.max_attempts)
+    extra = {"job_id": job.id, "error_code": decision.error_code, "attempt": job.attempts}
+    if decision.action in ("retry", "snooze"):
+        saved = ctx.store.retry_later(job, now=now, delay_seconds=decision.delay_seconds,
+                                      error_code=decision.error_code, error_message=decision.error_message,
+                                      count_attempt=decision.action == "retry")
+        if decision.error_code == "ConfigurationError":
+            logger.error(f"[{job.id}] Configuration error, job snoozed: {decision.error_message}", extra=extra)
+            if ctx.on_configuration_error and isinstance(exc, LeadevalError):
+                ctx.on_configuration_error(exc)
+        else:
+            logger.warning(f"[{job.id}] Job will be retried in {decision.delay_seconds}s: "
+                           f"{decision.error_code}", extra={**extra, "delay_seconds": decision.delay_seconds})
+        if not saved:
+            return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
+        outcome = Outcome.RETRY if decision.action == "retry" else Outcome.SNOOZE
+        return JobOutcome(outcome, job.id, delay_seconds=decision.delay_seconds,
+                          error_code=decision.error_code, ai_calls=ai_calls)
+    dead = decision.action == "dead_letter"
+    saved = ctx.store.fail(job, now=now, error_code=decision.error_code, error_message=decision.error_message,
+                           dead_lettered=dead)
+    logger.error(f"[{job.id}] Job failed: {decision.error_code}: {decision.error_message}",
+                 extra={**extra, "dead_lettered": dead})
+    if not saved:
+        return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
+    return JobOutcome(Outcome.DEAD_LETTERED if dead else Outcome.FAILED, job.id,
+                      error_code=decision.error_code, ai_calls=ai_calls)
+
+
+def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
+              usage: Usage | None, *, now: datetime, calls: list[int]) -> Evaluation:
+    if lead is None:
+        raise ResourceNotFound("lead not found in the job's site")
+    if not documents:
+        raise ResourceNotFound("the lead has no documents")
+    _log(job.id, f"Found {len(documents)} documents", documents=len(documents))
+    if usage is not None and usage.evaluation_count > usage.quota_limit:
+        raise QuotaExceeded(f"monthly quota exceeded for {usage.month}: "
+                            f"{usage.evaluation_count} > {usage.quota_limit}")
+    if usage is None:
+        logger.warning(f"[{job.id}] no usage row for {usage_month(job.requested_at)}; quota not checked",
+                       extra={"job_id": job.id, "site_id": job.site_id})
+
+    accepted = list(documents[: ctx.max_documents])
+    results: dict[str, DocumentResult] = {
+        d.id: _unreadable(d, f"over the limit of {ctx.max_documents} documents per application")
+        for d in documents[ctx.max_documents:]
+    }
+    prepared = _fetch_and_prepare(ctx, accepted, results)
+
+    from leadeval.services.fraud import name_hash, reuse_signals
+
+    applicant_hash = name_hash(lead.first_name, lead.last_name)
+    if prepared:
+        prior = ctx.store.prior_submissions([p.sha256 for p in prepared.values()])
+        for p in prepared.values():
+            p.signals.extend(reuse_signals(p.document_id, p.sha256, applicant_hash, prior))
+
+    _log(job.id, "Calling AI evaluation...", model=ctx.model.name, documents=len(prepared))
+    extractions: list[Extraction] = []
+    for doc in accepted:
+        p = prepared.get(doc.id)
+        if p is None:
+            continue
+        try:
+            calls[0] += 1
+            extraction = ctx.model.extract(p)
+        except DocumentUnreadable as exc:
+            results[doc.id] = _unreadable(doc, exc.message, p)
+            continue
+        extractions.append(extraction)
+        results[doc.id] = DocumentResult(
+            document_id=doc.id, file_name=doc.file_name, declared_type=doc.document_type,
+            detected_type=p.detected_type, sha256=p.sha256,
+            kind=extraction.facts.document_kind if extraction.facts else None,
+            verdict=Verdict.CLEAN if extraction.facts else Verdict.UNDETERMINED,
+            reason="facts extracted" if extraction.facts else (extraction.note or "no facts extracted"),
+            facts=extraction.facts, signals=list(p.signals))
+
+    ordered = [results[d.id] for d in documents]
+    if all(r.verdict == Verdict.UNREADABLE for r in ordered):
+        reasons = "; ".join(sorted({r.reason for r in ordered}))
+        raise DocumentUnreadable(f"no document could be used ({len(ordered)} unreadable: {reasons})")
+    if extractions and all(e.facts is None and e.note == UNUSABLE_NOTE for e in extractions):
+        raise ModelOutputInvalid(f"no document yielded valid facts ({len(extractions)} model answers unusable)")
+
+    from leadeval.services.scoring import assess
+
+    assessment = (ctx.assess or assess)(lead, ordered, today=now.date())
+    model_versions = sorted({e.model_version for e in extractions if e.model_version})
+    usage_total = sum((e.usage for e in extractions), start=ModelUsage())
+    evaluation = Evaluation(
+        id=ctx.new_id(), job_id=job.id, lead_id=lead.id, site_id=job.site_id,
+        score=assessment.score, label=assessment.label, recommendation=assessment.recommendation,
+        summary=assessment.summary, reasons=assessment.reasons, documents=assessment.documents,
+        flags=assessment.flags, monthly_income_cents=assessment.monthly_income_cents,
+        income_to_rent_ratio=assessment.income_to_rent_ratio, policy_version=assessment.policy_version,
+        model=ctx.model.name, model_version=",".join(model_versions) or None,
+        prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
+        input_hash=_input_hash(ordered, lead, assessment.policy_version, ctx.model.name), created_at=now)
+    _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
+         score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
+    return evaluation
+
+
+def _fetch_and_prepare(ctx: ProcessContext, documents: Sequence[LeadDocument],
+                       results: dict[str, DocumentResult]) -> dict[str, PreparedDocument]:
+    """Fetch every document concurrently, then prepare each. Missing/too-large documents become
+    `unreadable`; transient storage errors propagate (the job is retried)."""
+    from leadeval.services.documents import prepare_document
+
+    prepare = ctx.prepare or prepare_document
+
+    def fetch(doc: LeadDocument) -> tuple[LeadDocument, bytes | None, str | None]:
+        try:
+            return doc, ctx.documents.get(doc.storage_key, max_bytes=ctx.max_document_bytes), None
+        except DocumentMissing:
+            return doc, None, "missing from storage"
+        except DocumentTooLarge as exc:
+            return doc, None, f"too large: {exc.size} bytes (limit {ctx.max_document_bytes})" if exc.size \
+                else f"too large (limit {ctx.max_document_bytes} bytes)"
+
+    prepared: dict[str, PreparedDocument] = {}
+    if not documents:
+        return prepared
+    workers = max(1, min(ctx.fetch_concurrency, len(documents)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        fetched = list(pool.map(fetch, documents))
+    for doc, data, problem in fetched:
+        if data is None:
+            results[doc.id] = _unreadable(doc, problem or "unreadable")
+            continue
+        p = prepare(doc.id, data)
+        if p.unreadable_reason:
+            results[doc.id] = _unreadable(doc, p.unreadable_reason, p)
+        else:
+            prepared[doc.id] = p
+    return prepared
+
+
+def _unreadable(doc: LeadDocument, reason: str, prepared: PreparedDocument | None = None) -> DocumentResult:
+    return DocumentResult(document_id=doc.id, file_name=doc.file_name, declared_type=doc.document_type,
+                          detected_type=prepared.detected_type if prepared else None,
+                          sha256=prepared.sha256 if prepared else None, verdict=Verdict.UNREADABLE,
+                          reason=reason, signals=list(prepared.signals) if prepared else [])
+
+
+def _fingerprints(evaluation: Evaluation, lead: Lead | None) -> list[PriorSubmission]:
+    if lead is None:
+        return []
+    from leadeval.services.fraud import name_hash
+
+    applicant = name_hash(lead.first_name, lead.last_name)
+    return [PriorSubmission(file_sha256=d.sha256, name_hash=applicant)
+            for d in evaluation.documents if d.sha256 and d.verdict != Verdict.UNREADABLE]
+
+
+def _input_hash(results: Sequence[DocumentResult], lead: Lead, policy_version: str, model: str) -> str:
+    """sha256 over the documents' hashes, the lead's rent figures, the policy and the model (audit)."""
+    h = hashlib.sha256()
+    for r in sorted(results, key=lambda r: r.document_id):
+        h.update(f"{r.document_id}:{r.sha256 or '-'};".encode())
+    h.update(f"rent={lead.monthly_rent_cents};voucher={lead.voucher_amount_cents};".encode())
+    h.update(f"policy={policy_version};model={model}".encode())
+    return h.hexdigest()

@@ -1,0 +1,75 @@
+"""Builders shared by the handler and integration tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from leadeval.bootstrap import Services, build_services
+from leadeval.config import Settings
+from leadeval.models import DocumentKind, ExtractedFacts, Job, JobStatus, Lead, LeadDocument, Usage
+from leadeval.timeutil import usage_month
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def load_event(name: str) -> dict:
+    """An event file from events/ (the same files `sam local invoke -e` uses)."""
+    return json.loads((EVENTS / name).read_text())
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A small text PDF (fpdf2) with the given lines."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_creation_date(datetime(2026, 11, 1, tzinfo=UTC))
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    for line in lines:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def paystub_facts(*, net: str = "3317.50", gross: str = "5000.00", name: str = "Dana Whitfield",
+                  pay_date: date = date(2026, 11, 20)) -> ExtractedFacts:
+    """Facts of a clean semimonthly pay stub."""
+    return ExtractedFacts(document_kind=DocumentKind.PAY_STUB, names_shown=[name], employer="Acme Logistics",
+                          pay_period_start=pay_date - timedelta(days=19), pay_period_end=pay_date - timedelta(days=5),
+                          pay_date=pay_date, pay_frequency="semimonthly", gross_pay=Decimal(gross),
+                          net_pay=Decimal(net), total_deductions=Decimal(gross) - Decimal(net),
+                          ytd_gross=Decimal(gross) * 22)
+
+
+def seed_job(services: Services, *, job_id: str = "job_demo_001", site_id: str = "site_sunrise",
+             lead_id: str = "lead_strong", documents: dict[str, bytes] | None = None, rent_cents: int = 185_000,
+             requested_at: datetime = NOW, usage: tuple[int, int] | None = (10, 100),
+             status: JobStatus = JobStatus.QUEUED, lead_site: str | None = None) -> Job:
+    """Create a lead, its documents (stored in the document store), a usage row and a job."""
+    store = services.store
+    store.create_lead(Lead(id=lead_id, site_id=lead_site or site_id, first_name="Dana", last_name="Whitfield",
+                           email="dana@example.com", phone="555-0100", monthly_rent_cents=rent_cents))
+    for i, (doc_id, data) in enumerate((documents or {}).items()):
+        key = f"{site_id}/{lead_id}/{doc_id}.pdf"
+        services.documents.put(key, data)
+        store.add_document(LeadDocument(id=doc_id, lead_id=lead_id, site_id=lead_site or site_id,
+                                        document_type="pay_stub", file_name=f"{doc_id}.pdf", storage_key=key,
+                                        uploaded_at=requested_at + timedelta(seconds=i)))
+    if usage:
+        store.upsert_usage(Usage(site_id=site_id, month=usage_month(requested_at), evaluation_count=usage[0],
+                                 quota_limit=usage[1]))
+    job = Job(id=job_id, site_id=site_id, lead_id=lead_id, status=status, requested_at=requested_at)
+    store.create_job(job)
+    return job
+
+
+def make_services(tmp_path: Path, **overrides: object) -> Services:
+    """Services on a temp SQLite database with the given port overrides."""
+    settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
+                                  "LEADEVAL_RETRY_BASE_SECONDS": "10", "LEADEVAL_RETRY_CAP_SECONDS": "60"})
+    services = build_services(settings, **overrides)
+    services.store.migrate()
+    return services
