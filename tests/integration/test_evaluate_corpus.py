@@ -101,6 +101,7 @@ def test_evaluate_corpus_file(name: str, corpus_dir: Path, store_env: Path, tmp_
     if name == "documents/id_dl_washington_sample_jpeg_named_png.png":
         assert document.detected_type == "jpeg"
     if name == "hostile/pdf_javascript_autoprint.pdf":
+        # Active content is a finding for a person to review, not proof of an edit: never a decline alone.
         assert "pdf_javascript" in {s.code for s in document.signals}
-        assert document.verdict == "edited"
+        assert document.verdict != "edited" and evaluation.recommendation == "review"
     store.close()
