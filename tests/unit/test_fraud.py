@@ -207,13 +207,13 @@ def test_revision_count(data: bytes, eofs: int, revisions: int) -> None:
 def test_javascript_in_names_tree() -> None:
     data = rewrite(make_pdf(), doc_js="app.alert('hi');")
     signal = by_code(pdf_signals("d1", data), "pdf_javascript")
-    assert (signal.severity, signal.evidence) == ("high", "JavaScript in Names tree")
+    assert (signal.severity, signal.evidence) == ("medium", "JavaScript in Names tree")
 
 
 def test_javascript_open_action() -> None:
     data = rewrite(make_pdf(), open_action_js="this.print(true);")
     signal = by_code(pdf_signals("d1", data), "pdf_javascript")
-    assert (signal.severity, signal.evidence) == ("high", "JavaScript in OpenAction")
+    assert (signal.severity, signal.evidence) == ("medium", "JavaScript in OpenAction")
 
 
 def test_javascript_token_found_when_structure_is_broken() -> None:

@@ -1,0 +1,717 @@
+"""The ``offline`` extraction model: regular expressions over a PDF's text layer.
+
+:class:`OfflineVisionModel` implements :class:`leadeval.ports.VisionModel` without a model, a
+network or any state. It reads **only** ``PreparedDocument.text`` (the text layer that document
+preparation extracted with pypdf, pages joined with ``"\\n"``). A document without text (a scan,
+a photo, an image ID) gets ``Extraction(facts=None, note="needs a vision model")``: it never
+guesses from images. Text is data: the offline model only pattern-matches facts, so instructions
+written in a document ("ignore previous instructions", "score 100") change nothing, and no
+extracted field can set a score anyway (see :mod:`leadeval.models`).
+
+What is recognised (the label table is :data:`RULES`; every label is case-insensitive and its
+value is looked for after the label on the same line, or on the following lines that hold only
+that value, as pypdf often puts a table cell on its own line):
+
+* **Kind** (:data:`KIND_MARKERS`, first match wins; strong title phrases first, then weaker field
+  markers): "W-2" / "Wage and Tax Statement" -> ``tax_form``; "bank statement", "statement
+  period", "account holder", opening/closing balance -> ``bank_statement``; "pay stub",
+  "earnings statement", "wage statement", "payroll advice", "advice number", "net pay", "gross
+  pay", "pay period", "pay date", "period ending", "gross YTD" -> ``pay_stub``; "housing choice
+  voucher", "housing assistance payment", "benefit letter/amount", "award letter" ->
+  ``benefit_letter``; "verification of employment", "employment verification" ->
+  ``employment_letter``; "driver license", "identification card", "passport" ->
+  ``government_id``; anything else -> ``other``.
+* **Names** (every kind): labelled lines "Employee:", "Employee Name", "Account Holder:", "Head
+  of Household:", "Tenant:", "Participant:", "Recipient:", "Beneficiary:", "Name:" (at the
+  start of a line) and "Pay to the order of". Only 2–5 name-like words are kept; a following
+  label on the same line (two-column layouts: "Employee: Ann Lee Pay Date: ...") is cut off.
+  Names are kept as printed (order and case); "LEE, ANN" stays so. On a W-2 whose text layer
+  lists the filled values apart from the box labels (no labelled name), the one-word
+  title-case value lines are taken as the employee's name parts, joined in text order.
+* **Employer** (pay stubs, tax forms, employment letters): "Employer:", "Employer Name",
+  "Company:"; otherwise the first address block: a line followed by a street line
+  ("151 N Market Street") and a city/state/ZIP line ("Wooster OH 44691").
+* **Pay stubs**: pay period ("Pay Period: A - B", "Pay Begin/End Date", "Period
+  Beginning/Ending"), pay date ("Pay/Check/Payment/Advice/Deposit Date"; else a bare "Date:"),
+  pay frequency (labelled, else the first weekly/biweekly/semimonthly/monthly word), gross pay
+  ("Gross Pay", "Gross Earnings", "Total Gross", "Total Earnings"; else the single earnings
+  line such as "Regular Pay" when it is the only one), net pay ("Net Pay", "Net Amount", "Net
+  Check", "Take-Home Pay"), total deductions ("Total Deductions", "Total Taxes & Deductions",
+  "Total Withholdings"; else the sum of the current amounts of the tax and deduction lines:
+  federal/state/local income tax, Social Security, Medicare, SDI, 401(k)/403(b), retirement,
+  health/dental/vision/life insurance, HSA/FSA, union dues, garnishment, child support), YTD
+  gross ("YTD Gross", "Gross YTD", "Year-to-Date Gross"; else the second amount of the gross
+  row when the stub has a year-to-date column). A current-period row whose label is preceded or
+  followed by "YTD" / "Year to Date" is not a current figure; the first amount of a row is the
+  current one, the second the year-to-date one.
+* **Bank statements**: statement period ("Statement Period", "Period", "For the period" followed
+  by two dates), opening ("Opening/Beginning/Starting/Previous Balance", "Balance Forward") and
+  closing ("Closing/Ending/New Balance") balances, total credits ("Total Deposits", "Total
+  Credits", "Deposits and Other Credits") and debits ("Total Withdrawals", "Total Debits",
+  "Withdrawals and Other Debits"), stored positive. ``deposits``: the credit amounts of the
+  transaction lines (lines that start with a date and end with amounts). When a line ends with
+  an amount and a running balance, the change of the balance decides credit or debit; otherwise
+  the printed sign (``-45.67``, ``(45.67)``) does, and a single unsigned amount is a credit only
+  when the description says so (deposit, payroll, direct dep, credit, refund, transfer from,
+  interest).
+* **Benefit letters**: monthly benefit ("Monthly Benefit/Payment (Amount)", "Housing Assistance
+  Payment (HAP)", "HAP Amount", "Voucher Amount", "Benefit Amount"): the first amount on the
+  label's line.
+* **Annual income**: W-2 box 1 ("Wages, tips, other compensation"); employment letters "Annual
+  Salary", "Base Salary", "Annual Pay/Income/Compensation", "Salary". On a W-2 whose values are
+  listed apart from the labels, box 1 is inferred from the tax arithmetic the IRS form implies:
+  social-security wages are the amount whose 6.2 % is also printed (box 4) and Medicare wages
+  the amount whose 1.45 % is printed (box 6); box 1 is then the largest other amount between
+  half of and the larger of those wages, or those wages when there is none (SSA/IRS 2020
+  General Instructions for Forms W-2 and W-3: employee rates 6.2 % and 1.45 %).
+* **Dates** anywhere: ``MM/DD/YYYY``, ``MM/DD/YY`` (20YY), ``YYYY-MM-DD``, "January 5, 2026",
+  "Jan. 5, 2026", "5 January 2026". ``document_date``: "Date:", "Statement/Issue/Letter/Notice
+  Date"; for letters also a line that holds only a date. ``id_expiry`` (IDs): "Expires",
+  "Expiration Date", "Exp".
+* **Amounts**: ``$1,234.56``, ``1234.56``, ``-45.67``, ``(45.67)``; cents are required, so
+  rates without cents, ids and years are not read as money, nor are figures followed by "%",
+  "hours"/"hrs" or "/hr".
+
+Limits: one text is one document (a packet of several documents is read as the first kind it
+matches); texts longer than :data:`MAX_TEXT_CHARS` are read up to that length.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "offline"
+MODEL_VERSION = "offline-patterns-1"
+NEEDS_VISION_NOTE = "needs a vision model"
+MAX_TEXT_CHARS = 400_000  #: longer texts are truncated (a 352-page book is not a pay stub)
+
+_K = DocumentKind
+_ALL: frozenset[DocumentKind] = frozenset(DocumentKind)
+_STUB = frozenset({_K.PAY_STUB})
+_BANK = frozenset({_K.BANK_STATEMENT})
+_LETTERS = frozenset({_K.EMPLOYMENT_LETTER, _K.BENEFIT_LETTER})
+
+# --------------------------------------------------------------------------- value patterns
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+         ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1)
+    for name in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+DATE_RE = (
+    r"(?:\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})(?!\d)"
+    r"|\d{4}-\d{2}-\d{2}(?!\d)"
+    rf"|(?:{_MONTH_RE})\.?[ \t]+\d{{1,2}},?[ \t]+\d{{4}}"
+    rf"|\d{{1,2}}[ \t]+(?:{_MONTH_RE})\.?,?[ \t]+\d{{4}})"
+)
+_DATE = re.compile(DATE_RE, re.IGNORECASE)
+_RANGE = re.compile(
+    rf"(?P<a>{DATE_RE})[ \t]*(?:-|–|—|to|through|thru)[ \t]*(?P<b>{DATE_RE})", re.IGNORECASE
+)
+#: money with cents: $1,234.56 / 1234.56 / -45.67 / (45.67) / -$45.67 (not "40.00 hours", "6.20%")
+AMOUNT_RE = (
+    r"(?<![\w.,/$])(?:\([ \t]*)?[-+]?[ \t]?\$?[ \t]?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}"
+    r"(?:[ \t]*\))?(?![\d%]|,\d|\.\d|[ \t]*(?:hours?|hrs?)\b|[ \t]*/[ \t]*(?:hr|hour)\b)"
+)
+_AMOUNT = re.compile(AMOUNT_RE)
+_PURE_AMOUNTS_LINE = re.compile(rf"^[ \t]*(?:{AMOUNT_RE}[ \t]*)+$")
+_YTD_WORD = re.compile(r"\b(?:YTD|Y-T-D|Year[- ]to[- ]Date)\b", re.IGNORECASE)
+_TXN_LINE = re.compile(
+    rf"^[ \t]*(?:\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{4}}-\d{{2}}-\d{{2}}|(?:{_MONTH_RE})\.?[ \t]+\d{{1,2}})"
+    r"[ \t]+(?P<rest>.+)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CREDIT_WORDS = re.compile(
+    r"\b(?:deposit|payroll|direct\s+dep|credit|refund|transfer\s+from|interest|reversal)\b", re.IGNORECASE
+)
+_STREET_LINE = re.compile(
+    r"^\d+[A-Za-z]?[ \t]+(?:[\w.'#-]+[ \t]+){0,5}?"
+    r"(?:Street|St|Avenue|Ave|Boulevard|Blvd|Road|Rd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|Parkway|Pkwy"
+    r"|Highway|Hwy|Plaza|Circle|Cir|Terrace|Ter|Square|Sq|Trail|Trl|Suite|Ste|Loop|Row)\b\.?"
+    r"(?:[ \t]+(?:NE|NW|SE|SW|N|S|E|W))?(?:,?[ \t]+(?:Suite|Ste|Unit|Apt|#)[ \t]*[\w-]+)?[ \t]*$",
+    re.IGNORECASE,
+)
+_CITY_LINE = re.compile(r"^[A-Za-z][A-Za-z .'-]*,?[ \t]+[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?[ \t]*$")
+_NAME_TOKEN = re.compile(
+    r"^(?:[A-Z][A-Za-z'’-]*\.?,?|(?:de|del|della|di|da|van|von|der|den|la|le|du|bin|al|st\.?),?)$"
+)
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+#: words that start a field label; trimmed off the end of a name or employer value
+_LABEL_WORDS = _wordset(
+    "pay date period check employee employer id number no no. account statement department dept ssn "
+    "rate frequency position title location status start hire phone tel email address advice company "
+    "bank net gross total name holder head household tenant code member case routing voucher unit "
+    "program effective issue expiration exp dob birth class type file reference ref page branch "
+    "customer client job ending beginning issued amount earnings deductions hours current ytd"
+)
+_W2_NAME_PART = re.compile(r"^[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*$")
+_W2_FORM_WORDS = _wordset(
+    "other description value employee employer department copy void corrected statutory state local "
+    "wages medicare instructions notice"
+)
+
+
+# --------------------------------------------------------------------------- the table
+
+ValueType = Literal["amount", "date", "range", "name", "text", "frequency"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the label table.
+
+    Attributes:
+        field: the :class:`~leadeval.models.ExtractedFacts` field it fills (``pay_period`` and
+            ``statement_period`` fill both ends from a date range).
+        kinds: document kinds the rule applies to.
+        label: regular expression of the label (case-insensitive).
+        value: what follows the label: an amount, a date, a date range, a person's name,
+            free text (an employer), or a pay frequency word.
+        column: which amount of a row (0 = current period, 1 = year to date).
+        current: the figure is a current-period one: skipped when "YTD" surrounds the label.
+        near: the amount may come after a few words on the same line ("HAP to owner: $900.00").
+    """
+
+    field: str
+    kinds: frozenset[DocumentKind]
+    label: str
+    value: ValueType
+    column: int = 0
+    current: bool = False
+    near: bool = False
+
+
+_GROSS_LABEL = r"(?:Current[ \t]+)?(?:Total[ \t]+)?Gross(?:[ \t]+(?:Pay|Earnings|Wages|Income))?|Total[ \t]+Earnings"
+
+#: The label table, in priority order per field (the first rule with a value wins).
+RULES: tuple[Rule, ...] = (
+    # people
+    Rule("names_shown", _ALL, r"Employee(?:'s)?[ \t]+Name|Employee[ \t]*:|Account[ \t]+Holder(?:[ \t]+Name)?"
+         r"|Head[ \t]+of[ \t]+Household|Tenant(?:[ \t]+Name)?[ \t]*:|Participant(?:[ \t]+Name)?[ \t]*:"
+         r"|Recipient(?:[ \t]+Name)?[ \t]*:|Beneficiary(?:[ \t]+Name)?[ \t]*:|^[ \t]*Name[ \t]*:"
+         r"|Pay\s+to\s+the\s+order\s+of", "name"),
+    Rule("employer", frozenset({_K.PAY_STUB, _K.TAX_FORM, _K.EMPLOYMENT_LETTER}),
+         r"(?:Employer(?:'s)?(?:[ \t]+Name)?|Company(?:[ \t]+Name)?)[ \t]*:", "text"),
+    # pay stubs
+    Rule("pay_period", _STUB, r"Pay[ \t]+Period(?:[ \t]+Dates?)?|Period[ \t]+Covered", "range"),
+    Rule("pay_period_start", _STUB, r"(?:Pay[ \t]+)?Period[ \t]+(?:Beginning|Begin|Start(?:ing)?)(?:[ \t]+Date)?"
+         r"|Pay[ \t]+Begin[ \t]+Date", "date"),
+    Rule("pay_period_end", _STUB, r"(?:Pay[ \t]+)?Period[ \t]+(?:Ending|End)(?:[ \t]+Date)?|Pay[ \t]+End[ \t]+Date",
+         "date"),
+    Rule("pay_date", _STUB, r"Pay[ \t]+Date|Check[ \t]+Date|Payment[ \t]+Date|Advice[ \t]+Date|Deposit[ \t]+Date",
+         "date"),
+    Rule("pay_date", _STUB, r"(?<![A-Za-z][ \t])\bDate[ \t]*:", "date"),
+    Rule("pay_frequency", _STUB | {_K.EMPLOYMENT_LETTER}, r"Pay[ \t]+(?:Frequency|Schedule|Cycle)|Frequency",
+         "frequency"),
+    Rule("gross_pay", _STUB, _GROSS_LABEL, "amount", current=True),
+    Rule("net_pay", _STUB, r"Net[ \t]+(?:Pay|Amount|Check|Earnings)|Take[- ]Home(?:[ \t]+Pay)?", "amount",
+         current=True),
+    Rule("total_deductions", _STUB, r"Total[ \t]+(?:Taxes[ \t]*(?:&|and)[ \t]*)?Deductions|Deductions[ \t]+Total"
+         r"|Total[ \t]+Withholdings?", "amount", current=True),
+    Rule("ytd_gross", _STUB, r"YTD[ \t]+Gross(?:[ \t]+(?:Pay|Earnings))?|Gross(?:[ \t]+(?:Pay|Earnings))?[ \t]+YTD"
+         r"|Year[- ]to[- ]Date[ \t]+Gross(?:[ \t]+(?:Pay|Earnings))?|Gross[ \t]+Year[- ]to[- ]Date", "amount"),
+    Rule("ytd_gross", _STUB, _GROSS_LABEL, "amount", column=1, current=True),
+    # bank statements
+    Rule("statement_period", _BANK, r"Statement[ \t]+Period|Statement[ \t]+Dates?|For[ \t]+the[ \t]+period"
+         r"|Statement[ \t]+(?:from|for)|Period", "range"),
+    Rule("opening_balance", _BANK, r"(?:Opening|Beginning|Starting|Previous)[ \t]+Balance|Balance[ \t]+Forward",
+         "amount"),
+    Rule("closing_balance", _BANK, r"(?:Closing|Ending|New)[ \t]+Balance", "amount"),
+    Rule("total_credits", _BANK, r"Total[ \t]+(?:Deposits|Credits)(?:[ \t]+(?:and|&)[ \t]+(?:Other[ \t]+)?"
+         r"(?:Credits|Additions))?|Deposits[ \t]+(?:and|&)[ \t]+(?:Other[ \t]+)?(?:Credits|Additions)", "amount"),
+    Rule("total_debits", _BANK, r"Total[ \t]+(?:Withdrawals|Debits|Checks)(?:[ \t]+(?:and|&)[ \t]+(?:Other[ \t]+)?"
+         r"(?:Debits|Subtractions|Withdrawals))?|(?:Withdrawals|Checks)[ \t]+(?:and|&)[ \t]+(?:Other[ \t]+)?"
+         r"(?:Debits|Subtractions)", "amount"),
+    # benefits and income
+    Rule("monthly_benefit", frozenset({_K.BENEFIT_LETTER}),
+         r"Monthly[ \t]+(?:Benefit|Payment|Housing[ \t]+Assistance[ \t]+Payment)(?:[ \t]+Amount)?"
+         r"|Housing[ \t]+Assistance[ \t]+Payment(?:[ \t]*\(HAP\))?(?:[ \t]+Amount)?|HAP[ \t]+Amount"
+         r"|Voucher[ \t]+Amount|Benefit[ \t]+Amount", "amount", near=True),
+    Rule("annual_income", frozenset({_K.TAX_FORM}),
+         r"Wages,?[ \t]+tips,?[ \t]+(?:and[ \t]+)?other[ \t]+comp(?:ensation|\.)?", "amount", near=True),
+    Rule("annual_income", frozenset({_K.EMPLOYMENT_LETTER}),
+         r"Annual[ \t]+(?:Base[ \t]+)?(?:Salary|Pay|Income|Compensation|Wages)|Base[ \t]+Salary"
+         r"|Yearly[ \t]+Salary|Salary", "amount", near=True),
+    # dates
+    Rule("document_date", _ALL, r"(?:Statement|Issue|Letter|Notice)[ \t]+Date|Date[ \t]+Issued"
+         r"|(?<![A-Za-z][ \t])\bDate[ \t]*:", "date"),
+    Rule("id_expiry", frozenset({_K.GOVERNMENT_ID}), r"Expiration(?:[ \t]+Date)?|Expires|Exp(?:\.|[ \t]+Date)?\b",
+         "date"),
+)
+
+#: Kind markers: (kind, pattern), strong title phrases first, then weaker field markers.
+KIND_MARKERS: tuple[tuple[DocumentKind, str], ...] = (
+    (_K.TAX_FORM, r"\bForm[ \t]+W-?2\b|Wage[ \t]+and[ \t]+Tax[ \t]+Statement|\b1099-[A-Z]+\b"),
+    (_K.BANK_STATEMENT, r"\bBank[ \t]+Statement\b|\bAccount[ \t]+Statement\b"),
+    (_K.PAY_STUB, r"\bPay[ \t]*stub\b|\bEarnings[ \t]+Statement\b|\bWage[ \t]+Statement\b|\bPay[ \t]+Statement\b"
+                 r"|\bPayroll[ \t]+Advice\b|\bDirect[ \t]+Deposit[ \t]+Advice\b"),
+    (_K.EMPLOYMENT_LETTER, r"\bVerification[ \t]+of[ \t]+Employment\b|\bEmployment[ \t]+Verification\b"),
+    (_K.BENEFIT_LETTER, r"\bHousing[ \t]+Choice[ \t]+Voucher\b|\bBenefit[ \t]+Letter\b|\bAward[ \t]+Letter\b"
+                       r"|\bBenefit[ \t]+Verification\b"),
+    (_K.GOVERNMENT_ID, r"\bDriver'?s?[ \t]+Licen[cs]e\b|\bIdentification[ \t]+Card\b|\bPassport\b"),
+    (_K.TAX_FORM, r"\bW-2\b"),
+    (_K.BANK_STATEMENT, r"\bStatement[ \t]+Period\b|\bAccount[ \t]+Holder\b"
+                       r"|\b(?:Opening|Beginning|Closing|Ending)[ \t]+Balance\b"),
+    (_K.PAY_STUB, r"\bAdvice[ \t]+Number\b|\bNet[ \t]+Pay\b|\bGross[ \t]+Pay\b|\bPay[ \t]+Period\b|\bPay[ \t]+Date\b"
+                 r"|\bPeriod[ \t]+Ending\b|\bGross[ \t]+YTD\b|\bYTD[ \t]+Gross\b"),
+    (_K.BENEFIT_LETTER, r"\bHousing[ \t]+Assistance[ \t]+Payment\b|\bBenefit[ \t]+Amount\b|\bMonthly[ \t]+Benefit\b"
+                       r"|\bVoucher\b"),
+)
+
+#: Tax and deduction lines summed when no total is printed (current amount = first of the row).
+DEDUCTION_LINE_RE = (
+    r"Federal[ \t]+(?:Income[ \t]+)?(?:Tax|Withholding)|Fed\.?[ \t]+(?:Income[ \t]+)?(?:Tax|Withholdi?n?g)|FITW?H?"
+    r"|Social[ \t]+Security(?:[ \t]+Tax)?|Soc\.?[ \t]+Sec\.?|OASDI(?:/EE)?|FICA|Medicare(?:[ \t]+Tax)?|MED(?:/EE)?"
+    r"|(?:[A-Z]{2}[ \t]+)?State[ \t]+(?:Income[ \t]+)?(?:Tax|Withholding)|SIT|(?:Local|City)[ \t]+(?:Income[ \t]+)?Tax"
+    r"|SDI|State[ \t]+Disability(?:[ \t]+Insurance)?|Paid[ \t]+Family[ \t]+Leave|FLI"
+    r"|(?:Roth[ \t]+)?401[ \t]*\(?k\)?(?:[ \t]+Contribution)?|403[ \t]*\(?b\)?(?:[ \t]+Contribution)?"
+    r"|Retirement(?:[ \t]+Plan)?(?:[ \t]+Contribution)?"
+    r"|(?:Health|Medical|Dental|Vision|Life)(?:[ \t]+Insurance)?|HSA|FSA|Union[ \t]+Dues|Garnishment|Child[ \t]+Support"
+)
+#: Earnings lines; one alone (no gross printed) is the gross pay.
+EARNINGS_LINE_RE = (
+    r"Regular(?:[ \t]+(?:Pay|Earnings|Salary|Wages))?|Salary|Hourly(?:[ \t]+Pay)?|Overtime(?:[ \t]+Pay)?|OT"
+    r"|Bonus|Commission|Holiday(?:[ \t]+Pay)?|Hol|PTO|Vacation(?:[ \t]+Pay)?|Sick(?:[ \t]+Pay)?|Tips"
+)
+_DEDUCTION_LINE = re.compile(rf"^[ \t]*(?:{DEDUCTION_LINE_RE})(?!\w)", re.IGNORECASE | re.MULTILINE)
+_EARNINGS_LINE = re.compile(rf"^[ \t]*(?:{EARNINGS_LINE_RE})(?!\w)", re.IGNORECASE | re.MULTILINE)
+_FREQUENCY_WORD = re.compile(
+    r"\b(bi-?weekly|every[ \t]+(?:two|other)[ \t]+weeks?|semi-?monthly|twice[ \t]+a[ \t]+month|weekly|monthly"
+    r"|annual(?:ly)?|yearly)\b",
+    re.IGNORECASE,
+)
+_COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = tuple(
+    (rule, re.compile(rf"(?:{rule.label})(?:[ \t]*[:#])?[ \t]*", re.IGNORECASE | re.MULTILINE)) for rule in RULES
+)
+_KIND_COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in KIND_MARKERS)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class OfflineVisionModel:
+    """A :class:`~leadeval.ports.VisionModel` that pattern-matches a PDF's text layer.
+
+    Stateless, deterministic, no I/O: safe to share. ``name`` is ``"offline"``; extractions carry
+    ``model_version`` :data:`MODEL_VERSION` and zero token usage. It raises nothing of its own.
+    """
+
+    name = MODEL_NAME
+
+    def extract(self, document: PreparedDocument) -> Extraction:
+        """Facts stated in ``document.text``; ``facts=None`` with note "needs a vision model" when
+        the document has no text layer (images, scans). Money is ``Decimal`` dollars as printed."""
+        text = document.text
+        if text is None or not text.strip():
+            logger.info("offline model: no text layer", extra={"document_id": document.document_id})
+            return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
+                              usage=ModelUsage())
+        facts = extract_facts(text)
+        logger.info(
+            "offline model: extracted",
+            extra={"document_id": document.document_id, "kind": facts.document_kind.value,
+                   "fields": len(facts.model_dump(exclude_defaults=True))},
+        )
+        return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage())
+
+
+def extract_facts(text: str) -> ExtractedFacts:
+    """Read the facts a document's text states (see the module docstring for what is recognised).
+
+    Args:
+        text: the text layer, pages joined with newlines.
+    Returns:
+        ExtractedFacts; fields the text does not state stay None / empty.
+    """
+    text = _normalise(text[:MAX_TEXT_CHARS])
+    kind = classify(text)
+    found: dict[str, object] = {}
+    names: list[str] = []
+    for rule, pattern in _COMPILED:
+        if kind not in rule.kinds:
+            continue
+        if rule.field == "names_shown":
+            for match in pattern.finditer(text):
+                name = _name_after(text, match)
+                if name and name.casefold() not in {n.casefold() for n in names}:
+                    names.append(name)
+            continue
+        targets = _targets(rule.field)
+        if all(found.get(target) is not None for target in targets):
+            continue
+        value = _first_value(text, pattern, rule)
+        if value is None:
+            continue
+        if rule.value == "range":
+            start, end = value  # type: ignore[misc]
+            found.setdefault(targets[0], start)
+            found.setdefault(targets[1], end)
+        else:
+            found.setdefault(targets[0], value)
+
+    if kind == _K.PAY_STUB:
+        if found.get("gross_pay") is None:
+            found["gross_pay"] = _single_earnings_line(text)
+        if found.get("total_deductions") is None:
+            found["total_deductions"] = _sum_deduction_lines(text)
+        if found.get("pay_frequency") is None:
+            word = _FREQUENCY_WORD.search(text)
+            found["pay_frequency"] = _frequency(word.group(1)) if word else None
+    if kind == _K.BANK_STATEMENT:
+        found["deposits"] = _credits(text, found.get("opening_balance"))  # type: ignore[arg-type]
+        for key in ("total_debits", "total_credits"):
+            if found.get(key) is not None:
+                found[key] = abs(found[key])  # type: ignore[arg-type]
+    if kind in (_K.PAY_STUB, _K.TAX_FORM, _K.EMPLOYMENT_LETTER) and not found.get("employer"):
+        found["employer"] = _address_block_name(text, exclude=names)
+    if kind == _K.TAX_FORM:
+        if found.get("annual_income") is None:
+            found["annual_income"] = _w2_box1_from_arithmetic(text)
+        if not names:
+            names.extend(_w2_name_parts(text, employer=found.get("employer")))  # type: ignore[arg-type]
+    if kind in _LETTERS and found.get("document_date") is None:
+        found["document_date"] = _standalone_date(text)
+    found["names_shown"] = names
+    return ExtractedFacts(document_kind=kind, **{k: v for k, v in found.items() if v is not None})
+
+
+def classify(text: str) -> DocumentKind:
+    """The document kind the text's markers point to (:data:`KIND_MARKERS`), else ``other``."""
+    for kind, pattern in _KIND_COMPILED:
+        if pattern.search(text):
+            return kind
+    return _K.OTHER
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _normalise(text: str) -> str:
+    table = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00a0": " ", "\u2013": "-", "\u2014": "-",
+                           "\u2212": "-", "\r": "\n"})
+    return text.translate(table)
+
+
+def _targets(field: str) -> tuple[str, ...]:
+    if field in ("pay_period", "statement_period"):
+        return (f"{field}_start", f"{field}_end")
+    return (field,)
+
+
+def _line_tail(text: str, end: int) -> tuple[str, int]:
+    """The rest of the line from ``end``, and the index where the next line starts."""
+    newline = text.find("\n", end)
+    if newline < 0:
+        return text[end:], len(text)
+    return text[end:newline], newline + 1
+
+
+def _next_lines(text: str, start: int, limit: int = 4) -> Iterable[str]:
+    for _ in range(limit):
+        if start >= len(text):
+            return
+        line, start = _line_tail(text, start)
+        yield line
+
+
+def _first_value(text: str, pattern: re.Pattern[str], rule: Rule) -> object | None:
+    for match in pattern.finditer(text):
+        if rule.current and _ytd_before(text, match.start()):
+            continue
+        tail, next_start = _line_tail(text, match.end())
+        value = _VALUE_READERS[rule.value](text, tail, next_start, rule)
+        if value is not None:
+            return value
+    return None
+
+
+def _ytd_before(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    return bool(re.search(r"(?:YTD|Year[- ]to[- ]Date)[ \t]*$", text[line_start:start], re.IGNORECASE))
+
+
+def _row_amounts(text: str, tail: str, next_start: int) -> list[Decimal]:
+    """Amounts that directly follow a label: on its line, or on the next lines holding only amounts.
+
+    Words before the first amount mean the line is not this label's row (empty list); words
+    after an amount end the row.
+    """
+    amounts: list[Decimal] = []
+    position = 0
+    for match in _AMOUNT.finditer(tail):
+        if tail[position: match.start()].strip(" \t$|:"):
+            break
+        amounts.append(_amount(match.group(0)))
+        position = match.end()
+    if amounts or tail.strip():
+        return amounts
+    for line in _next_lines(text, next_start):
+        if not _PURE_AMOUNTS_LINE.match(line):
+            break
+        amounts.extend(_amount(m.group(0)) for m in _AMOUNT.finditer(line))
+    return amounts
+
+
+def _read_amount(text: str, tail: str, next_start: int, rule: Rule) -> Decimal | None:
+    if rule.near:
+        match = _AMOUNT.search(tail)
+        if match and len(tail[: match.start()]) <= 60:
+            return abs(_amount(match.group(0)))
+        if tail.strip():
+            return None
+    if rule.current:
+        first = _AMOUNT.search(tail)
+        if _YTD_WORD.search(tail[: first.start()] if first else tail):
+            return None
+    amounts = _row_amounts(text, tail, next_start)
+    if rule.column == 1 and not _YTD_WORD.search(text):
+        return None
+    return amounts[rule.column] if len(amounts) > rule.column else None
+
+
+def _read_date(text: str, tail: str, next_start: int, rule: Rule) -> date | None:
+    match = _DATE.match(tail.strip())
+    if match is None and not tail.strip():
+        nxt = next(iter(_next_lines(text, next_start, 1)), "")
+        match = _DATE.match(nxt.strip())
+    return parse_date(match.group(0)) if match else None
+
+
+def _read_range(text: str, tail: str, next_start: int, rule: Rule) -> tuple[date, date] | None:
+    match = _RANGE.match(tail.strip())
+    if match is None and not tail.strip():
+        nxt = next(iter(_next_lines(text, next_start, 1)), "")
+        match = _RANGE.match(nxt.strip())
+    if match is None:
+        return None
+    start, end = parse_date(match.group("a")), parse_date(match.group("b"))
+    return (start, end) if start and end else None
+
+
+def _read_text(text: str, tail: str, next_start: int, rule: Rule) -> str | None:
+    value = _trim_label_words(tail.split(":", 1)[0].split("  ", 1)[0].split("|", 1)[0].split())
+    cleaned = " ".join(value).strip(" ,;-")
+    return cleaned if re.search(r"[A-Za-z]{2}", cleaned) else None
+
+
+def _read_frequency(text: str, tail: str, next_start: int, rule: Rule) -> str | None:
+    match = _FREQUENCY_WORD.match(tail.strip())
+    return _frequency(match.group(1)) if match else None
+
+
+def _read_name(text: str, tail: str, next_start: int, rule: Rule) -> str | None:
+    return _clean_name(tail)
+
+
+_VALUE_READERS: dict[str, Callable[[str, str, int, Rule], object | None]] = {
+    "amount": _read_amount,
+    "date": _read_date,
+    "range": _read_range,
+    "text": _read_text,
+    "frequency": _read_frequency,
+    "name": _read_name,
+}
+
+
+def _name_after(text: str, match: re.Match[str]) -> str | None:
+    tail, next_start = _line_tail(text, match.end())
+    name = _clean_name(tail)
+    if name is None and not tail.strip():
+        name = _clean_name(next(iter(_next_lines(text, next_start, 1)), ""))
+    return name
+
+
+def _trim_label_words(tokens: list[str]) -> list[str]:
+    while tokens and tokens[-1].strip(".,").casefold() in _LABEL_WORDS:
+        tokens = tokens[:-1]
+    return tokens
+
+
+def _clean_name(value: str) -> str | None:
+    """A person's name at the start of ``value``: 2–5 name-like words before any next label."""
+    before_label = value.split(":", 1)[0].split("  ", 1)[0] if ":" in value else value.split("  ", 1)[0]
+    tokens: list[str] = []
+    for token in before_label.split():
+        if not _NAME_TOKEN.match(token):
+            break
+        tokens.append(token)
+    tokens = _trim_label_words(tokens)
+    if not 2 <= len(tokens) <= 5 or sum(t[0].isupper() for t in tokens) < 2:
+        return None
+    return " ".join(tokens).rstrip(",")
+
+
+def _frequency(word: str) -> str:
+    word = re.sub(r"[\s-]+", " ", word.casefold())
+    if word in ("biweekly", "bi weekly") or word.startswith("every"):
+        return "biweekly"
+    if word in ("semimonthly", "semi monthly", "twice a month"):
+        return "semimonthly"
+    if word in ("annual", "annually", "yearly"):
+        return "annual"
+    return word  # weekly / monthly
+
+
+def parse_date(value: str) -> date | None:
+    """A date in a US format (``MM/DD/YYYY``, ``MM/DD/YY``, ``YYYY-MM-DD``, "January 5, 2026",
+    "5 January 2026"); None when it is not a valid calendar date."""
+    value = value.strip()
+    try:
+        if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})", value):
+            year = int(m.group(3))
+            return date(year + 2000 if year < 100 else year, int(m.group(1)), int(m.group(2)))
+        if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value):
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m := re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", value):
+            month = _MONTHS.get(m.group(1).casefold())
+            return date(int(m.group(3)), month, int(m.group(2))) if month else None
+        if m := re.fullmatch(r"(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})", value):
+            month = _MONTHS.get(m.group(2).casefold())
+            return date(int(m.group(3)), month, int(m.group(1))) if month else None
+    except ValueError:
+        return None
+    return None
+
+
+def _amount(value: str) -> Decimal:
+    negative = "-" in value or "(" in value
+    number = Decimal(re.sub(r"[^\d.]", "", value))
+    return -number if negative else number
+
+
+def _single_earnings_line(text: str) -> Decimal | None:
+    rows = []
+    for match in _EARNINGS_LINE.finditer(text):
+        tail, next_start = _line_tail(text, match.end())
+        if _YTD_WORD.search(tail):
+            continue
+        amounts = _row_amounts(text, tail, next_start)
+        if amounts:
+            rows.append(amounts)
+    if len(rows) == 1 and len(rows[0]) <= 2:
+        return rows[0][0]
+    return None
+
+
+def _sum_deduction_lines(text: str) -> Decimal | None:
+    total: Decimal | None = None
+    for match in _DEDUCTION_LINE.finditer(text):
+        tail, next_start = _line_tail(text, match.end())
+        first = _AMOUNT.search(tail)
+        if _YTD_WORD.search(tail[: first.start()] if first else tail):
+            continue
+        amounts = _row_amounts(text, tail, next_start)
+        if amounts:
+            total = (total or Decimal("0.00")) + abs(amounts[0])
+    return total
+
+
+def _credits(text: str, opening: Decimal | None) -> list[Decimal]:
+    """Credit amounts of the transaction lines (see the module docstring)."""
+    credits: list[Decimal] = []
+    balance = opening
+    for match in _TXN_LINE.finditer(text):
+        rest = match.group("rest")
+        amounts = [(_amount(m.group(0)), m.group(0)) for m in _AMOUNT.finditer(rest)]
+        if not amounts:
+            continue
+        first = _AMOUNT.search(rest)
+        description = rest[: first.start()] if first else rest
+        if re.search(r"\bbalance\b|\btotal\b", description, re.IGNORECASE):
+            if len(amounts) == 1:
+                balance = amounts[0][0]
+            continue
+        if len(amounts) >= 2:
+            (amount, printed), (new_balance, _) = amounts[-2], amounts[-1]
+            if balance is not None and new_balance - balance == abs(amount):
+                is_credit = True
+            elif balance is not None and new_balance - balance == -abs(amount):
+                is_credit = False
+            else:
+                is_credit = amount > 0
+            balance = new_balance
+        else:
+            amount, printed = amounts[0]
+            is_credit = amount > 0 and ("+" in printed or bool(_CREDIT_WORDS.search(description)))
+            balance = None
+        if is_credit:
+            credits.append(abs(amount))
+    return credits
+
+
+def _address_block_name(text: str, exclude: Iterable[str] = ()) -> str | None:
+    """The line above the first street line + city/state/ZIP line (a letterhead or W-2 box c)."""
+    excluded = {name.casefold() for name in exclude}
+    lines = [line.strip() for line in text.split("\n")]
+    for index in range(1, len(lines) - 1):
+        if not (_STREET_LINE.match(lines[index]) and _CITY_LINE.match(lines[index + 1])):
+            continue
+        candidate = lines[index - 1]
+        if (len(candidate) >= 3 and ":" not in candidate and re.search(r"[A-Za-z]{2}", candidate)
+                and not _DATE.search(candidate) and candidate.casefold() not in excluded):
+            return candidate
+    return None
+
+
+def _w2_name_parts(text: str, employer: str | None) -> list[str]:
+    """A filled W-2 whose values are listed apart from the labels: one-word title-case values."""
+    parts = [
+        line.strip() for line in text.split("\n")
+        if _W2_NAME_PART.match(line.strip()) and line.strip().casefold() not in _W2_FORM_WORDS
+        and line.strip() != employer
+    ]
+    return [" ".join(parts)] if 2 <= len(parts) <= 3 else []
+
+
+_CENT = Decimal("0.01")
+
+
+def _w2_box1_from_arithmetic(text: str) -> Decimal | None:
+    """Box 1 of a W-2 whose values are printed apart from their labels (module docstring)."""
+    amounts = {abs(_amount(m.group(0))) for m in _AMOUNT.finditer(text)}
+    amounts = {a for a in amounts if a > 0}
+
+    def taxed_at(rate: str) -> dict[Decimal, Decimal]:
+        pairs = {}
+        for wage in amounts:
+            tax = (wage * Decimal(rate)).quantize(_CENT, rounding=ROUND_HALF_UP)
+            match = next((a for a in amounts if abs(a - tax) <= _CENT and a != wage), None)
+            if match is not None and wage >= 100:
+                pairs[wage] = match
+        return pairs
+
+    social, medicare = taxed_at("0.062"), taxed_at("0.0145")
+    wages = set(social) | set(medicare)
+    if not wages:
+        return None
+    top = max(wages)
+    explained = wages | set(social.values()) | set(medicare.values())
+    candidates = [a for a in amounts if a not in explained and top / 2 <= a <= top]
+    return max(candidates) if candidates else max(medicare or social)
+
+
+def _standalone_date(text: str) -> date | None:
+    for line in text.split("\n"):
+        match = _DATE.fullmatch(line.strip())
+        if match:
+            return parse_date(match.group(0))
+    return None
