@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test test-fast lint bench build validate clean
+.PHONY: venv run test lint bench lock clean
 
 venv: $(STAMP)
 
@@ -37,3 +37,8 @@ bench: venv
 
 clean:
 	rm -rf .leadeval .pytest_cache
+
+## lock: re-pin requirements/dev.txt and the layer's requirements.txt from pyproject.toml (no URLs inside)
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra cli --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --no-header -q -c requirements/dev.txt -o layers/leadeval/requirements.txt

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -28,8 +28,10 @@ app = typer.Typer(help="leadeval: serverless screening-evaluation job processor.
                   add_completion=False)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Inspect and manage evaluation jobs.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queue (LEADEVAL_DLQ_URL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(dlq_app, name="dlq")
 
 out = Console(stderr=False, soft_wrap=False, width=160)
 err = Console(stderr=True)
@@ -126,7 +128,7 @@ def demo(
                   f"({runtime.invocations['sweep']} sweep and {runtime.invocations['worker']} worker invocations)")
 
 
-def _load_sample(services, sample) -> None:  # noqa: ANN001
+def _load_sample(services, sample) -> None:
     store = services.store
     for storage_key, data in sample.files.items():
         services.documents.put(storage_key, data)
@@ -148,7 +150,7 @@ def _load_sample(services, sample) -> None:  # noqa: ANN001
                              requested_at=job.requested_at, max_attempts=services.settings.max_attempts))
 
 
-def _print_jobs_table(jobs: list[Job], store) -> None:  # noqa: ANN001
+def _print_jobs_table(jobs: list[Job], store) -> None:
     table = Table(title="Evaluation jobs")
     for column in ("job", "site", "lead", "status", "score", "label", "recommendation", "error code"):
         table.add_column(column)
@@ -316,6 +318,79 @@ def jobs_cancel(job_id: str) -> None:
     raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------- dlq
+
+
+def _redriver():
+    from leadeval.adapters.queue.redrive import SqsRedriver
+    from leadeval.adapters.queue.sqs import sqs_client_for
+
+    settings = _settings()
+    if not settings.dlq_url or not settings.queue_url:
+        err.print("[red]LEADEVAL_DLQ_URL and LEADEVAL_QUEUE_URL must be set (see the stack's Outputs)[/red]")
+        raise typer.Exit(2)
+    client = sqs_client_for(settings.dlq_url)
+    arn = client.get_queue_attributes(QueueUrl=settings.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return SqsRedriver(settings.dlq_url, arn, settings.queue_url, client=client)
+
+
+@dlq_app.command("list")
+def dlq_list(limit: Annotated[int, typer.Option(help="Most messages to show.")] = 100) -> None:
+    """Show what the DLQ holds (job, site, error code, generation, age) without deleting anything."""
+    entries = _redriver().list_messages(max_messages=limit)
+    table = Table(title=f"Dead-letter queue: {len(entries)} message(s)")
+    for column in ("message", "job", "site", "generation", "reason", "age", "receives", "body"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(e.message_id, e.job_id or "", e.site_id or "", str(e.generation or ""),
+                      e.reason or ("poison" if e.poison else ""), f"{e.age_seconds / 3600:.1f} h", str(e.receive_count),
+                      e.body[:80] if e.poison else "")
+    out.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    job: Annotated[list[str] | None, typer.Option("--job", help="Only this job's message (repeatable).")] = None,
+    rate: Annotated[int | None, typer.Option(help="Messages per second for a full redrive (max 500).")] = None,
+) -> None:
+    """Move DLQ messages back to the jobs queue: all (an SQS message move task) or only --job ones.
+    The worker restarts each redriven job afresh (new generation, attempts reset)."""
+    redriver = _redriver()
+    if job:
+        moved = redriver.redrive_jobs(set(job))
+        out.print(f"moved {moved} message(s) back to the jobs queue")
+        return
+    handle = redriver.redrive_all(max_per_second=rate)
+    out.print(f"message move task started: {handle}")
+
+
+# ---------------------------------------------------------------------------- pause / resume
+
+
+def _consumption(local: bool):
+    from leadeval.adapters.queue.consumer import LambdaConsumption, LocalConsumption
+
+    settings = _settings()
+    if local or not settings.worker_function_name:
+        return LocalConsumption()
+    return LambdaConsumption(settings.worker_function_name)
+
+
+@app.command()
+def pause(local: Annotated[bool, typer.Option(help="Pause the local runtime only.")] = False) -> None:
+    """Stop the worker consuming the jobs queue (its SQS event source mapping is disabled; messages wait,
+    no attempt is used). Without LEADEVAL_WORKER_FUNCTION_NAME, pauses the local runtime."""
+    state = _consumption(local).set_enabled(False)
+    out.print(f"worker consumption: {state.state} ({state.uuid})")
+
+
+@app.command()
+def resume(local: Annotated[bool, typer.Option(help="Resume the local runtime only.")] = False) -> None:
+    """Start the worker consuming the jobs queue again."""
+    state = _consumption(local).set_enabled(True)
+    out.print(f"worker consumption: {state.state} ({state.uuid})")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
@@ -324,5 +399,3 @@ def main() -> None:
         err.print(f"[red]{exc.code}: {exc.message}[/red]")
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 
-
-_ = (UTC, datetime)  # re-exported types used in annotations elsewhere

@@ -175,6 +175,7 @@ class Settings(BaseModel):
     queue_url: str | None = None
     dlq_url: str | None = None
     idempotency_table: str | None = None
+    worker_function_name: str | None = None
     cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
     cloudflare_account_id: str | None = None
     aws_endpoint_url: str | None = None
@@ -227,6 +228,7 @@ class Settings(BaseModel):
             "queue_url": get("LEADEVAL_QUEUE_URL"),
             "dlq_url": get("LEADEVAL_DLQ_URL"),
             "idempotency_table": get("LEADEVAL_IDEMPOTENCY_TABLE"),
+            "worker_function_name": get("LEADEVAL_WORKER_FUNCTION_NAME"),
             "cloudflare_api_url": (get("LEADEVAL_CLOUDFLARE_API_URL") or
                                    "https://api.cloudflare.com/client/v4").rstrip("/"),
             "cloudflare_account_id": get("CLOUDFLARE_ACCOUNT_ID"),
@@ -317,7 +319,7 @@ def resolve_secret(settings: Settings, *names: str) -> tuple[str, str]:
                     value = parameters.get_secret(ref)
                 else:
                     value = parameters.get_parameter(ref, decrypt=True)
-            except Exception as exc:  # noqa: BLE001 - any failure to read a secret is a configuration error
+            except Exception as exc:
                 raise ConfigurationError(f"{name}_PARAMETER: cannot read {ref!r}: {type(exc).__name__}",
                                          variable=f"{name}_PARAMETER") from exc
             return name, str(value)

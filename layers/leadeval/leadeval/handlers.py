@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
 from leadeval.bootstrap import Services
@@ -29,6 +30,56 @@ logger = logging.getLogger(__name__)
 class RedeliverLater(Exception):
     """Raised for a record whose message must come back (retry, snooze, deadline): the batch
     processor reports it in ``batchItemFailures``. Carries only ids and codes."""
+
+
+class _NotFinal(Exception):
+    """Raised inside the idempotent function for outcomes that must not be cached (retry, snooze,
+    dead-letter, poison, in-flight): Powertools then deletes the record, so the next delivery of the
+    same job generation runs again (a redrive must restart a dead-lettered job, DESIGN §1)."""
+
+    def __init__(self, outcome: JobOutcome) -> None:
+        super().__init__(outcome.outcome.value)
+        self.outcome = outcome
+
+
+#: Outcomes whose result Powertools Idempotency keeps: a duplicate of the message then returns it
+#: without touching the database or the model.
+_CACHED = {Outcome.COMPLETED, Outcome.FAILED}
+_CACHED_SKIPS = {"terminal", "cancelled", "stale_generation"}
+
+#: Idempotency records live as long as a message can: the jobs queue's MessageRetentionPeriod (4 days,
+#: template.yaml). The key includes the generation, which operator retry and redrive bump, so a cached
+#: outcome never blocks a deliberate re-run.
+IDEMPOTENCY_EXPIRES_SECONDS = 4 * 24 * 3600
+
+
+def _idempotent_processor(services: Services) -> tuple[Any, Any]:
+    """``(config, process_job)`` for this process: Powertools ``idempotent_function`` keyed on
+    ``[job_id, generation]`` of the :class:`JobMessage`."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from leadeval.adapters.idempotency import make_persistence_layer
+
+    def build() -> tuple[Any, Any]:
+        config = IdempotencyConfig(event_key_jmespath="[job_id, generation]", raise_on_no_idempotency_key=True,
+                                   expires_after_seconds=IDEMPOTENCY_EXPIRES_SECONDS)
+        ctx = services.process_context()
+
+        @idempotent_function(data_keyword_argument="message", config=config,
+                             persistence_store=services.overrides.get("idempotency_store")
+                             or make_persistence_layer(services.settings),
+                             key_prefix="leadeval.worker.process_job")
+        def process_job(message: JobMessage) -> dict[str, Any]:
+            outcome = process_message(ctx, message, now=utcnow())
+            if outcome.outcome not in _CACHED and not (
+                    outcome.outcome == Outcome.SKIPPED and outcome.detail in _CACHED_SKIPS):
+                raise _NotFinal(outcome)
+            return {"outcome": outcome.outcome.value, "job_id": outcome.job_id, "error_code": outcome.error_code,
+                    "detail": outcome.detail, "ai_calls": outcome.ai_calls}
+
+        return config, process_job
+
+    return services._get("idempotent_processor", build)
 
 
 def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
@@ -63,6 +114,9 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
     ctx = services.process_context()
     if ctx.on_configuration_error is None:
         ctx.on_configuration_error = _count_configuration_error
+    config, process_job = _idempotent_processor(services)
+    if context is not None:
+        config.register_lambda_context(context)
     budget_ms = services.settings.job_budget_seconds * 1000
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -83,7 +137,16 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
                 metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
                 return "poison"
             powertools_logger.append_keys(job_id=message.job_id)
-            outcome = process_message(ctx, message, now=utcnow())
+            try:
+                result = process_job(message=message)
+                outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
+                                     detail=result["detail"], ai_calls=result["ai_calls"])
+            except _NotFinal as not_final:
+                outcome = not_final.outcome
+            except IdempotencyAlreadyInProgressError:
+                logger.info("the same job generation is being processed by another invocation; "
+                            "message will come back after its visibility timeout")
+                raise RedeliverLater("in_progress") from None
             return _settle(services, record, outcome)
         finally:
             powertools_logger.remove_keys(["message_id", "job_id"])

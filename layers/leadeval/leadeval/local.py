@@ -87,7 +87,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
                                       "stringListValues": [], "binaryListValues": [],
                                       "dataType": v.get("DataType", "String")}
                                   for k, v in m.get("MessageAttributes", {}).items()},
-            "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324
+            "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),
             "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
         })
     return {"Records": records}
@@ -183,6 +183,10 @@ class LocalRuntime:
     def poll(self, *, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the worker handler with it; delete the records it did not
         report failed. Returns the number of records delivered."""
+        from leadeval.adapters.queue.consumer import LocalConsumption
+
+        if LocalConsumption().paused:
+            return 0
         response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size,
                                             WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
                                             MessageAttributeNames=["All"])

@@ -1,0 +1,137 @@
+"""Persistence layers for Powertools Idempotency.
+
+In AWS the worker uses Powertools' ``DynamoDBPersistenceLayer`` on the table ``template.yaml`` creates
+(``LEADEVAL_IDEMPOTENCY_TABLE``, TTL on ``expiration``). The embedded default needs no AWS:
+:class:`SqlitePersistenceLayer` keeps the records in a table of a SQLite file — the job database itself
+when it is SQLite. Why SQLite rather than Powertools' Redis layer: the embedded default must run with
+nothing but Python (``make run`` on a fresh machine), and a table beside the jobs is inspectable with the
+same tools; Redis would be one more server to start. A D1 job store does *not* host these records: they
+would cost 2–3 more D1 requests per job and break the 3-request budget (DESIGN §7), so D1 deployments use
+the DynamoDB table.
+
+The conditional put follows the DynamoDB layer's condition (Powertools ``persistence/dynamodb.py``): a put
+succeeds if no record exists, or it has expired (``expiration`` < now, epoch **seconds**), or it is
+``INPROGRESS`` with ``in_progress_expiration`` < now (epoch **milliseconds**); otherwise it raises
+``IdempotencyItemAlreadyExistsError`` carrying the existing record.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+if TYPE_CHECKING:
+    from leadeval.config import Settings
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leadeval_idempotency (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    expiration INTEGER NOT NULL,
+    in_progress_expiration INTEGER,
+    data TEXT,
+    validation TEXT
+)
+"""
+
+
+class SqlitePersistenceLayer(BasePersistenceLayer):
+    """Idempotency records in SQLite (table ``leadeval_idempotency``).
+
+    Args:
+        path: the SQLite file (created with its parent folder when missing).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    @staticmethod
+    def _record(row: tuple) -> DataRecord:
+        key, status, expiration, in_progress, data, validation = row
+        return DataRecord(idempotency_key=key, status=status, expiry_timestamp=expiration,
+                          in_progress_expiry_timestamp=in_progress, response_data=data or "",
+                          payload_hash=validation or "")
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        with self._lock:
+            row = self._db().execute(
+                "SELECT id, status, expiration, in_progress_expiration, data, validation "
+                "FROM leadeval_idempotency WHERE id = ?", (idempotency_key,)).fetchone()
+        if row is None:
+            raise IdempotencyItemNotFoundError
+        return self._record(row)
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        now_s, now_ms = int(time.time()), int(time.time() * 1000)
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "INSERT INTO leadeval_idempotency (id, status, expiration, in_progress_expiration, data, "
+                    "validation) VALUES (?, ?, ?, ?, NULL, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET status = excluded.status, expiration = excluded.expiration, "
+                    "in_progress_expiration = excluded.in_progress_expiration, data = NULL, "
+                    "validation = excluded.validation "
+                    "WHERE leadeval_idempotency.expiration < ? OR (leadeval_idempotency.status = 'INPROGRESS' "
+                    "AND leadeval_idempotency.in_progress_expiration IS NOT NULL "
+                    "AND leadeval_idempotency.in_progress_expiration < ?)",
+                    (data_record.idempotency_key, data_record.status, data_record.expiry_timestamp,
+                     data_record.in_progress_expiry_timestamp, data_record.payload_hash, now_s, now_ms))
+                if cursor.rowcount == 0:
+                    row = db.execute(
+                        "SELECT id, status, expiration, in_progress_expiration, data, validation "
+                        "FROM leadeval_idempotency WHERE id = ?", (data_record.idempotency_key,)).fetchone()
+                    db.execute("COMMIT")
+                    raise IdempotencyItemAlreadyExistsError(old_data_record=self._record(row) if row else None)
+                db.execute("COMMIT")
+            except IdempotencyItemAlreadyExistsError:
+                raise
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        with self._lock:
+            self._db().execute(
+                "UPDATE leadeval_idempotency SET status = ?, expiration = ?, data = ? WHERE id = ?",
+                (data_record.status, data_record.expiry_timestamp, data_record.response_data,
+                 data_record.idempotency_key))
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        with self._lock:
+            self._db().execute("DELETE FROM leadeval_idempotency WHERE id = ?", (data_record.idempotency_key,))
+
+
+def make_persistence_layer(settings: Settings) -> BasePersistenceLayer:
+    """DynamoDB when ``LEADEVAL_IDEMPOTENCY_TABLE`` is set; else SQLite (the job database file when it is
+    SQLite, otherwise ``.leadeval/idempotency.db``)."""
+    if settings.idempotency_table:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    if settings.database.kind == "sqlite":
+        return SqlitePersistenceLayer(settings.sqlite_path())
+    return SqlitePersistenceLayer(Path(".leadeval") / "idempotency.db")
