@@ -117,9 +117,12 @@ def demo(
                   f"{len(sample.documents)} documents, {len(sample.jobs)} pending jobs")
         try:
             runtime.run_until_idle(timeout_seconds=timeout)
-        except (TimeoutError, ConfigurationError) as exc:
+        except TimeoutError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
+        except ConfigurationError as exc:
+            err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
+            raise typer.Exit(2) from exc
         jobs = [store.get_job(j.id) for j in sample.jobs]
         _print_jobs_table([j for j in jobs if j], store)
         counts = Counter(str(j.status) for j in jobs if j)
@@ -216,6 +219,9 @@ def evaluate(
         except TimeoutError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
+        except ConfigurationError as exc:
+            err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
+            raise typer.Exit(2) from exc
         job = store.get_job(job_id)
         assert job is not None
         _print_job(job, store.get_evaluation(job_id))

@@ -206,6 +206,16 @@ class LocalRuntime:
         assert self.services is not None
         return sum(len(self.services.store.list_jobs(status=s, limit=100_000)) for s in ACTIVE)
 
+    def _stop_on_configuration_error(self) -> None:
+        """A job snoozed by a ConfigurationError (bad token, model licence not accepted) will not heal by
+        waiting: a local run stops with its message instead (in AWS the worker snoozes and alarms)."""
+        from leadeval.errors import ConfigurationError
+
+        assert self.services is not None
+        for job in self.services.store.list_jobs(status=JobStatus.QUEUED, limit=1000):
+            if job.error_code == "ConfigurationError":
+                raise ConfigurationError(f"{job.id}: {job.error_message}")
+
     def run_until_idle(self, *, timeout_seconds: float = 600.0) -> None:
         """Sweep and work until no job is pending, queued or processing.
 
@@ -220,6 +230,7 @@ class LocalRuntime:
                 delivered += n
             if self.active_jobs() == 0:
                 return
+            self._stop_on_configuration_error()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.active_jobs()} jobs still active after {timeout_seconds:.0f}s")
             if delivered == 0:
