@@ -1,0 +1,947 @@
+"""Contract suite for ``ports.JobStore``: the same assertions over every backend (``job_store`` fixture:
+SQLite, D1 through its REST fake, PostgreSQL when a server answers).
+
+Time is a fixed aware UTC ``NOW`` moved with ``timedelta``; nothing sleeps. Rows the application
+writes in other shapes (SQLite's ``datetime('now')`` timestamps, stale leases) are set with raw SQL
+through the store's executor, which every SQL backend has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from leadeval.adapters.jobstore.sql import Statement, default_migrations_dir
+from leadeval.models import (
+    DocumentKind,
+    DocumentResult,
+    Evaluation,
+    ExtractedFacts,
+    Job,
+    JobMessage,
+    JobStatus,
+    Lead,
+    LeadDocument,
+    Reason,
+    Signal,
+    Usage,
+    Verdict,
+)
+from leadeval.ports import JobStore, PriorSubmission
+
+NOW = datetime(2026, 2, 10, 12, 0, 0, tzinfo=UTC)
+LEASE = 300.0  # seconds a claim holds a job
+RESCUE = 900.0  # seconds after lease expiry before a sweep rescues a job
+LONG_AFTER = timedelta(seconds=LEASE + RESCUE + 1)  # a sweep this long after a claim rescues it
+
+SITE = "site-a"
+OTHER_SITE = "site-b"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def raw(store: Any, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one raw statement (``:name`` parameters) through the store's executor; its rows."""
+    return store.executor.execute_batch([Statement("test_raw", sql, params)])[0]
+
+
+def make_lead(store: JobStore, lead_id: str = "lead-1", site_id: str = SITE) -> Lead:
+    lead = Lead(
+        id=lead_id,
+        site_id=site_id,
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.test",
+        phone="555-0100",
+        monthly_rent_cents=150_000,
+        voucher_amount_cents=20_000,
+        move_in_date=date(2026, 3, 1),
+        created_at=NOW - timedelta(days=1),
+    )
+    store.create_lead(lead)
+    return lead
+
+
+def make_document(
+    store: JobStore,
+    doc_id: str,
+    *,
+    lead_id: str = "lead-1",
+    site_id: str = SITE,
+    uploaded_at: datetime = NOW - timedelta(hours=2),
+    deleted_at: datetime | None = None,
+) -> None:
+    store.add_document(
+        LeadDocument(
+            id=doc_id,
+            lead_id=lead_id,
+            site_id=site_id,
+            document_type="pay_stub",
+            file_name=f"{doc_id}.pdf",
+            mime_type="application/pdf",
+            storage_key=f"{site_id}/{lead_id}/{doc_id}.pdf",
+            size_bytes=1234,
+            uploaded_at=uploaded_at,
+            deleted_at=deleted_at,
+        )
+    )
+
+
+def make_job(
+    store: JobStore,
+    job_id: str = "job-1",
+    *,
+    requested_at: datetime = NOW - timedelta(minutes=5),
+    lead_id: str = "lead-1",
+    site_id: str = SITE,
+    max_attempts: int = 5,
+) -> Job:
+    job = Job(
+        id=job_id,
+        site_id=site_id,
+        lead_id=lead_id,
+        status=JobStatus.PENDING,
+        requested_at=requested_at,
+        max_attempts=max_attempts,
+        created_at=requested_at,
+    )
+    store.create_job(job)
+    return job
+
+
+def message(job: Job, generation: int | None = None) -> JobMessage:
+    return JobMessage(
+        job_id=job.id,
+        site_id=job.site_id,
+        lead_id=job.lead_id,
+        generation=job.generation if generation is None else generation,
+    )
+
+
+def sweep(store: JobStore, now: datetime = NOW, limit: int = 100):
+    return store.sweep(now=now, limit=limit, lease_seconds=LEASE, rescue_after_seconds=RESCUE)
+
+
+def claim(store: JobStore, job: Job, now: datetime = NOW, generation: int | None = None):
+    return store.claim(message(job, generation), now=now, lease_seconds=LEASE)
+
+
+def claimed_job(store: JobStore, job_id: str = "job-1", now: datetime = NOW) -> Job:
+    """Seed a lead and a pending job, sweep and claim it: the job as the worker holds it."""
+    make_lead(store)
+    job = make_job(store, job_id)
+    sweep(store, now)
+    result = claim(store, job, now)
+    assert result.status == "claimed"
+    return result.job
+
+
+def evaluation(job: Job, evaluation_id: str = "ev-1", score: int = 72) -> Evaluation:
+    facts = ExtractedFacts(
+        document_kind=DocumentKind.PAY_STUB,
+        names_shown=["ADA LOVELACE"],
+        employer="Acme",
+        pay_period_start=date(2026, 1, 1),
+        pay_period_end=date(2026, 1, 15),
+        pay_date=date(2026, 1, 16),
+        pay_frequency="semimonthly",
+        gross_pay=Decimal("2500.00"),
+        net_pay=Decimal("1980.55"),
+        total_deductions=Decimal("519.45"),
+        ytd_gross=Decimal("2500.00"),
+        deposits=[Decimal("1980.55")],
+    )
+    signal = Signal(
+        code="pdf_incremental_update", severity="medium", evidence="2 revisions", document_id="d1"
+    )
+    return Evaluation(
+        id=evaluation_id,
+        job_id=job.id,
+        lead_id=job.lead_id,
+        site_id=job.site_id,
+        score=score,
+        label="B",
+        recommendation="review",
+        summary="Income verified from one pay stub.",
+        reasons=[
+            Reason(
+                code="income_ratio",
+                text="Income is 2.7 times the rent share.",
+                data_used=["d1: net pay 1,980.55"],
+                standard="3 times the rent share",
+                points=-8,
+            )
+        ],
+        documents=[
+            DocumentResult(
+                document_id="d1",
+                file_name="d1.pdf",
+                declared_type="pay_stub",
+                detected_type="pdf",
+                kind=DocumentKind.PAY_STUB,
+                verdict=Verdict.EDITED,
+                reason="edited after creation",
+                facts=facts,
+                signals=[signal],
+                sha256="ab" * 32,
+            )
+        ],
+        flags=[signal],
+        monthly_income_cents=429_119,
+        income_to_rent_ratio=2.75,
+        policy_version="default-1",
+        model="offline",
+        model_version="v1",
+        prompt_tokens=1200,
+        completion_tokens=300,
+        input_hash="cafe" * 16,
+    )
+
+
+def status_of(store: JobStore, job_id: str = "job-1") -> JobStatus:
+    job = store.get_job(job_id)
+    assert job is not None
+    return job.status
+
+
+def evaluation_rows(store: JobStore, job_id: str = "job-1") -> int:
+    return int(
+        raw(store, "SELECT COUNT(*) AS n FROM lead_ai_evaluations WHERE job_id = :job_id", job_id=job_id)[0][
+            "n"
+        ]
+    )
+
+
+def lead_score(store: JobStore, lead_id: str = "lead-1") -> tuple[Any, Any, Any]:
+    row = raw(store, "SELECT ai_score, ai_label, status FROM leads WHERE id = :id", id=lead_id)[0]
+    return row["ai_score"], row["ai_label"], row["status"]
+
+
+def ids(jobs: Sequence[Job]) -> list[str]:
+    return [j.id for j in jobs]
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+class TestMigrate:
+    def test_second_migrate_is_a_no_op(self, job_store: JobStore) -> None:
+        """The fixture migrated once; migrating again applies nothing and records nothing new."""
+        assert job_store.migrate() == []
+        names = [r["name"] for r in raw(job_store, "SELECT name FROM leadeval_migrations ORDER BY name")]
+        assert names == sorted(p.name for p in default_migrations_dir().glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+class TestSweep:
+    def test_claims_due_jobs_oldest_request_first(self, job_store: JobStore) -> None:
+        """Due pending jobs go to queued with queued_at = now and a lease, ordered by requested_at
+        parsed (a SQLite-format timestamp sorts by time, not as a string)."""
+        make_lead(job_store)
+        make_document(job_store, "d1")
+        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=10))
+        make_job(job_store, "job-new", requested_at=NOW - timedelta(minutes=1))
+        make_job(job_store, "job-old", requested_at=NOW - timedelta(minutes=3))
+        make_job(job_store, "job-mid", requested_at=NOW - timedelta(minutes=2))
+        # '2026-02-10 11:58:00' < '2026-02-10T11:57:00.000Z' as strings, but it is later in time.
+        raw(
+            job_store,
+            "UPDATE ai_evaluation_jobs SET requested_at = :ts WHERE id = :id",
+            ts="2026-02-10 11:58:00",
+            id="job-mid",
+        )
+
+        outcome = sweep(job_store)
+
+        assert ids(outcome.claimed) == ["job-old", "job-mid", "job-new"]
+        assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (0, 0)
+        for job in outcome.claimed:
+            assert job.status == JobStatus.QUEUED
+            assert job.queued_at == NOW
+            assert job.lease_expires_at == NOW + timedelta(seconds=LEASE)
+            assert job.attempts == 0
+            assert job_store.get_job(job.id) == job
+
+    def test_respects_limit_and_takes_the_rest_next_time(self, job_store: JobStore) -> None:
+        """``limit`` caps one sweep; the next sweep takes the remaining job, then nothing is left."""
+        make_lead(job_store)
+        for minutes, job_id in ((3, "job-a"), (2, "job-b"), (1, "job-c")):
+            make_job(job_store, job_id, requested_at=NOW - timedelta(minutes=minutes))
+
+        assert ids(sweep(job_store, limit=2).claimed) == ["job-a", "job-b"]
+        assert status_of(job_store, "job-c") == JobStatus.PENDING
+        assert ids(sweep(job_store, NOW + timedelta(seconds=1), limit=2).claimed) == ["job-c"]
+        assert sweep(job_store, NOW + timedelta(seconds=2), limit=2).claimed == []
+
+    def test_second_sweep_claims_nothing(self, job_store: JobStore) -> None:
+        """A claimed (queued) job is not claimed again while its lease is young."""
+        make_lead(job_store)
+        make_job(job_store)
+        assert ids(sweep(job_store).claimed) == ["job-1"]
+        again = sweep(job_store, NOW + timedelta(seconds=LEASE))
+        assert (again.claimed, again.rescued_to_pending, again.rescued_to_failed) == ([], 0, 0)
+        assert job_store.get_job("job-1").queued_at == NOW
+
+    def test_future_job_waits_until_its_time(self, job_store: JobStore) -> None:
+        """A job requested in the future is not claimed before requested_at, and is at it."""
+        make_lead(job_store)
+        make_job(job_store, requested_at=NOW + timedelta(seconds=30))
+        assert sweep(job_store).claimed == []
+        assert status_of(job_store) == JobStatus.PENDING
+        assert ids(sweep(job_store, NOW + timedelta(seconds=30)).claimed) == ["job-1"]
+
+
+# --------------------------------------------------------------------------- rescue
+
+
+class TestRescue:
+    def test_long_expired_queued_job_is_rescued_and_reclaimed_by_the_same_sweep(
+        self, job_store: JobStore
+    ) -> None:
+        """A queued job whose lease expired more than rescue_after ago (its message was lost) goes back
+        to pending, and the same sweep's claim takes it again: ``rescued_to_pending`` counts it AND
+        ``claimed`` lists it, with a fresh queued_at and lease."""
+        make_lead(job_store)
+        make_job(job_store)
+        sweep(job_store)
+        later = NOW + LONG_AFTER
+
+        outcome = sweep(job_store, later)
+
+        assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (1, 0)
+        assert ids(outcome.claimed) == ["job-1"]
+        job = outcome.claimed[0]
+        assert (job.status, job.queued_at, job.lease_expires_at) == (
+            JobStatus.QUEUED,
+            later,
+            later + timedelta(seconds=LEASE),
+        )
+
+    def test_not_rescued_until_rescue_after_has_passed(self, job_store: JobStore) -> None:
+        """At exactly lease expiry + rescue_after the job is left alone (strictly older is rescued)."""
+        make_lead(job_store)
+        make_job(job_store)
+        sweep(job_store)
+        outcome = sweep(job_store, NOW + timedelta(seconds=LEASE + RESCUE))
+        assert (outcome.claimed, outcome.rescued_to_pending, outcome.rescued_to_failed) == ([], 0, 0)
+        job = job_store.get_job("job-1")
+        assert (job.status, job.queued_at) == (JobStatus.QUEUED, NOW)
+
+    def test_crashed_processing_job_is_rescued_with_its_attempts_kept(self, job_store: JobStore) -> None:
+        """A processing job whose worker vanished long ago goes back to pending and is re-queued;
+        the attempt it used stays counted."""
+        claimed_job(job_store)
+        outcome = sweep(job_store, NOW + LONG_AFTER)
+        assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (1, 0)
+        assert ids(outcome.claimed) == ["job-1"]
+        assert (outcome.claimed[0].status, outcome.claimed[0].attempts) == (JobStatus.QUEUED, 1)
+
+    def test_job_with_attempts_spent_is_failed(self, job_store: JobStore) -> None:
+        """A long-expired job whose attempts are spent is failed ``AttemptsExhausted``, not re-queued."""
+        make_lead(job_store)
+        job = make_job(job_store, max_attempts=1)
+        sweep(job_store)
+        assert claim(job_store, job).job.attempts == 1
+        later = NOW + LONG_AFTER
+
+        outcome = sweep(job_store, later)
+
+        assert (outcome.claimed, outcome.rescued_to_pending, outcome.rescued_to_failed) == ([], 0, 1)
+        failed = job_store.get_job("job-1")
+        assert (failed.status, failed.error_code, failed.completed_at, failed.lease_expires_at) == (
+            JobStatus.FAILED,
+            "AttemptsExhausted",
+            later,
+            None,
+        )
+        assert failed.dead_lettered_at is None
+
+    def test_job_completed_meanwhile_is_untouched(self, job_store: JobStore) -> None:
+        """Rescue is guarded by the status it read (River #1302): a completed job keeps its state even
+        when its row still carries an old lease."""
+        job = claimed_job(job_store)
+        assert job_store.complete(job, evaluation(job), now=NOW + timedelta(seconds=10))
+        raw(
+            job_store,
+            "UPDATE ai_evaluation_jobs SET lease_expires_at = :ts WHERE id = :id",
+            ts="2026-02-10 12:00:00",
+            id="job-1",
+        )
+        before = job_store.get_job("job-1")
+
+        outcome = sweep(job_store, NOW + LONG_AFTER)
+
+        assert (outcome.claimed, outcome.rescued_to_pending, outcome.rescued_to_failed) == ([], 0, 0)
+        after = job_store.get_job("job-1")
+        assert (after.status, after.completed_at, after.evaluation_id, after.updated_at) == (
+            JobStatus.COMPLETED,
+            before.completed_at,
+            "ev-1",
+            before.updated_at,
+        )
+
+
+# --------------------------------------------------------------------------- release
+
+
+class TestRelease:
+    def test_moves_only_queued_jobs_of_that_generation(self, job_store: JobStore) -> None:
+        """release() puts back queued jobs whose generation matches; stale or processing ones stay."""
+        make_lead(job_store)
+        for job_id in ("job-a", "job-b", "job-c"):
+            make_job(job_store, job_id)
+        queued = {j.id: j for j in sweep(job_store).claimed}
+        claim(job_store, queued["job-c"], NOW + timedelta(seconds=1))  # now processing
+        later = NOW + timedelta(seconds=2)
+
+        moved = job_store.release(
+            [queued["job-a"], queued["job-b"].model_copy(update={"generation": 2}), queued["job-c"]],
+            now=later,
+        )
+
+        assert moved == 1
+        released = job_store.get_job("job-a")
+        assert (released.status, released.queued_at, released.lease_expires_at, released.updated_at) == (
+            JobStatus.PENDING,
+            None,
+            None,
+            later,
+        )
+        assert status_of(job_store, "job-b") == JobStatus.QUEUED
+        assert status_of(job_store, "job-c") == JobStatus.PROCESSING
+        assert job_store.release([], now=later) == 0
+
+
+# --------------------------------------------------------------------------- claim
+
+
+class TestClaim:
+    def test_claim_loads_lead_documents_and_usage(self, job_store: JobStore) -> None:
+        """The claim holds the job (processing, attempt 1, lease) and loads the site's lead, its
+        non-deleted documents of the same site (oldest first) and the month's usage row."""
+        make_lead(job_store)
+        make_lead(job_store, "lead-other", site_id=OTHER_SITE)
+        make_document(job_store, "d2", uploaded_at=NOW - timedelta(hours=1))
+        make_document(job_store, "d1", uploaded_at=NOW - timedelta(hours=2))
+        make_document(job_store, "d-deleted", deleted_at=NOW - timedelta(minutes=30))
+        make_document(job_store, "d-other-site", site_id=OTHER_SITE)  # same lead id, other site
+        make_document(job_store, "d-other-lead", lead_id="lead-other")
+        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50))
+        job_store.upsert_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=40, quota_limit=50))
+        job_store.upsert_usage(Usage(site_id=OTHER_SITE, month="2026-02", evaluation_count=9, quota_limit=9))
+        job = make_job(job_store)
+        sweep(job_store)
+        at = NOW + timedelta(seconds=10)
+
+        result = claim(job_store, job, at)
+
+        assert (result.status, result.redriven) == ("claimed", False)
+        held = result.job
+        assert (held.status, held.attempts, held.generation, held.started_at, held.lease_expires_at) == (
+            JobStatus.PROCESSING,
+            1,
+            1,
+            at,
+            at + timedelta(seconds=LEASE),
+        )
+        assert (result.lead.id, result.lead.site_id, result.lead.monthly_rent_cents) == (
+            "lead-1",
+            SITE,
+            150_000,
+        )
+        assert [d.id for d in result.documents] == ["d1", "d2"]
+        assert all(d.site_id == SITE and d.deleted_at is None for d in result.documents)
+        assert result.usage == Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50)
+
+    def test_lead_of_another_site_is_not_loaded(self, job_store: JobStore) -> None:
+        """A job naming a lead that belongs to another site gets lead None and no documents."""
+        make_lead(job_store, "lead-x", site_id=OTHER_SITE)
+        make_document(job_store, "dx", lead_id="lead-x", site_id=OTHER_SITE)
+        job = make_job(job_store, lead_id="lead-x")
+        result = claim(job_store, job)
+        assert (result.status, result.lead, result.documents) == ("claimed", None, [])
+
+    @pytest.mark.parametrize("stored", ["2026-01-31T23:59:59.123Z", "2026-01-31 23:59:59"])
+    def test_usage_row_is_the_month_of_the_request_not_of_now(self, job_store: JobStore, stored: str) -> None:
+        """A job requested on 31 January and processed in February reads January's usage row,
+        whichever of the two stored timestamp formats requested_at has."""
+        make_lead(job_store)
+        job_store.upsert_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=7, quota_limit=20))
+        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=20))
+        job_store.upsert_usage(
+            Usage(site_id=OTHER_SITE, month="2026-01", evaluation_count=99, quota_limit=20)
+        )
+        job = make_job(job_store, requested_at=datetime(2026, 1, 31, 23, 0, tzinfo=UTC))
+        raw(
+            job_store, "UPDATE ai_evaluation_jobs SET requested_at = :ts WHERE id = :id", ts=stored, id=job.id
+        )
+
+        result = claim(job_store, job, datetime(2026, 2, 1, 0, 0, 30, tzinfo=UTC))
+
+        assert result.status == "claimed"
+        assert result.job.requested_at.replace(microsecond=0) == datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC)
+        assert result.usage == Usage(site_id=SITE, month="2026-01", evaluation_count=7, quota_limit=20)
+
+    def test_second_claim_of_the_same_message_is_in_flight(self, job_store: JobStore) -> None:
+        """A duplicate delivery while the lease runs loses: in_flight, and no attempt is counted."""
+        job = claimed_job(job_store)
+        result = claim(job_store, job, NOW + timedelta(seconds=LEASE - 1))
+        assert result.status == "in_flight"
+        assert (result.job.attempts, result.job.started_at) == (1, NOW)
+
+    def test_claimable_again_once_the_lease_expires(self, job_store: JobStore) -> None:
+        """A redelivered message reclaims a crashed attempt when the lease has expired: attempt 2."""
+        job = claimed_job(job_store)
+        at = NOW + timedelta(seconds=LEASE)
+        result = claim(job_store, job, at)
+        assert result.status == "claimed"
+        assert (result.job.attempts, result.job.started_at, result.job.lease_expires_at) == (
+            2,
+            at,
+            at + timedelta(seconds=LEASE),
+        )
+
+    @pytest.mark.parametrize("generation", [1, 3])
+    def test_message_of_another_generation_is_stale(self, job_store: JobStore, generation: int) -> None:
+        """After an operator retry (generation 2), a generation-1 message (superseded) or a
+        generation-3 one (ahead of the row) claims nothing."""
+        job = claimed_job(job_store)
+        assert job_store.fail(job, now=NOW, error_code="ModelRejected", error_message="refused")
+        assert job_store.requeue("job-1", now=NOW + timedelta(seconds=1))
+
+        result = claim(job_store, job, NOW + timedelta(seconds=2), generation=generation)
+
+        assert result.status == "stale_generation"
+        assert (result.job.status, result.job.generation, result.job.attempts) == (JobStatus.PENDING, 2, 0)
+
+    def test_cancelled_job(self, job_store: JobStore) -> None:
+        """A message for a cancelled job claims nothing."""
+        make_lead(job_store)
+        job = make_job(job_store)
+        sweep(job_store)
+        assert job_store.cancel("job-1", now=NOW)
+        result = claim(job_store, job, NOW + timedelta(seconds=1))
+        assert (result.status, result.job.status, result.job.attempts) == (
+            "cancelled",
+            JobStatus.CANCELLED,
+            0,
+        )
+
+    def test_unknown_job_is_not_found(self, job_store: JobStore) -> None:
+        """A message naming no job is poison: not_found, nothing loaded."""
+        result = job_store.claim(
+            JobMessage(job_id="nope", site_id=SITE, lead_id="lead-1"), now=NOW, lease_seconds=LEASE
+        )
+        assert (result.status, result.job, result.lead, result.documents, result.usage) == (
+            "not_found",
+            None,
+            None,
+            [],
+            None,
+        )
+
+    def test_completed_job_is_terminal(self, job_store: JobStore) -> None:
+        """A duplicate message after completion claims nothing."""
+        job = claimed_job(job_store)
+        assert job_store.complete(job, evaluation(job), now=NOW + timedelta(seconds=5))
+        result = claim(job_store, job, NOW + timedelta(seconds=LEASE * 2))
+        assert (result.status, result.job.status) == ("terminal", JobStatus.COMPLETED)
+
+    def test_failed_job_not_dead_lettered_is_terminal(self, job_store: JobStore) -> None:
+        """A permanently failed job (not dead-lettered) is not restarted by a message."""
+        job = claimed_job(job_store)
+        assert job_store.fail(job, now=NOW, error_code="QuotaExceeded", error_message="quota")
+        result = claim(job_store, job, NOW + timedelta(seconds=1))
+        assert (result.status, result.job.status, result.job.generation) == ("terminal", JobStatus.FAILED, 1)
+
+    def test_spent_attempts_with_live_lease_are_in_flight(self, job_store: JobStore) -> None:
+        """The last attempt is still running: a duplicate message neither claims nor fails the job."""
+        make_lead(job_store)
+        job = make_job(job_store, max_attempts=1)
+        sweep(job_store)
+        assert claim(job_store, job).status == "claimed"
+        result = claim(job_store, job, NOW + timedelta(seconds=LEASE - 1))
+        assert (result.status, result.job.status) == ("in_flight", JobStatus.PROCESSING)
+
+    def test_exhausted_when_the_last_attempt_crashed(self, job_store: JobStore) -> None:
+        """Attempts spent and the lease expired: the job is failed and dead-lettered, status exhausted."""
+        make_lead(job_store)
+        job = make_job(job_store, max_attempts=2)
+        sweep(job_store)
+        assert claim(job_store, job).job.attempts == 1
+        assert claim(job_store, job, NOW + timedelta(seconds=LEASE)).job.attempts == 2
+        at = NOW + timedelta(seconds=2 * LEASE)
+
+        result = claim(job_store, job, at)
+
+        assert result.status == "exhausted"
+        dead = result.job
+        assert (
+            dead.status,
+            dead.error_code,
+            dead.dead_lettered_at,
+            dead.completed_at,
+            dead.lease_expires_at,
+            dead.attempts,
+            dead.generation,
+        ) == (JobStatus.FAILED, "AttemptsExhausted", at, at, None, 2, 1)
+        assert job_store.get_job("job-1") == dead
+
+    def test_redriven_message_restarts_a_dead_lettered_job(self, job_store: JobStore) -> None:
+        """A message of a dead-lettered job's generation (a DLQ redrive) claims it afresh:
+        redriven, generation + 1, attempts 1, dead_lettered_at cleared; the old message is then stale."""
+        make_lead(job_store)
+        make_document(job_store, "d1")
+        job = make_job(job_store, max_attempts=1)
+        sweep(job_store)
+        held = claim(job_store, job).job
+        assert job_store.fail(
+            held, now=NOW, error_code="AttemptsExhausted", error_message="spent", dead_lettered=True
+        )
+        at = NOW + timedelta(hours=1)
+
+        result = claim(job_store, job, at, generation=1)
+
+        assert (result.status, result.redriven) == ("claimed", True)
+        restarted = result.job
+        assert (
+            restarted.status,
+            restarted.generation,
+            restarted.attempts,
+            restarted.dead_lettered_at,
+            restarted.started_at,
+            restarted.completed_at,
+            restarted.lease_expires_at,
+        ) == (JobStatus.PROCESSING, 2, 1, None, at, None, at + timedelta(seconds=LEASE))
+        assert (result.lead.id, [d.id for d in result.documents]) == ("lead-1", ["d1"])
+        assert claim(job_store, job, at + timedelta(seconds=1), generation=1).status == "stale_generation"
+
+
+# --------------------------------------------------------------------------- complete
+
+
+class TestComplete:
+    def test_complete_saves_the_evaluation_lead_job_and_fingerprints(self, job_store: JobStore) -> None:
+        """One call: evaluation row, lead score/label/status, job completed with evaluation_id,
+        fingerprints recorded."""
+        job = claimed_job(job_store)
+        ev = evaluation(job)
+        prints = [PriorSubmission("11" * 32, "aa" * 32), PriorSubmission("22" * 32, "bb" * 32)]
+        at = NOW + timedelta(seconds=30)
+
+        assert job_store.complete(job, ev, now=at, fingerprints=prints) is True
+
+        done = job_store.get_job("job-1")
+        assert (
+            done.status,
+            done.evaluation_id,
+            done.completed_at,
+            done.lease_expires_at,
+            done.error_code,
+        ) == (JobStatus.COMPLETED, "ev-1", at, None, None)
+        assert lead_score(job_store) == (72, "B", "evaluated")
+        assert evaluation_rows(job_store) == 1
+        saved = job_store.get_evaluation("job-1")
+        assert saved.created_at == at
+        assert (
+            sorted(job_store.prior_submissions(["11" * 32, "22" * 32]), key=lambda p: p.file_sha256) == prints
+        )
+
+    def test_replay_is_harmless(self, job_store: JobStore) -> None:
+        """Completing again (a duplicate delivery) returns False and leaves exactly one evaluation."""
+        job = claimed_job(job_store)
+        assert job_store.complete(job, evaluation(job), now=NOW + timedelta(seconds=30))
+        assert (
+            job_store.complete(job, evaluation(job, "ev-2", score=10), now=NOW + timedelta(seconds=40))
+            is False
+        )
+        assert evaluation_rows(job_store) == 1
+        assert job_store.get_evaluation("job-1").id == "ev-1"
+        assert lead_score(job_store) == (72, "B", "evaluated")
+        assert job_store.get_job("job-1").completed_at == NOW + timedelta(seconds=30)
+
+    def test_rejected_after_a_rescue_took_the_job_back(self, job_store: JobStore) -> None:
+        """A worker that outlived its lease cannot complete once a sweep rescued the job."""
+        job = claimed_job(job_store)
+        assert ids(sweep(job_store, NOW + LONG_AFTER).claimed) == ["job-1"]
+
+        assert job_store.complete(job, evaluation(job), now=NOW + LONG_AFTER) is False
+
+        assert job_store.get_evaluation("job-1") is None
+        assert evaluation_rows(job_store) == 0
+        assert lead_score(job_store) == (None, None, "new")
+        assert status_of(job_store) == JobStatus.QUEUED
+
+    def test_rejected_after_another_worker_took_over(self, job_store: JobStore) -> None:
+        """Worker 1's lease expired, worker 2 reclaimed the job and moved it on (retry_later): worker
+        1's late complete changes nothing."""
+        first = claimed_job(job_store)
+        second = claim(job_store, first, NOW + timedelta(seconds=LEASE)).job
+        assert second.attempts == 2
+        assert job_store.retry_later(
+            second,
+            now=NOW + timedelta(seconds=LEASE + 5),
+            delay_seconds=60,
+            error_code="StorageError",
+            error_message="R2 503",
+        )
+
+        assert job_store.complete(first, evaluation(first), now=NOW + timedelta(seconds=LEASE + 6)) is False
+
+        assert evaluation_rows(job_store) == 0
+        after = job_store.get_job("job-1")
+        assert (after.status, after.attempts, after.error_code) == (JobStatus.QUEUED, 2, "StorageError")
+
+    def test_only_the_first_of_two_workers_saves(self, job_store: JobStore) -> None:
+        """Worker 2 reclaimed and completed; worker 1's complete returns False and its evaluation is
+        not saved."""
+        first = claimed_job(job_store)
+        second = claim(job_store, first, NOW + timedelta(seconds=LEASE)).job
+        assert job_store.complete(
+            second, evaluation(second, "ev-2", score=90), now=NOW + timedelta(seconds=LEASE + 1)
+        )
+        assert (
+            job_store.complete(first, evaluation(first, "ev-1"), now=NOW + timedelta(seconds=LEASE + 2))
+            is False
+        )
+        assert evaluation_rows(job_store) == 1
+        assert job_store.get_job("job-1").evaluation_id == "ev-2"
+        assert lead_score(job_store) == (90, "B", "evaluated")
+
+
+# --------------------------------------------------------------------------- retry_later / fail
+
+
+class TestRetryLater:
+    @pytest.mark.parametrize(
+        ("count_attempt", "attempts", "retry_count"), [(True, (1, 2), (1, 2)), (False, (0, 0), (0, 0))]
+    )
+    def test_attempt_counted_or_given_back(
+        self,
+        job_store: JobStore,
+        count_attempt: bool,
+        attempts: tuple[int, int],
+        retry_count: tuple[int, int],
+    ) -> None:
+        """processing → queued with the error and a lease covering the delay; a snooze
+        (count_attempt=False) gives the claim's attempt back and leaves retry_count alone. Two rounds."""
+        job = claimed_job(job_store)
+        for round_index in range(2):
+            at = NOW + timedelta(seconds=100 * (round_index + 1))
+            assert (
+                job_store.retry_later(
+                    job,
+                    now=at,
+                    delay_seconds=45,
+                    error_code="Throttled",
+                    error_message="slow down",
+                    count_attempt=count_attempt,
+                )
+                is True
+            )
+            row = job_store.get_job("job-1")
+            assert (
+                row.status,
+                row.attempts,
+                row.retry_count,
+                row.error_code,
+                row.error_message,
+                row.lease_expires_at,
+            ) == (
+                JobStatus.QUEUED,
+                attempts[round_index],
+                retry_count[round_index],
+                "Throttled",
+                "slow down",
+                at + timedelta(seconds=45),
+            )
+            result = claim(job_store, job, at + timedelta(seconds=1))  # the redelivered message
+            assert (result.status, result.job.attempts) == ("claimed", attempts[round_index] + 1)
+            job = result.job
+
+    def test_refused_when_not_processing(self, job_store: JobStore) -> None:
+        """retry_later loses (False, no change) once the job is no longer processing."""
+        job = claimed_job(job_store)
+        assert job_store.retry_later(job, now=NOW, delay_seconds=10, error_code="E", error_message="m")
+        assert (
+            job_store.retry_later(job, now=NOW, delay_seconds=10, error_code="E2", error_message="m2")
+            is False
+        )
+        row = job_store.get_job("job-1")
+        assert (row.attempts, row.retry_count, row.error_code) == (1, 1, "E")
+
+    def test_error_message_is_truncated(self, job_store: JobStore) -> None:
+        """The stored error message keeps at most 1,000 characters."""
+        job = claimed_job(job_store)
+        assert job_store.retry_later(job, now=NOW, delay_seconds=1, error_code="E", error_message="x" * 5000)
+        assert job_store.get_job("job-1").error_message == "x" * 1000
+
+
+class TestFail:
+    @pytest.mark.parametrize("dead_lettered", [True, False])
+    def test_fail(self, job_store: JobStore, dead_lettered: bool) -> None:
+        """processing → failed with the error, completed_at, and dead_lettered_at only when asked."""
+        job = claimed_job(job_store)
+        at = NOW + timedelta(seconds=20)
+        assert (
+            job_store.fail(
+                job,
+                now=at,
+                error_code="DocumentUnreadable",
+                error_message="no usable document",
+                dead_lettered=dead_lettered,
+            )
+            is True
+        )
+        row = job_store.get_job("job-1")
+        assert (
+            row.status,
+            row.error_code,
+            row.error_message,
+            row.completed_at,
+            row.lease_expires_at,
+            row.dead_lettered_at,
+        ) == (
+            JobStatus.FAILED,
+            "DocumentUnreadable",
+            "no usable document",
+            at,
+            None,
+            at if dead_lettered else None,
+        )
+        assert job_store.fail(job, now=at, error_code="Other", error_message="again") is False
+        assert job_store.get_job("job-1").error_code == "DocumentUnreadable"
+
+
+# --------------------------------------------------------------------------- operator
+
+
+STATES = ("pending", "queued", "processing", "completed", "failed")
+
+
+def jobs_in_every_state(store: JobStore) -> None:
+    """Seed one job per state, ``job-<state>`` (failed is dead-lettered)."""
+    make_lead(store)
+    jobs = {state: make_job(store, f"job-{state}") for state in STATES if state != "pending"}
+    sweep(store)
+    for state in ("processing", "completed", "failed"):
+        held = claim(store, jobs[state]).job
+        if state == "completed":
+            assert store.complete(held, evaluation(held, f"ev-{state}"), now=NOW)
+        elif state == "failed":
+            assert store.fail(
+                held, now=NOW, error_code="ModelRejected", error_message="refused", dead_lettered=True
+            )
+    make_job(store, "job-pending")
+    assert {state: status_of(store, f"job-{state}") for state in STATES} == {s: JobStatus(s) for s in STATES}
+
+
+class TestCancel:
+    def test_cancel_only_from_pending_or_queued(self, job_store: JobStore) -> None:
+        """pending | queued → cancelled (completed_at set, lease cleared); every other state is left
+        as it is; cancelling twice or an unknown job returns False."""
+        jobs_in_every_state(job_store)
+        at = NOW + timedelta(seconds=50)
+        expected = {"pending": True, "queued": True, "processing": False, "completed": False, "failed": False}
+
+        outcome = {state: job_store.cancel(f"job-{state}", now=at) for state in STATES}
+
+        assert outcome == expected
+        for state, cancelled in expected.items():
+            row = job_store.get_job(f"job-{state}")
+            if cancelled:
+                assert (row.status, row.completed_at, row.lease_expires_at) == (JobStatus.CANCELLED, at, None)
+            else:
+                assert row.status == JobStatus(state)
+        assert job_store.cancel("job-pending", now=at) is False
+        assert job_store.cancel("unknown", now=at) is False
+
+
+class TestRequeue:
+    def test_requeue_only_from_failed(self, job_store: JobStore) -> None:
+        """Operator retry: failed → pending with generation + 1, attempts 0, lease and timestamps
+        cleared, and the next sweep claims it under the new generation; other states are refused."""
+        jobs_in_every_state(job_store)
+        at = NOW + timedelta(seconds=60)
+
+        outcome = {state: job_store.requeue(f"job-{state}", now=at) for state in STATES}
+
+        assert outcome == {
+            "pending": False,
+            "queued": False,
+            "processing": False,
+            "completed": False,
+            "failed": True,
+        }
+        for state in ("pending", "queued", "processing", "completed"):
+            row = job_store.get_job(f"job-{state}")
+            assert (row.status, row.generation) == (JobStatus(state), 1)
+        row = job_store.get_job("job-failed")
+        assert (
+            row.status,
+            row.generation,
+            row.attempts,
+            row.dead_lettered_at,
+            row.queued_at,
+            row.started_at,
+            row.completed_at,
+            row.lease_expires_at,
+            row.updated_at,
+        ) == (JobStatus.PENDING, 2, 0, None, None, None, None, None, at)
+        claimed = sweep(job_store, at).claimed
+        assert [(j.id, j.generation) for j in claimed] == [("job-failed", 2), ("job-pending", 1)]
+
+
+class TestPriorSubmissions:
+    def test_returns_recorded_hashes_only(self, job_store: JobStore) -> None:
+        """Only recorded (file hash, name hash) pairs come back, every name seen with a file."""
+        job = claimed_job(job_store)
+        prints = [
+            PriorSubmission("11" * 32, "aa" * 32),
+            PriorSubmission("11" * 32, "bb" * 32),
+            PriorSubmission("22" * 32, "aa" * 32),
+        ]
+        assert job_store.complete(job, evaluation(job), now=NOW, fingerprints=prints)
+
+        found = job_store.prior_submissions(["11" * 32, "33" * 32, "11" * 32])
+
+        assert sorted(found, key=lambda p: (p.file_sha256, p.name_hash)) == prints[:2]
+        assert job_store.prior_submissions(["33" * 32]) == []
+        assert job_store.prior_submissions([]) == []
+
+
+class TestListJobs:
+    def test_filters_by_status_newest_request_first(self, job_store: JobStore) -> None:
+        """list_jobs orders by requested_at descending, filters by status and honours limit."""
+        make_lead(job_store)
+        for minutes, job_id in ((30, "job-a"), (20, "job-b"), (10, "job-c")):
+            make_job(job_store, job_id, requested_at=NOW - timedelta(minutes=minutes))
+        make_job(job_store, "job-future", requested_at=NOW + timedelta(hours=1))
+        sweep(job_store, limit=1)  # job-a queued
+
+        assert ids(job_store.list_jobs()) == ["job-future", "job-c", "job-b", "job-a"]
+        assert ids(job_store.list_jobs(status=JobStatus.PENDING)) == ["job-future", "job-c", "job-b"]
+        assert ids(job_store.list_jobs(status=JobStatus.QUEUED)) == ["job-a"]
+        assert job_store.list_jobs(status=JobStatus.COMPLETED) == []
+        assert ids(job_store.list_jobs(limit=2)) == ["job-future", "job-c"]
+
+
+class TestGetEvaluation:
+    def test_round_trips_reasons_documents_and_flags(self, job_store: JobStore) -> None:
+        """The saved evaluation reads back equal, nested facts (Decimal, dates) included."""
+        job = claimed_job(job_store)
+        ev = evaluation(job)
+        assert job_store.complete(job, ev, now=NOW + timedelta(seconds=3))
+
+        saved = job_store.get_evaluation("job-1")
+
+        assert saved.model_dump(exclude={"created_at"}) == ev.model_dump(exclude={"created_at"})
+        assert saved.documents[0].facts.net_pay == Decimal("1980.55")
+        assert saved.created_at == NOW + timedelta(seconds=3)
+        assert job_store.get_evaluation("unknown") is None
