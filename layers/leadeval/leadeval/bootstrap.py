@@ -58,7 +58,7 @@ class Services:
         """Everything :func:`~leadeval.services.process.process_message` needs."""
         s = self.settings
 
-        def prepare(document_id: str, data: bytes):  # noqa: ANN202
+        def prepare(document_id: str, data: bytes):
             from leadeval.services.documents import DocumentLimits, prepare_document
 
             limits = DocumentLimits(max_bytes=s.max_document_bytes, max_pages=s.max_pdf_pages,

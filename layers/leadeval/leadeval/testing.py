@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadeval.errors import DocumentMissing, DocumentTooLarge, LeadevalError
-from leadeval.models import Extraction, ExtractedFacts, JobMessage, ModelUsage, PreparedDocument
+from leadeval.models import ExtractedFacts, Extraction, JobMessage, ModelUsage, PreparedDocument
 from leadeval.ports import SendResult
 
 
