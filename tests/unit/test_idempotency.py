@@ -41,13 +41,17 @@ def test_put_get_update_delete(tmp_path: Path) -> None:
         layer._get_record("k")
 
 
-@pytest.mark.parametrize(("existing", "put_succeeds"), [
-    (record("k", status="COMPLETED"), False),  # a live completed record blocks
-    (record("k", in_progress_ms=int(time.time() * 1000) + 60_000), False),  # in progress, lock held
-    (record("k", in_progress_ms=int(time.time() * 1000) - 1), True),  # in progress, Lambda deadline passed
-    (record("k", status="COMPLETED", expiry=int(time.time()) - 1), True),  # expired
+@pytest.mark.parametrize(("status", "expiry_offset_s", "in_progress_offset_ms", "put_succeeds"), [
+    ("COMPLETED", 3600, None, False),  # a live completed record blocks
+    ("INPROGRESS", 3600, 60_000, False),  # in progress, lock held
+    ("INPROGRESS", 3600, -1, True),  # in progress, the Lambda deadline passed
+    ("COMPLETED", -1, None, True),  # expired
 ])
-def test_conditional_put(tmp_path: Path, existing: DataRecord, put_succeeds: bool) -> None:
+def test_conditional_put(tmp_path: Path, status: str, expiry_offset_s: int, in_progress_offset_ms: int | None,
+                         put_succeeds: bool) -> None:
+    now_ms = int(time.time() * 1000)
+    existing = record("k", status=status, expiry=now_ms // 1000 + expiry_offset_s,
+                      in_progress_ms=None if in_progress_offset_ms is None else now_ms + in_progress_offset_ms)
     layer = SqlitePersistenceLayer(tmp_path / "i.db")
     layer._put_record(existing)
     if existing.status == "COMPLETED":
