@@ -594,8 +594,9 @@ class TestClaim:
         assert job_store.get_job("job-1") == dead
 
     def test_redriven_message_restarts_a_dead_lettered_job(self, job_store: JobStore) -> None:
-        """A message of a dead-lettered job's generation (a DLQ redrive) claims it afresh:
-        redriven, generation + 1, attempts 1, dead_lettered_at cleared; the old message is then stale."""
+        """A message of a dead-lettered job's generation (a DLQ redrive) claims it afresh: redriven,
+        attempts 1, dead_lettered_at cleared, generation kept, so the redriven message (whose body carries
+        that generation) keeps claiming the job after a snooze or retry."""
         make_lead(job_store)
         make_document(job_store, "d1")
         job = make_job(job_store, max_attempts=1)
@@ -618,9 +619,13 @@ class TestClaim:
             restarted.started_at,
             restarted.completed_at,
             restarted.lease_expires_at,
-        ) == (JobStatus.PROCESSING, 2, 1, None, at, None, at + timedelta(seconds=LEASE))
+        ) == (JobStatus.PROCESSING, 1, 1, None, at, None, at + timedelta(seconds=LEASE))
         assert (result.lead.id, [d.id for d in result.documents]) == ("lead-1", ["d1"])
-        assert claim(job_store, job, at + timedelta(seconds=1), generation=1).status == "stale_generation"
+        assert claim(job_store, job, at + timedelta(seconds=1), generation=1).status == "in_flight"
+        assert job_store.retry_later(restarted, now=at + timedelta(seconds=2), delay_seconds=10,
+                                     error_code="Throttled", error_message="429", count_attempt=False)
+        again = claim(job_store, job, at + timedelta(seconds=20), generation=1)
+        assert (again.status, again.redriven, again.job.generation, again.job.attempts) == ("claimed", False, 1, 1)
 
 
 # --------------------------------------------------------------------------- complete

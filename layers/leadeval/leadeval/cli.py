@@ -1,6 +1,9 @@
 """``leadeval``: the operator and local-run CLI.
 
-Commands: ``demo`` (what ``make run`` runs), ``evaluate DIR``, ``db migrate``, ``jobs list|show|retry|cancel``.
+Commands: ``demo`` (what ``make run`` runs), ``evaluate DIR``, ``db migrate``, ``jobs list|show|retry|cancel``,
+``process`` (run due jobs locally), ``policy show|set`` (per-site scoring policy), ``evaluations override``,
+``leads reevaluate|history`` (people stay in charge: docs/scoring.md §9–§12), ``dlq list|redrive``,
+``pause``/``resume``.
 Settings come from the environment (see README "Configuration"); a bad setting stops the command with
 a message naming the variable.
 """
@@ -11,17 +14,21 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leadeval.config import Settings
 from leadeval.errors import ConfigurationError, LeadevalError
 from leadeval.models import Evaluation, Job, JobStatus, Lead, LeadDocument, Usage
+from leadeval.ports import EvaluationOverride
 from leadeval.timeutil import usage_month, utcnow
 
 app = typer.Typer(help="leadeval: serverless screening-evaluation job processor.", no_args_is_help=True,
@@ -32,6 +39,14 @@ dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queue (LEADEVAL_
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(dlq_app, name="dlq")
+policy_app = typer.Typer(help="Per-site scoring policies (versioned; the worker uses a site's latest).",
+                         no_args_is_help=True)
+evaluations_app = typer.Typer(help="People stay in charge: override an evaluation's recommendation.",
+                              no_args_is_help=True)
+leads_app = typer.Typer(help="A lead's re-evaluation (an applicant's dispute) and audit trail.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(evaluations_app, name="evaluations")
+app.add_typer(leads_app, name="leads")
 
 out = Console(stderr=False, soft_wrap=False, width=160)
 err = Console(stderr=True)
@@ -49,6 +64,10 @@ LOCAL_DEFAULTS = {
 def _local_env() -> dict[str, str]:
     for key, value in LOCAL_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    # Local runs: the JSON progress logs go to stderr, so stdout holds only the report (pipe-friendly).
+    from leadeval.observability import logger as powertools_logger
+
+    powertools_logger.registered_handler.setStream(sys.__stderr__ or sys.stderr)
     return dict(os.environ)
 
 
@@ -169,7 +188,8 @@ def _print_jobs_table(jobs: list[Job], store) -> None:
 
 @app.command()
 def evaluate(
-    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder of the applicant's documents.")],
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                              help="Folder of the applicant's documents.")],
     monthly_rent: Annotated[float, typer.Option(help="Monthly rent in dollars.")],
     first_name: Annotated[str, typer.Option(help="Applicant's first name (matched against the documents).")],
     last_name: Annotated[str, typer.Option(help="Applicant's last name.")],
@@ -224,7 +244,7 @@ def evaluate(
             raise typer.Exit(2) from exc
         job = store.get_job(job_id)
         assert job is not None
-        _print_job(job, store.get_evaluation(job_id))
+        _print_job(job, store.get_evaluation(job_id), store.list_overrides(job_id))
         if job.error_code == "ConfigurationError":
             raise typer.Exit(2)
 
@@ -237,41 +257,94 @@ def _money(cents: int | None) -> str:
     return "—" if cents is None else f"${cents / 100:,.2f}"
 
 
-def _print_job(job: Job, evaluation: Evaluation | None) -> None:
+def _ts(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}Z" if value else "—"
+
+
+_VERDICT_STYLE = {"clean": "green", "edited": "bold red", "undetermined": "yellow", "unreadable": "magenta"}
+_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
+
+
+def _print_job(job: Job, evaluation: Evaluation | None, overrides: Sequence[EvaluationOverride] = ()) -> None:
+    """Print a job, and its evaluation for a person: the result (and any override of it), then each
+    document with its verdict, why, and the signals found on it, findings about the whole application,
+    and the reasons with their points, standards and the data used. Text from files, metadata and
+    people is escaped (a file named "[bold]x.pdf" prints as is)."""
     out.print(f"[bold]{job.id}[/bold]  site {job.site_id}  lead {job.lead_id}  status [bold]{job.status}[/bold]"
               f"  attempts {job.attempts}/{job.max_attempts}  generation {job.generation}")
-    out.print(f"requested {job.requested_at:%Y-%m-%d %H:%M:%S}Z"
-              + (f"  completed {job.completed_at:%Y-%m-%d %H:%M:%S}Z" if job.completed_at else ""))
+    out.print(f"requested {_ts(job.requested_at)}"
+              + (f"  completed {_ts(job.completed_at)}" if job.completed_at else ""))
     if job.error_code:
-        out.print(f"[red]error {job.error_code}[/red]: {job.error_message or ''}"
-                  + (f"  (dead-lettered {job.dead_lettered_at:%Y-%m-%d %H:%M:%S}Z)" if job.dead_lettered_at else ""))
+        out.print(f"[red]error {job.error_code}[/red]: {escape(job.error_message or '')}"
+                  + (f"  (dead-lettered {_ts(job.dead_lettered_at)})" if job.dead_lettered_at else ""))
     if evaluation is None:
         return
     ev = evaluation
     ratio = f"{ev.income_to_rent_ratio:.2f}×" if ev.income_to_rent_ratio is not None else "—"
     out.print(f"\n[bold]Score {ev.score}  Label {ev.label}  Recommendation {ev.recommendation}[/bold]")
-    out.print(f"{ev.summary}")
+    if overrides:
+        last = overrides[-1]
+        out.print(f"[bold cyan]Overridden by a person: {last.recommendation}[/bold cyan] on {_ts(last.created_at)} "
+                  f"({last.id}): {escape(last.reason)}")
+        if len(overrides) > 1:
+            out.print(f"  {len(overrides) - 1} earlier override(s): leadeval leads history {ev.lead_id}")
+    out.print(escape(ev.summary))
     out.print(f"monthly income {_money(ev.monthly_income_cents)}  income-to-rent {ratio}  policy "
-              f"{ev.policy_version}  model {ev.model}" + (f" ({ev.model_version})" if ev.model_version else ""))
-    docs = Table(title="Documents")
-    for column in ("document", "file", "type", "kind", "verdict", "reason", "signals"):
-        docs.add_column(column, overflow="fold")
+              f"{ev.policy_version}  model {ev.model}" + (f" ({ev.model_version})" if ev.model_version else "")
+              + f"  evaluated {_ts(ev.created_at)}")
+    counts = Counter(str(d.verdict) for d in ev.documents)
+    out.print(f"\n[bold]Documents[/bold] ({len(ev.documents)}: "
+              + ", ".join(f"{counts[v]} {v}" for v in _VERDICT_STYLE if counts[v]) + ")")
     for d in ev.documents:
-        docs.add_row(d.document_id, d.file_name, d.detected_type or "", str(d.kind or ""), str(d.verdict),
-                     d.reason, "; ".join(f"{s.code} ({s.severity}): {s.evidence}" for s in d.signals))
-    out.print(docs)
-    if ev.flags:
-        out.print("[bold]Flags[/bold]")
-        for s in ev.flags:
-            out.print(f"  - {s.code} ({s.severity}){' on ' + s.document_id if s.document_id else ''}: {s.evidence}")
-    out.print("[bold]Reasons[/bold]")
+        verdict = str(d.verdict)
+        what = ", ".join(x for x in (d.detected_type, str(d.kind).replace("_", " ") if d.kind else None) if x)
+        out.print(f"  [{_VERDICT_STYLE.get(verdict, 'bold')}]{verdict:<12}[/] {escape(d.file_name or d.document_id)}"
+                  f"  [dim]{d.document_id}{'; ' + escape(what) if what else ''}[/dim]")
+        out.print(f"  {'':<12} {escape(d.reason)}")
+        for sig in d.signals:
+            out.print(f"  {'':<12} [{_SEVERITY_STYLE[sig.severity]}]{sig.severity:<6}[/] {sig.code}: "
+                      f"{escape(sig.evidence)}")
+    application = [sig for sig in ev.flags if sig.document_id is None]
+    if application:
+        out.print("\n[bold]Findings about the whole application[/bold]")
+        for sig in application:
+            out.print(f"  [{_SEVERITY_STYLE[sig.severity]}]{sig.severity:<6}[/] {sig.code}: {escape(sig.evidence)}")
+    out.print("\n[bold]Reasons[/bold]")
     for r in ev.reasons:
-        pts = f" [{r.points:+d}]" if r.points else ""
-        out.print(f"  - {r.text}{pts}")
+        pts = f" [{r.points:+d} points]" if r.points else ""
+        out.print(f"  - {escape(r.text)}{escape(pts)}")
         if r.standard:
-            out.print(f"      standard: {r.standard}")
+            out.print(f"      standard: {escape(r.standard)}")
         if r.data_used:
-            out.print(f"      data used: {', '.join(r.data_used)}")
+            out.print(f"      data used: {escape('; '.join(r.data_used))}")
+
+
+@app.command("process")
+def process_jobs(
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+) -> None:
+    """Process the jobs that are due with the local runtime (the real sweep and worker handlers over an
+    emulated queue) until none is pending, queued or processing: for example after `leads reevaluate`.
+    The documents must be where LEADEVAL_DOCUMENTS_URL says (a file: folder or a bucket)."""
+    from leadeval.local import LocalRuntime
+
+    env = _local_env()
+    _settings()
+    if not env.get("LEADEVAL_DOCUMENTS_URL", "").strip():
+        err.print("[yellow]LEADEVAL_DOCUMENTS_URL is not set: documents are looked up in an empty emulated "
+                  "bucket and will be missing[/yellow]")
+    with LocalRuntime(env) as runtime:
+        services = runtime.services
+        assert services is not None
+        services.store.migrate()
+        active = runtime.active_jobs()
+        try:
+            runtime.run_until_idle(timeout_seconds=timeout)
+        except (TimeoutError, ConfigurationError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        out.print(f"{active} active job(s) processed ({runtime.invocations['sweep']} sweep and "
+                  f"{runtime.invocations['worker']} worker invocations)")
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -295,7 +368,7 @@ def jobs_show(job_id: str) -> None:
     if job is None:
         err.print(f"[red]no job {job_id}[/red]")
         raise typer.Exit(1)
-    _print_job(job, store.get_evaluation(job_id))
+    _print_job(job, store.get_evaluation(job_id), store.list_overrides(job_id))
 
 
 @jobs_app.command("retry")
@@ -322,6 +395,200 @@ def jobs_cancel(job_id: str) -> None:
     err.print(f"[red]{job_id}: not cancelled (status {job.status if job else 'unknown'}; "
               "only pending or queued jobs)[/red]")
     raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- policy
+
+
+def _policy_settings(policy_json: str) -> dict:
+    import json
+
+    data = json.loads(policy_json)
+    data.pop("version", None)
+    return data
+
+
+@policy_app.command("show")
+def policy_show(
+    site: Annotated[str, typer.Argument(help="The site id.")],
+    version: Annotated[int | None, typer.Option(help="This saved version instead of the latest.")] = None,
+) -> None:
+    """Show the policy a site's evaluations use now (or a saved VERSION), and every saved version."""
+    import json
+
+    from leadeval.services.scoring import ScoringPolicy
+
+    store = _store()
+    versions = store.list_policies(site)
+    chosen = store.get_policy(site, version)
+    if version is not None and chosen is None:
+        err.print(f"[red]site {site} has no policy version {version}[/red]")
+        raise typer.Exit(1)
+    if chosen is None:
+        out.print(f"site {site} has no saved policy: the defaults ([bold]default-1[/bold]) apply")
+        out.print_json(ScoringPolicy().model_dump_json())
+        return
+    state = "in force" if chosen.version == versions[0].version else f"superseded by v{versions[0].version}"
+    out.print(f"site {site}: policy [bold]{chosen.label}[/bold] (version {chosen.version} of {len(versions)}, "
+              f"saved {_ts(chosen.created_at)}, {state})")
+    out.print_json(json.dumps(json.loads(chosen.policy_json), sort_keys=True))
+    if len(versions) > 1:
+        out.print("saved versions: " + ", ".join(f"v{p.version} {_ts(p.created_at)}" for p in versions))
+
+
+@policy_app.command("set")
+def policy_set(
+    site: Annotated[str, typer.Argument(help="The site id.")],
+    file: Annotated[Path, typer.Option("--file", exists=True, dir_okay=False,
+                                       help="JSON object of policy settings; unset ones take the defaults.")],
+) -> None:
+    """Save FILE as the site's new policy version (validated first; old versions are kept, and jobs
+    claimed from now on use the new one). A "version" in the file is replaced by SITE-vN."""
+    from pydantic import ValidationError
+
+    from leadeval.services.scoring import ScoringPolicy
+
+    try:
+        policy = ScoringPolicy.model_validate_json(file.read_bytes())
+    except ValidationError as exc:
+        err.print(f"[red]{escape(str(file))} is not a valid scoring policy ({exc.error_count()} error(s)):[/red]")
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ())) or "(the whole file)"
+            err.print(f"  - {escape(where)}: {escape(error.get('msg', 'invalid'))}")
+        raise typer.Exit(2) from exc
+    import json
+
+    given = json.loads(file.read_bytes()).get("version")
+    if given is not None:
+        out.print(f"note: the file's version {escape(repr(given))} is replaced by the saved version's name")
+    store = _store()
+    previous = store.get_policy(site)
+    saved = store.set_policy(site, policy.model_dump_json(), now=utcnow())
+    out.print(f"site {site}: saved policy [bold]{saved.label}[/bold] (version {saved.version}); "
+              "jobs claimed from now on are scored with it")
+    before = _policy_settings(previous.policy_json if previous else ScoringPolicy().model_dump_json())
+    after = _policy_settings(saved.policy_json)
+    changed = [k for k in sorted(after) if before.get(k) != after.get(k)]
+    basis = previous.label if previous else "the defaults"
+    out.print(f"changed from {basis}: " + ("; ".join(f"{k} {before.get(k)} → {after[k]}" for k in changed)
+                                           if changed else "nothing"))
+
+
+# ---------------------------------------------------------------------------- evaluations
+
+
+class OverrideChoice(StrEnum):
+    """What a person can decide."""
+
+    APPROVE = "approve"
+    REVIEW = "review"
+    DECLINE = "decline"
+
+
+@evaluations_app.command("override")
+def evaluations_override(
+    job_id: Annotated[str, typer.Argument(help="The job whose evaluation is overridden.")],
+    recommendation: Annotated[OverrideChoice, typer.Option(help="The recommendation a person decided on.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail; required).")],
+) -> None:
+    """Record a person's recommendation and reason for a job's evaluation. The evaluation is kept as
+    it was; the override is shown beside it (`jobs show`, `leads history`), and a later override of
+    the same evaluation supersedes this one."""
+    store = _store()
+    evaluation = store.get_evaluation(job_id)
+    if evaluation is None:
+        job = store.get_job(job_id)
+        err.print(f"[red]job {job_id} has no evaluation to override "
+                  f"({'status ' + str(job.status) if job else 'no such job'})[/red]")
+        raise typer.Exit(1)
+    try:
+        saved = store.add_override(job_id, recommendation=recommendation.value, reason=reason, now=utcnow())
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    if saved is None:  # the evaluation vanished between the two calls: nothing was recorded
+        err.print(f"[red]job {job_id} has no evaluation to override[/red]")
+        raise typer.Exit(1)
+    out.print(f"job {job_id}: evaluation {evaluation.id} recommended {evaluation.recommendation} "
+              f"(score {evaluation.score}, {evaluation.label}); a person decided [bold]{saved.recommendation}"
+              f"[/bold] ({saved.id}, {_ts(saved.created_at)})")
+    out.print(f"reason: {escape(saved.reason)}")
+
+
+# ---------------------------------------------------------------------------- leads
+
+
+@leads_app.command("reevaluate")
+def leads_reevaluate(lead_id: Annotated[str, typer.Argument(help="The lead to evaluate again.")]) -> None:
+    """Start a new evaluation of a lead with its current documents (an applicant's dispute, new
+    documents): a new pending job, requested now, counted in the site's usage for the month. Refused
+    while a job of the lead is still pending, queued or processing. Earlier evaluations are kept."""
+    store = _store()
+    result = store.reevaluate(lead_id, now=utcnow(), max_attempts=_settings().max_attempts)
+    if result.status == "lead_not_found":
+        err.print(f"[red]no lead {lead_id}[/red]")
+        raise typer.Exit(1)
+    if result.status == "in_progress":
+        active = result.active_job
+        err.print(f"[red]lead {lead_id} already has job {active.id if active else '?'} "
+                  f"({active.status if active else 'active'}); its evaluation will be the next one[/red]")
+        raise typer.Exit(1)
+    job = result.job
+    assert job is not None
+    out.print(f"lead {lead_id}: re-evaluation job [bold]{job.id}[/bold] created (site {job.site_id}, pending, "
+              f"requested {_ts(job.requested_at)}); the next sweep queues it")
+    if result.usage is None:
+        out.print(f"no usage row for {usage_month(job.requested_at)}: the quota is not checked for it")
+        return
+    u = result.usage
+    out.print(f"usage {u.month}: {u.evaluation_count} of {u.quota_limit}")
+    if u.evaluation_count > u.quota_limit:
+        err.print(f"[yellow]the site is over its quota for {u.month}: this job will fail with QuotaExceeded "
+                  "unless the quota is raised[/yellow]")
+
+
+@leads_app.command("history")
+def leads_history(lead_id: Annotated[str, typer.Argument(help="The lead.")]) -> None:
+    """Every evaluation of a lead (per job: score, label, recommendation, policy version, model, when),
+    every override and every re-evaluation, in time order; then the result that stands."""
+    store = _store()
+    history = store.lead_history(lead_id)
+    if history is None:
+        err.print(f"[red]no lead {lead_id}[/red]")
+        raise typer.Exit(1)
+    out.print(f"lead [bold]{lead_id}[/bold]  site {history.lead.site_id}: {len(history.jobs)} job(s), "
+              f"{len(history.evaluations)} evaluation(s), {len(history.overrides)} override(s)")
+    width = max((len(e.event) for e in history.timeline()), default=0)
+    for entry in history.timeline():
+        ev, ovr, job = entry.evaluation, entry.override, entry.job
+        head = f"{_ts(entry.at)}  {entry.event:<{width}}  {entry.job_id}"
+        if entry.event == "evaluated" and ev is not None:
+            ratio = f"{ev.income_to_rent_ratio:.2f}×" if ev.income_to_rent_ratio is not None else "—"
+            out.print(f"{head}  [bold]{ev.recommendation}[/bold] {ev.score} ({ev.label})  income-to-rent {ratio}  "
+                      f"policy {ev.policy_version}  model {ev.model}"
+                      + (f" ({ev.model_version})" if ev.model_version else ""))
+        elif entry.event == "override" and ovr is not None:
+            out.print(f"{head}  [bold cyan]{ovr.recommendation}[/bold cyan] by a person: {escape(ovr.reason)} "
+                      f"[dim]({ovr.id})[/dim]")
+        elif entry.event in ("failed", "cancelled") and job is not None:
+            out.print(f"{head}  {job.error_code or ''} {escape(job.error_message or '')}".rstrip())
+        else:  # a request: its generation when an operator retried it, its state while it is not done
+            notes = []
+            if job is not None and job.generation > 1:
+                notes.append(f"generation {job.generation}")
+            if job is not None and not job.status.terminal:
+                notes.append(f"now {job.status}")
+            out.print(head + (f"  ({', '.join(notes)})" if notes else ""))
+    latest = history.latest_evaluation
+    if latest is None:
+        out.print("no evaluation yet")
+        return
+    standing = history.in_force(latest)
+    line = (f"standing: {latest.recommendation} (score {latest.score}, {latest.label}) from job {latest.job_id}, "
+            f"evaluated {_ts(latest.created_at)} under {latest.policy_version}")
+    if standing is not None:
+        line += f"; overridden by a person to [bold]{standing.recommendation}[/bold] on {_ts(standing.created_at)}"
+    out.print(line)
 
 
 # ---------------------------------------------------------------------------- dlq

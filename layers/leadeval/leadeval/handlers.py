@@ -7,6 +7,7 @@ tests and the local runtime call them directly with the events in ``events/`` an
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -44,12 +45,16 @@ class _NotFinal(Exception):
 
 #: Outcomes whose result Powertools Idempotency keeps: a duplicate of the message then returns it
 #: without touching the database or the model.
+#: Each is final for the message's generation: a completed or cancelled job never changes again, a failed one
+#: that was not dead-lettered only leaves ``failed`` through an operator retry (a new generation), and a redrive
+#: keeps the generation, so a skipped older generation never becomes claimable again.
 _CACHED = {Outcome.COMPLETED, Outcome.FAILED}
 _CACHED_SKIPS = {"terminal", "cancelled", "stale_generation"}
 
 #: Idempotency records live as long as a message can: the jobs queue's MessageRetentionPeriod (4 days,
-#: template.yaml). The key includes the generation, which operator retry and redrive bump, so a cached
-#: outcome never blocks a deliberate re-run.
+#: template.yaml). The key includes the generation, which operator retry bumps, so a cached outcome never
+#: blocks a deliberate re-run; a redrive keeps the generation, but nothing final is ever cached for a
+#: generation that ended dead-lettered (retry and dead-letter outcomes are not kept).
 IDEMPOTENCY_EXPIRES_SECONDS = 4 * 24 * 3600
 
 
@@ -69,8 +74,8 @@ def _idempotent_processor(services: Services) -> tuple[Any, Any]:
                              persistence_store=services.overrides.get("idempotency_store")
                              or make_persistence_layer(services.settings),
                              key_prefix="leadeval.worker.process_job")
-        def process_job(message: JobMessage) -> dict[str, Any]:
-            outcome = process_message(ctx, message, now=utcnow())
+        def process_job(message: JobMessage, sent_at: datetime | None = None) -> dict[str, Any]:
+            outcome = process_message(ctx, message, now=_now(services), sent_at=sent_at)
             if outcome.outcome not in _CACHED and not (
                     outcome.outcome == Outcome.SKIPPED and outcome.detail in _CACHED_SKIPS):
                 raise _NotFinal(outcome)
@@ -82,6 +87,13 @@ def _idempotent_processor(services: Services) -> tuple[Any, Any]:
     return services._get("idempotent_processor", build)
 
 
+def _now(services: Services) -> datetime:
+    """The handlers' clock: ``services.overrides["clock"]()`` when a test injects one (virtual time for
+    lifecycle and property tests), else the current UTC time."""
+    clock = services.overrides.get("clock")
+    return clock() if clock is not None else utcnow()
+
+
 def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
     """Run one sweep for a scheduled event; return the counts (also logged and emitted as metrics).
 
@@ -91,7 +103,7 @@ def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dic
     s = services.settings
     if isinstance(event, dict) and event.get("execution_id"):
         powertools_logger.set_correlation_id(str(event["execution_id"]))
-    result = run_sweep(services.store, services.queue, now=utcnow(), limit=s.sweep_limit,
+    result = run_sweep(services.store, services.queue, now=_now(services), limit=s.sweep_limit,
                        backlog_limit=s.sweep_backlog_limit, lease_seconds=s.lease_seconds,
                        rescue_after_seconds=s.rescue_after_seconds)
     metrics.add_metric(name="JobsClaimed", unit=MetricUnit.Count, value=result.claimed)
@@ -138,7 +150,7 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
                 return "poison"
             powertools_logger.append_keys(job_id=message.job_id)
             try:
-                result = process_job(message=message)
+                result = process_job(message=message, sent_at=_sent_at(record))
                 outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
                                      detail=result["detail"], ai_calls=result["ai_calls"])
             except _NotFinal as not_final:
@@ -153,6 +165,16 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                     context=context)
+
+
+def _sent_at(record: SQSRecord) -> datetime | None:
+    """When SQS accepted the record's message (``SentTimestamp``, epoch ms; a redrive sets a new one), or None
+    when the event does not say (hand-made events, fakes)."""
+    try:
+        millis = int(record.attributes.sent_timestamp or 0)
+    except (TypeError, ValueError, KeyError):
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC) if millis > 0 else None
 
 
 def _count_configuration_error(error: LeadevalError) -> None:

@@ -62,8 +62,8 @@ class JobStatus(StrEnum):
 class Job(_Row):
     """One row of ``ai_evaluation_jobs``.
 
-    ``attempts`` counts claims by a worker (given back on a snooze); ``generation`` is bumped
-    by operator retry and redrive and is part of the idempotency key; ``retry_count`` counts
+    ``attempts`` counts claims by a worker (given back on a snooze; reset by a redrive); ``generation``
+    is bumped by operator retry and is part of the idempotency key; ``retry_count`` counts
     retryable failures (the seed's column).
     """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from leadeval.models import (
@@ -41,7 +41,7 @@ class SweepOutcome:
 
 
 ClaimStatus = Literal[
-    "claimed", "exhausted", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"
+    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"
 ]
 
 
@@ -51,11 +51,17 @@ class ClaimResult:
 
     ``status`` is ``claimed`` when this worker now holds the job (``processing``, attempt
     counted, lease set); ``exhausted`` when the message found its job's last attempt crashed (the
-    job is now failed and dead-lettered: move the message to the DLQ); otherwise the message lost (job unknown, superseded generation, held
-    by another worker, already terminal or cancelled) and must be acked without work, except
+    job is now failed and dead-lettered: move the message to the DLQ); ``dead_lettered`` when the
+    job already is failed and dead-lettered and the message is an older copy of its generation (the
+    original redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a
+    redrive can restart the job); otherwise the message lost
+    (job unknown, superseded generation, held by another worker, already terminal or cancelled)
+    and must be acked without work, except
     ``not_found`` (poison: dead-letter it). ``lead`` is None when the lead is missing or of
     another site; ``documents`` holds the lead's non-deleted documents of the job's site.
-    ``redriven`` is True when the claim restarted a dead-lettered job afresh.
+    ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
+    the latest scoring policy saved for the job's site (``site_scoring_policies``, a complete
+    ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
     """
 
     status: ClaimStatus
@@ -64,6 +70,7 @@ class ClaimResult:
     documents: list[LeadDocument] = field(default_factory=list)
     usage: Usage | None = None
     redriven: bool = False
+    policy_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,139 @@ class PriorSubmission:
 
     file_sha256: str
     name_hash: str
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """One saved version of a site's scoring policy (``site_scoring_policies``).
+
+    Attributes:
+        site_id: the site.
+        version: 1, 2, 3 … per site; the worker uses the highest.
+        policy_json: the complete policy as JSON (a ``ScoringPolicy``), whose ``version`` field is
+            ``label`` — the value evaluations store in ``policy_version``.
+        created_at: when it was saved (UTC).
+    """
+
+    site_id: str
+    version: int
+    policy_json: str
+    created_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """``<site_id>-v<version>``: the policy version evaluations record."""
+        return f"{self.site_id}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class EvaluationOverride:
+    """A person's decision on an evaluation (``evaluation_overrides``): the recommendation they chose
+    and why. It never replaces the evaluation; the latest override of an evaluation is the one in force."""
+
+    id: str
+    evaluation_id: str
+    job_id: str
+    recommendation: Literal["approve", "review", "decline"]
+    reason: str
+    created_at: datetime | None = None
+
+
+ReevaluationStatus = Literal["created", "lead_not_found", "in_progress"]
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """The outcome of :meth:`JobStore.reevaluate`.
+
+    ``status`` is ``created`` (``job`` is the new pending job; ``usage`` the month's usage row after
+    counting it, None when the site has no row for the month), ``lead_not_found``, or ``in_progress``
+    (nothing created: ``active_job`` is the lead's job still pending, queued or processing).
+    """
+
+    status: ReevaluationStatus
+    job: Job | None = None
+    active_job: Job | None = None
+    usage: Usage | None = None
+
+
+HistoryEvent = Literal["requested", "re-evaluation requested", "evaluated", "failed", "cancelled", "override"]
+
+_EVENT_ORDER = {"requested": 0, "re-evaluation requested": 0, "evaluated": 1, "failed": 1, "cancelled": 1,
+                "override": 2}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a lead's audit trail: what happened, when (UTC), to which job, and the row concerned."""
+
+    at: datetime
+    event: HistoryEvent
+    job_id: str
+    job: Job | None = None
+    evaluation: Evaluation | None = None
+    override: EvaluationOverride | None = None
+
+
+@dataclass(frozen=True)
+class LeadHistory:
+    """Everything kept about one lead's evaluations (:meth:`JobStore.lead_history`).
+
+    Attributes:
+        lead: the lead.
+        jobs: its jobs in the lead's site, oldest request first (the first evaluation and every
+            re-evaluation; an operator retry re-runs a job under a new ``generation``).
+        evaluations: one per completed job, oldest first — summary fields only (``documents``,
+            ``reasons`` and ``flags`` are left empty; ``get_evaluation`` has them).
+        overrides: every override of those evaluations, oldest first.
+    """
+
+    lead: Lead
+    jobs: list[Job] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    overrides: list[EvaluationOverride] = field(default_factory=list)
+
+    def timeline(self) -> list[HistoryEntry]:
+        """Every request, evaluation, failure, cancellation and override in time order.
+
+        A job's request is ``requested`` for the lead's first job and ``re-evaluation requested``
+        for later ones. Ties (the same instant) order requests before outcomes before overrides.
+        """
+        evaluations = {e.job_id: e for e in self.evaluations}
+        entries: list[HistoryEntry] = []
+        for index, job in enumerate(self.jobs):
+            entries.append(HistoryEntry(job.requested_at, "requested" if index == 0 else "re-evaluation requested",
+                                        job.id, job=job))
+            if job.id in evaluations:
+                continue
+            if job.status == JobStatus.FAILED:
+                entries.append(HistoryEntry(job.completed_at or job.updated_at or job.requested_at, "failed",
+                                            job.id, job=job))
+            elif job.status == JobStatus.CANCELLED:
+                entries.append(HistoryEntry(job.completed_at or job.updated_at or job.requested_at, "cancelled",
+                                            job.id, job=job))
+        jobs = {j.id: j for j in self.jobs}
+        for ev in self.evaluations:
+            entries.append(HistoryEntry(ev.created_at or _EPOCH, "evaluated", ev.job_id, job=jobs.get(ev.job_id),
+                                        evaluation=ev))
+        for o in self.overrides:
+            entries.append(HistoryEntry(o.created_at or _EPOCH, "override", o.job_id, job=jobs.get(o.job_id),
+                                        evaluation=evaluations.get(o.job_id), override=o))
+        return sorted(entries, key=lambda e: (e.at, _EVENT_ORDER[e.event], e.job_id,
+                                              e.override.id if e.override else ""))
+
+    def in_force(self, evaluation: Evaluation) -> EvaluationOverride | None:
+        """The override in force for ``evaluation`` (its latest), or None."""
+        mine = [o for o in self.overrides if o.evaluation_id == evaluation.id]
+        return max(mine, key=lambda o: (o.created_at or _EPOCH, o.id)) if mine else None
+
+    @property
+    def latest_evaluation(self) -> Evaluation | None:
+        """The most recent evaluation (the one that stands), or None."""
+        return max(self.evaluations, key=lambda e: (e.created_at or _EPOCH, e.id)) if self.evaluations else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class JobStore(Protocol):
@@ -101,8 +241,14 @@ class JobStore(Protocol):
         generation); return how many moved."""
         ...
 
-    def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float) -> ClaimResult:
-        """Claim the message's job for processing and load its lead, documents and usage row."""
+    def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float,
+              sent_at: datetime | None = None) -> ClaimResult:
+        """Claim the message's job for processing and load its lead, documents and usage row.
+
+        ``sent_at`` is when SQS accepted the message (its ``SentTimestamp``; a redrive gives a new one).
+        A failed, dead-lettered job restarts (attempts reset, same generation) only for a message of its
+        generation sent after it was dead-lettered; an older copy gets ``dead_lettered``. None (unknown):
+        any message of the job's generation restarts it."""
         ...
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:
@@ -146,6 +292,45 @@ class JobStore(Protocol):
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         """Operator retry: ``failed -> pending`` with a new generation and attempts reset."""
+        ...
+
+    # ---- people stay in charge: site policies, overrides, re-evaluation, history (DESIGN §5.6)
+    def set_policy(self, site_id: str, policy_json: str, *, now: datetime) -> SitePolicy:
+        """Save a new version of a site's scoring policy (never edits an old one) and return it.
+
+        ``policy_json`` is a complete, validated ``ScoringPolicy`` as a JSON object; its ``version``
+        field is replaced by the new version's :attr:`SitePolicy.label`. Raises ValueError when it
+        is not a JSON object."""
+        ...
+
+    def get_policy(self, site_id: str, version: int | None = None) -> SitePolicy | None:
+        """A version of a site's policy (None: the latest), or None when there is none."""
+        ...
+
+    def list_policies(self, site_id: str) -> list[SitePolicy]:
+        """Every saved version of a site's policy, newest first."""
+        ...
+
+    def add_override(self, job_id: str, *, recommendation: Literal["approve", "review", "decline"],
+                     reason: str, now: datetime, override_id: str | None = None) -> EvaluationOverride | None:
+        """Record a person's recommendation and reason for a job's evaluation (the evaluation is
+        unchanged); None when the job has no evaluation. Raises ValueError for an unknown
+        recommendation or an empty reason."""
+        ...
+
+    def list_overrides(self, job_id: str) -> list[EvaluationOverride]:
+        """A job's overrides, oldest first (the last one is in force)."""
+        ...
+
+    def reevaluate(self, lead_id: str, *, now: datetime, max_attempts: int = 5,
+                   job_id: str | None = None) -> Reevaluation:
+        """Start a new pending job for a lead (an applicant's dispute), requested ``now``, in the
+        lead's site, counted in the month's usage row; refused while the lead has a job pending,
+        queued or processing."""
+        ...
+
+    def lead_history(self, lead_id: str) -> LeadHistory | None:
+        """The lead's jobs, evaluations and overrides (one round trip), or None for an unknown lead."""
         ...
 
     # ---- application-side writes (the application does these in production)

@@ -94,6 +94,7 @@ class FakeMessage:
     receive_count: int = 0
     receipt_handle: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    sent_at: float = 0.0  #: the queue's clock when the message was sent (SQS ``SentTimestamp``)
 
 
 class MemoryQueue:
@@ -136,7 +137,7 @@ class MemoryQueue:
     def put(self, body: str, *, delay: float = 0.0) -> str:
         """Enqueue a raw body (tests use it for malformed messages and redrives)."""
         mid = f"m{next(self._ids)}"
-        self.messages[mid] = FakeMessage(mid, body, visible_at=self.now() + delay)
+        self.messages[mid] = FakeMessage(mid, body, visible_at=self.now() + delay, sent_at=self.now())
         return mid
 
     def depth(self) -> int:
@@ -149,7 +150,8 @@ class MemoryQueue:
                 return
 
     def dead_letter(self, body: str, *, reason: str) -> None:
-        self.dlq.append(FakeMessage(f"d{next(self._ids)}", body, attributes={"leadeval_reason": reason}))
+        self.dlq.append(FakeMessage(f"d{next(self._ids)}", body, attributes={"leadeval_reason": reason},
+                                    sent_at=self.now()))
 
     # ---- consumer side
     def receive(self, max_messages: int = 10) -> list[FakeMessage]:
@@ -177,7 +179,8 @@ class MemoryQueue:
                 del self.messages[mid]
 
     def redrive(self, job_ids: set[str] | None = None) -> int:
-        """Move DLQ messages back to the queue (all, or those of ``job_ids``); new message ids, as SQS."""
+        """Move DLQ messages back to the queue (all, or those of ``job_ids``); new message ids and send
+        times, as SQS."""
         moved = 0
         for m in list(self.dlq):
             job_id = _job_id(m.body)
@@ -188,10 +191,11 @@ class MemoryQueue:
         return moved
 
     def sqs_event(self, messages: Sequence[FakeMessage]) -> dict[str, Any]:
-        """The Lambda SQS event for received messages."""
+        """The Lambda SQS event for received messages (``SentTimestamp``: the send time on the queue's clock
+        in epoch milliseconds; "0" with the default clock, which the worker reads as unknown)."""
         return {"Records": [{
             "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-            "attributes": {"ApproximateReceiveCount": str(m.receive_count), "SentTimestamp": "0",
+            "attributes": {"ApproximateReceiveCount": str(m.receive_count), "SentTimestamp": str(int(m.sent_at * 1000)),
                            "SenderId": "TEST", "ApproximateFirstReceiveTimestamp": "0"},
             "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:jobs", "awsRegion": "us-east-1"}

@@ -15,10 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from nanoid import generate as nanoid
 
 from leadeval.errors import (
+    ConfigurationError,
     DocumentMissing,
     DocumentTooLarge,
     DocumentUnreadable,
@@ -43,6 +45,9 @@ from leadeval.models import (
 from leadeval.ports import DocumentStore, JobStore, PriorSubmission, VisionModel
 from leadeval.services.retry import RetryPolicy
 from leadeval.timeutil import usage_month
+
+if TYPE_CHECKING:  # scoring (and pydantic validation of a policy) loads only when a job is evaluated
+    from leadeval.services.scoring import ScoringPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +123,22 @@ def _log(job_id: str, text: str, **extra: object) -> None:
     logger.info(f"[{job_id}] {text}", extra={"job_id": job_id, **extra})
 
 
-def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime) -> JobOutcome:
+def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
+                    sent_at: datetime | None = None) -> JobOutcome:
     """Process the job a message names, end to end, and record the outcome.
+
+    Args:
+        ctx: ports and policies.
+        message: the parsed SQS body.
+        now: the clock (aware UTC).
+        sent_at: when SQS accepted the message (``SentTimestamp``), None when unknown: it tells a redriven
+            message (sent after its job was dead-lettered: restart the job) from an older copy (move it to
+            the DLQ as well), see :meth:`~leadeval.ports.JobStore.claim`.
 
     Raises:
         StoreUnavailableError, ThrottledError, ConfigurationError: only from the claim itself.
     """
-    claim = ctx.store.claim(message, now=now, lease_seconds=ctx.lease_seconds)
+    claim = ctx.store.claim(message, now=now, lease_seconds=ctx.lease_seconds, sent_at=sent_at)
     if claim.status == "not_found":
         logger.warning(f"[{message.job_id}] message names an unknown job", extra={"job_id": message.job_id})
         return JobOutcome(Outcome.POISON, message.job_id, error_code="UnknownJob", detail="not_found")
@@ -133,6 +147,11 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime) 
                      extra={"job_id": message.job_id, "error_code": "AttemptsExhausted"})
         return JobOutcome(Outcome.DEAD_LETTERED, message.job_id, error_code="AttemptsExhausted",
                           detail=claim.status)
+    if claim.status == "dead_lettered":
+        code = (claim.job.error_code if claim.job else None) or "AttemptsExhausted"
+        _log(message.job_id, "Job already dead-lettered: moving this copy of its message to the DLQ",
+             claim_status=claim.status, error_code=code)
+        return JobOutcome(Outcome.DEAD_LETTERED, message.job_id, error_code=code, detail=claim.status)
     if claim.status != "claimed" or claim.job is None:
         _log(message.job_id, f"Skipping message: {claim.status}", claim_status=claim.status)
         return JobOutcome(Outcome.SKIPPED, message.job_id, detail=claim.status)
@@ -142,8 +161,9 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime) 
          attempt=job.attempts, generation=job.generation, redriven=claim.redriven)
     calls = [0]
     try:
-        evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls)
-    except Exception as exc:  # noqa: BLE001 - every failure of one job is recorded on that job
+        evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls,
+                               policy_json=claim.policy_json)
+    except Exception as exc:
         return _record_failure(ctx, job, exc, now=now, ai_calls=calls[0])
     if not ctx.store.complete(job, evaluation, now=now,
                               fingerprints=_fingerprints(evaluation, claim.lead)):
@@ -185,7 +205,8 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
 
 
 def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
-              usage: Usage | None, *, now: datetime, calls: list[int]) -> Evaluation:
+              usage: Usage | None, *, now: datetime, calls: list[int], policy_json: str | None = None) -> Evaluation:
+    policy = site_policy(job.site_id, policy_json)  # before any document is read: a bad policy costs nothing
     if lead is None:
         raise ResourceNotFound("lead not found in the job's site")
     if not documents:
@@ -243,7 +264,7 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
 
     from leadeval.services.scoring import assess
 
-    assessment = (ctx.assess or assess)(lead, ordered, today=now.date())
+    assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
     model_versions = sorted({e.model_version for e in extractions if e.model_version})
     usage_total = sum((e.usage for e in extractions), start=ModelUsage())
     evaluation = Evaluation(
@@ -258,6 +279,34 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
          score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
     return evaluation
+
+
+def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:
+    """The site's scoring policy from its stored JSON (``ClaimResult.policy_json``); None when the
+    site has none, so :func:`~leadeval.services.scoring.assess` applies the defaults.
+
+    Returns:
+        A ``ScoringPolicy`` (its ``version`` is what the evaluation records), or None.
+
+    Raises:
+        ConfigurationError: the stored policy is not a valid ``ScoringPolicy`` (edited by hand, or
+            saved by a version that accepted other settings). The job snoozes and an alarm fires
+            rather than being scored under a policy the site did not choose.
+    """
+    if policy_json is None:
+        return None
+    from pydantic import ValidationError
+
+    from leadeval.services.scoring import ScoringPolicy
+
+    try:
+        return ScoringPolicy.model_validate_json(policy_json)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "policy"
+        raise ConfigurationError(
+            f"the scoring policy of site {site_id} is invalid ({exc.error_count()} error(s); first: {where}: "
+            f"{first.get('msg', 'invalid')}); save a valid one with `leadeval policy set`") from exc
 
 
 def _fetch_and_prepare(ctx: ProcessContext, documents: Sequence[LeadDocument],
@@ -307,9 +356,12 @@ def _fingerprints(evaluation: Evaluation, lead: Lead | None) -> list[PriorSubmis
         return []
     from leadeval.services.fraud import name_hash
 
+    # A file flagged as reused is not indexed under this applicant: otherwise the first submitter (whose
+    # document it may be) would be flagged in turn when they apply again with their own file.
     applicant = name_hash(lead.first_name, lead.last_name)
     return [PriorSubmission(file_sha256=d.sha256, name_hash=applicant)
-            for d in evaluation.documents if d.sha256 and d.verdict != Verdict.UNREADABLE]
+            for d in evaluation.documents if d.sha256 and d.verdict != Verdict.UNREADABLE
+            and not any(s.code == "document_reused" for s in d.signals)]
 
 
 def _input_hash(results: Sequence[DocumentResult], lead: Lead, policy_version: str, model: str) -> str:

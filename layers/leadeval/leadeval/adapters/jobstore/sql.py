@@ -20,9 +20,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+from leadeval.errors import StoreUnavailableError
 from leadeval.models import Evaluation, Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
-from leadeval.ports import ClaimResult, PriorSubmission, SweepOutcome
-from leadeval.timeutil import format_ts, plus_seconds
+from leadeval.ports import (
+    ClaimResult,
+    EvaluationOverride,
+    LeadHistory,
+    PriorSubmission,
+    Reevaluation,
+    SitePolicy,
+    SweepOutcome,
+)
+from leadeval.timeutil import format_ts, parse_ts, plus_seconds, usage_month
 
 logger = logging.getLogger(__name__)
 
@@ -172,18 +181,20 @@ class SqlJobStore:
         return sum(len(rows) for rows in results)
 
     # ------------------------------------------------------------------ worker
-    def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float) -> ClaimResult:
+    def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float,
+              sent_at: datetime | None = None) -> ClaimResult:
         ts = format_ts(now)
         key = {"job_id": message.job_id, "generation": message.generation, "now": ts}
         lease_until = format_ts(plus_seconds(now, lease_seconds))
-        claimed, redriven, exhausted, current, lead, docs, usage = self._run(
+        claimed, redriven, exhausted, current, lead, docs, usage, policy = self._run(
             self._stmt("claim_job", lease_until=lease_until, **key),
-            self._stmt("claim_redriven", lease_until=lease_until, **key),
+            self._stmt("claim_redriven", lease_until=lease_until, sent_at=format_ts(sent_at), **key),
             self._stmt("fail_exhausted", **key),
             self._stmt("get_job", job_id=message.job_id),
             self._stmt("job_lead", job_id=message.job_id),
             self._stmt("job_documents", job_id=message.job_id),
             self._stmt("job_usage", job_id=message.job_id),
+            self._stmt("job_policy", job_id=message.job_id),
         )
         if not current:
             return ClaimResult(status="not_found")
@@ -194,6 +205,7 @@ class SqlJobStore:
                 lead=Lead.model_validate(lead[0]) if lead else None,
                 documents=[LeadDocument.model_validate(d) for d in docs],
                 usage=Usage.model_validate(usage[0]) if usage else None,
+                policy_json=policy[0]["policy_json"] if policy else None,
             )
         if exhausted:
             return ClaimResult(status="exhausted", job=job)
@@ -203,6 +215,10 @@ class SqlJobStore:
             return ClaimResult(status="cancelled", job=job)
         if job.status == JobStatus.PROCESSING:
             return ClaimResult(status="in_flight", job=job)
+        if job.status == JobStatus.FAILED and job.dead_lettered_at is not None:
+            # Same generation, sent before the dead-lettering (else claim_redriven restarted the job): the
+            # original redelivered after its DLQ send failed, or a duplicate. It belongs in the DLQ too.
+            return ClaimResult(status="dead_lettered", job=job)
         if job.status.terminal:
             return ClaimResult(status="terminal", job=job)
         # queued/pending but not claimable (e.g. message generation ahead of the row): treat as stale.
@@ -218,7 +234,9 @@ class SqlJobStore:
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
                  fingerprints: Sequence[PriorSubmission] = ()) -> bool:
         ts = format_ts(now)
-        guard = {"job_id": job.id, "generation": job.generation, "now": ts}
+        # The holder's claim number (attempts) is part of the guard: a worker whose lease expired and whose job
+        # was reclaimed under the same generation can no longer write over the new holder.
+        guard = {"job_id": job.id, "generation": job.generation, "attempts": job.attempts, "now": ts}
         ev = evaluation
         statements = [
             self._stmt(
@@ -241,7 +259,7 @@ class SqlJobStore:
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
                     error_message: str, count_attempt: bool = True) -> bool:
         rows = self._run(self._stmt(
-            "retry_later", job_id=job.id, generation=job.generation, now=format_ts(now),
+            "retry_later", job_id=job.id, generation=job.generation, attempts=job.attempts, now=format_ts(now),
             lease_until=format_ts(plus_seconds(now, delay_seconds)), count_attempt=1 if count_attempt else 0,
             error_code=error_code, error_message=error_message[:1000]))[0]
         return bool(rows)
@@ -249,7 +267,8 @@ class SqlJobStore:
     def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
              dead_lettered: bool = False) -> bool:
         rows = self._run(self._stmt(
-            "fail_job", job_id=job.id, generation=job.generation, now=format_ts(now), error_code=error_code,
+            "fail_job", job_id=job.id, generation=job.generation, attempts=job.attempts, now=format_ts(now),
+            error_code=error_code,
             error_message=error_message[:1000], dead_lettered=1 if dead_lettered else 0))[0]
         return bool(rows)
 
@@ -271,6 +290,93 @@ class SqlJobStore:
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:
         return bool(self._run(self._stmt("requeue_job", job_id=job_id, now=format_ts(now)))[0])
+
+    # ------------------------------------------------------------------ policies, overrides, history
+    def set_policy(self, site_id: str, policy_json: str, *, now: datetime) -> SitePolicy:
+        """Save the next version of ``site_id``'s policy (see :meth:`JobStore.set_policy`).
+
+        Raises:
+            ValueError: ``policy_json`` is not a JSON object, or ``site_id`` is empty.
+            StoreUnavailableError: three concurrent saves in a row took the version number first.
+        """
+        if not site_id.strip():
+            raise ValueError("site_id is empty")
+        try:
+            parsed = json.loads(policy_json)
+        except ValueError as exc:
+            raise ValueError(f"policy_json is not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError("policy_json must be a JSON object")
+        compact = json.dumps(parsed, separators=(",", ":"), sort_keys=True)
+        for _ in range(3):
+            rows = self._run(self._stmt("insert_policy", site_id=site_id, policy_json=compact,
+                                        now=format_ts(now)))[0]
+            if rows:
+                return _policy(rows[0])
+        raise StoreUnavailableError(f"could not take a policy version for site {site_id}: concurrent saves")
+
+    def get_policy(self, site_id: str, version: int | None = None) -> SitePolicy | None:
+        rows = self._run(self._stmt("get_policy", site_id=site_id,
+                                    version=int(version) if version is not None else None))[0]
+        return _policy(rows[0]) if rows else None
+
+    def list_policies(self, site_id: str) -> list[SitePolicy]:
+        return [_policy(r) for r in self._run(self._stmt("list_policies", site_id=site_id))[0]]
+
+    def add_override(self, job_id: str, *, recommendation: str, reason: str, now: datetime,
+                     override_id: str | None = None) -> EvaluationOverride | None:
+        """Record an override (see :meth:`JobStore.add_override`); the reason is kept as given,
+        trimmed, at most :data:`MAX_OVERRIDE_REASON_CHARS` characters.
+
+        Raises:
+            ValueError: ``recommendation`` is not approve/review/decline, or ``reason`` is blank or
+                too long.
+        """
+        if recommendation not in ("approve", "review", "decline"):
+            raise ValueError(f"recommendation must be approve, review or decline, not {recommendation!r}")
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("an override needs a reason")
+        if len(reason) > MAX_OVERRIDE_REASON_CHARS:
+            raise ValueError(f"the reason is {len(reason)} characters long; at most {MAX_OVERRIDE_REASON_CHARS}")
+        rows = self._run(self._stmt("insert_override", id=override_id or _new_id("ovr_"), job_id=job_id,
+                                    recommendation=recommendation, reason=reason, now=format_ts(now)))[0]
+        return _override(rows[0]) if rows else None
+
+    def list_overrides(self, job_id: str) -> list[EvaluationOverride]:
+        return [_override(r) for r in self._run(self._stmt("job_overrides", job_id=job_id))[0]]
+
+    def reevaluate(self, lead_id: str, *, now: datetime, max_attempts: int = 5,
+                   job_id: str | None = None) -> Reevaluation:
+        """One batch: create the job (guarded), count it in the month's usage row, and read the
+        lead and its active jobs to explain a refusal."""
+        new_id = job_id or _new_id("job_", 12)
+        created, usage, lead, active = self._run(
+            self._stmt("insert_reevaluation_job", job_id=new_id, lead_id=lead_id, now=format_ts(now),
+                       max_attempts=int(max_attempts)),
+            self._stmt("count_reevaluation_usage", job_id=new_id, month=usage_month(now), now=format_ts(now)),
+            self._stmt("get_lead", lead_id=lead_id),
+            self._stmt("lead_active_jobs", lead_id=lead_id, job_id=new_id),
+        )
+        if created:
+            return Reevaluation(status="created", job=Job.model_validate(created[0]),
+                                usage=Usage.model_validate(usage[0]) if usage else None)
+        if not lead:
+            return Reevaluation(status="lead_not_found")
+        return Reevaluation(status="in_progress", active_job=Job.model_validate(active[0]) if active else None)
+
+    def lead_history(self, lead_id: str) -> LeadHistory | None:
+        lead, jobs, evaluations, overrides = self._run(
+            self._stmt("get_lead", lead_id=lead_id),
+            self._stmt("lead_jobs", lead_id=lead_id),
+            self._stmt("lead_evaluations", lead_id=lead_id),
+            self._stmt("lead_overrides", lead_id=lead_id),
+        )
+        if not lead:
+            return None
+        return LeadHistory(lead=Lead.model_validate(lead[0]), jobs=[Job.model_validate(r) for r in jobs],
+                           evaluations=[evaluation_from_row(r) for r in evaluations],
+                           overrides=[_override(r) for r in overrides])
 
     # ------------------------------------------------------------------ application-side writes
     def create_lead(self, lead: Lead) -> None:
@@ -301,6 +407,27 @@ class SqlJobStore:
 
     def close(self) -> None:
         self.executor.close()
+
+
+#: Longest override reason kept (characters): a sentence or two for the audit trail, not a file.
+MAX_OVERRIDE_REASON_CHARS = 2000
+
+
+def _policy(row: Mapping[str, Any]) -> SitePolicy:
+    return SitePolicy(site_id=row["site_id"], version=int(row["version"]), policy_json=row["policy_json"],
+                      created_at=parse_ts(row.get("created_at")))
+
+
+def _override(row: Mapping[str, Any]) -> EvaluationOverride:
+    return EvaluationOverride(id=row["id"], evaluation_id=row["evaluation_id"], job_id=row["job_id"],
+                              recommendation=row["recommendation"], reason=row["reason"],
+                              created_at=parse_ts(row.get("created_at")))
+
+
+def _new_id(prefix: str, size: int = 16) -> str:
+    from nanoid import generate
+
+    return prefix + generate(size=size)
 
 
 def _dump_list(items: Iterable[Any]) -> str:

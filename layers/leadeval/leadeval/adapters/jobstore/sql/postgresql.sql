@@ -109,11 +109,17 @@ UPDATE ai_evaluation_jobs
 RETURNING *;
 
 -- name: claim_redriven
--- A message redriven from the DLQ starts its dead-lettered job afresh: new generation, attempts reset.
+-- A message redriven from the DLQ starts its dead-lettered job afresh: attempts reset, dead_lettered_at
+-- cleared. Redriven means sent after the job was dead-lettered (:sent_at, the message's SentTimestamp: a
+-- redrive gives the message a new enqueue time); an older copy of the same generation (a duplicate, or the
+-- original redelivered after its DLQ send failed) must not restart the job. :sent_at NULL (unknown) counts
+-- as redriven. The generation stays: the redriven message's body carries it, and that same message must
+-- keep claiming the job through its retries and snoozes.
 UPDATE ai_evaluation_jobs
-   SET status = 'processing', generation = generation + 1, attempts = 1, dead_lettered_at = NULL,
+   SET status = 'processing', attempts = 1, dead_lettered_at = NULL,
        started_at = :now, completed_at = NULL, lease_expires_at = :lease_until, updated_at = :now
  WHERE id = :job_id AND generation = :generation AND status = 'failed' AND dead_lettered_at IS NOT NULL
+   AND (CAST(:sent_at AS text) IS NULL OR leadeval_ts(CAST(:sent_at AS text)) > leadeval_ts(dead_lettered_at))
 RETURNING *;
 
 -- name: fail_exhausted
@@ -163,14 +169,14 @@ SELECT CAST(:id AS text), CAST(:job_id AS text), CAST(:lead_id AS text), CAST(:s
        CAST(:prompt_tokens AS bigint), CAST(:completion_tokens AS bigint), CAST(:input_hash AS text),
        CAST(:now AS text)
  WHERE EXISTS (SELECT 1 FROM ai_evaluation_jobs
-                WHERE id = :job_id AND status = 'processing' AND generation = :generation)
+                WHERE id = :job_id AND status = 'processing' AND generation = :generation AND attempts = :attempts)
 ON CONFLICT (job_id) DO NOTHING;
 
 -- name: update_lead_score
 UPDATE leads SET ai_score = :score, ai_label = :label, status = :lead_status, updated_at = :now
  WHERE id = :lead_id AND site_id = :site_id
    AND EXISTS (SELECT 1 FROM ai_evaluation_jobs
-                WHERE id = :job_id AND status = 'processing' AND generation = :generation);
+                WHERE id = :job_id AND status = 'processing' AND generation = :generation AND attempts = :attempts);
 
 -- name: complete_job
 UPDATE ai_evaluation_jobs
@@ -178,7 +184,7 @@ UPDATE ai_evaluation_jobs
        evaluation_id = (SELECT id FROM lead_ai_evaluations WHERE job_id = :job_id),
        completed_at = :now, lease_expires_at = NULL, error_code = NULL, error_message = NULL,
        updated_at = :now
- WHERE id = :job_id AND status = 'processing' AND generation = :generation
+ WHERE id = :job_id AND status = 'processing' AND generation = :generation AND attempts = :attempts
 RETURNING id;
 
 -- name: record_fingerprint
@@ -194,7 +200,7 @@ UPDATE ai_evaluation_jobs
        retry_count = retry_count + :count_attempt,
        error_code = :error_code, error_message = :error_message,
        lease_expires_at = :lease_until, updated_at = :now
- WHERE id = :job_id AND status = 'processing' AND generation = :generation
+ WHERE id = :job_id AND status = 'processing' AND generation = :generation AND attempts = :attempts
 RETURNING id;
 
 -- name: fail_job
@@ -202,7 +208,7 @@ UPDATE ai_evaluation_jobs
    SET status = 'failed', error_code = :error_code, error_message = :error_message,
        dead_lettered_at = CASE WHEN :dead_lettered = 1 THEN CAST(:now AS text) ELSE NULL END,
        completed_at = :now, lease_expires_at = NULL, updated_at = :now
- WHERE id = :job_id AND status = 'processing' AND generation = :generation
+ WHERE id = :job_id AND status = 'processing' AND generation = :generation AND attempts = :attempts
 RETURNING id;
 
 -- name: list_jobs
@@ -251,6 +257,109 @@ VALUES (:site_id, :month, :evaluation_count, :quota_limit, :now)
 ON CONFLICT (site_id, month) DO UPDATE
    SET evaluation_count = excluded.evaluation_count, quota_limit = excluded.quota_limit,
        updated_at = excluded.updated_at;
+
+-- name: job_policy
+-- Policies, overrides and history (migration 0003; DESIGN §5.6 "people stay in charge") start here.
+-- Part of the claim batch: the latest scoring policy of the job's site (no row: the defaults apply).
+SELECT p.site_id, p.version, p.policy_json
+  FROM site_scoring_policies p JOIN ai_evaluation_jobs j ON j.site_id = p.site_id
+ WHERE j.id = :job_id
+ ORDER BY p.version DESC
+ LIMIT 1;
+
+-- name: insert_policy
+-- A new version of a site's policy: the next number for the site, with the policy's "version" field
+-- set to '<site_id>-v<n>' (what evaluations store). Two concurrent saves may compute the same number;
+-- the loser inserts nothing (ON CONFLICT DO NOTHING, no row returned) and the caller tries again.
+INSERT INTO site_scoring_policies (site_id, version, policy_json, created_at)
+SELECT CAST(:site_id AS text), n.next_version,
+       jsonb_set(CAST(:policy_json AS jsonb), '{version}',
+                 to_jsonb(CAST(:site_id AS text) || '-v' || n.next_version))::text,
+       CAST(:now AS text)
+  FROM (SELECT COALESCE(MAX(version), 0) + 1 AS next_version
+          FROM site_scoring_policies WHERE site_id = CAST(:site_id AS text)) AS n
+ON CONFLICT (site_id, version) DO NOTHING
+RETURNING site_id, version, policy_json, created_at;
+
+-- name: get_policy
+-- One version of a site's policy (:version NULL: the latest).
+SELECT site_id, version, policy_json, created_at FROM site_scoring_policies
+ WHERE site_id = :site_id AND (CAST(:version AS bigint) IS NULL OR version = CAST(:version AS bigint))
+ ORDER BY version DESC
+ LIMIT 1;
+
+-- name: list_policies
+SELECT site_id, version, policy_json, created_at FROM site_scoring_policies
+ WHERE site_id = :site_id
+ ORDER BY version DESC;
+
+-- name: insert_override
+-- A person's recommendation for a job's evaluation, with the reason; nothing when the job has none.
+INSERT INTO evaluation_overrides (id, evaluation_id, job_id, recommendation, reason, created_at)
+SELECT CAST(:id AS text), e.id, e.job_id, CAST(:recommendation AS text), CAST(:reason AS text),
+       CAST(:now AS text)
+  FROM lead_ai_evaluations e
+ WHERE e.job_id = :job_id
+RETURNING *;
+
+-- name: job_overrides
+SELECT * FROM evaluation_overrides WHERE job_id = :job_id
+ ORDER BY leadeval_ts(created_at), id COLLATE "C";
+
+-- name: insert_reevaluation_job
+-- A re-evaluation (an applicant's dispute): a new pending job for the lead in the lead's site,
+-- requested now; nothing when the lead is unknown or already has a job waiting or running.
+INSERT INTO ai_evaluation_jobs (id, site_id, lead_id, status, requested_at, generation, attempts,
+                                max_attempts, created_at, updated_at)
+SELECT CAST(:job_id AS text), l.site_id, l.id, 'pending', CAST(:now AS text), 1, 0,
+       CAST(:max_attempts AS bigint), CAST(:now AS text), CAST(:now AS text)
+  FROM leads l
+ WHERE l.id = :lead_id
+   AND NOT EXISTS (SELECT 1 FROM ai_evaluation_jobs a
+                    WHERE a.lead_id = l.id AND a.site_id = l.site_id
+                      AND a.status IN ('pending', 'queued', 'processing'))
+RETURNING *;
+
+-- name: count_reevaluation_usage
+-- The application counts every accepted request in the month's usage row; a re-evaluation counts
+-- too (only when the job above was created, and only in an existing row).
+UPDATE ai_evaluation_usage
+   SET evaluation_count = evaluation_count + 1, updated_at = :now
+ WHERE month = :month
+   AND site_id = (SELECT site_id FROM ai_evaluation_jobs WHERE id = :job_id)
+RETURNING *;
+
+-- name: lead_active_jobs
+-- The lead's jobs still waiting or running (what blocks a re-evaluation), newest first.
+SELECT a.* FROM ai_evaluation_jobs a JOIN leads l ON l.id = a.lead_id AND l.site_id = a.site_id
+ WHERE a.lead_id = :lead_id AND a.id <> :job_id AND a.status IN ('pending', 'queued', 'processing')
+ ORDER BY leadeval_ts(a.requested_at) DESC, a.id COLLATE "C" DESC;
+
+-- name: get_lead
+SELECT * FROM leads WHERE id = :lead_id;
+
+-- name: lead_jobs
+-- Every job of the lead in the lead's site, oldest request first.
+SELECT j.* FROM ai_evaluation_jobs j JOIN leads l ON l.id = j.lead_id AND l.site_id = j.site_id
+ WHERE j.lead_id = :lead_id
+ ORDER BY leadeval_ts(j.requested_at), j.id COLLATE "C";
+
+-- name: lead_evaluations
+-- Every evaluation of the lead (summary columns only: no documents, reasons or flags), oldest first.
+SELECT e.id, e.job_id, e.lead_id, e.site_id, e.score, e.label, e.recommendation, e.summary,
+       e.monthly_income_cents, e.income_to_rent_ratio, e.policy_version, e.model, e.model_version,
+       e.input_hash, e.created_at
+  FROM lead_ai_evaluations e JOIN leads l ON l.id = e.lead_id AND l.site_id = e.site_id
+ WHERE e.lead_id = :lead_id
+ ORDER BY leadeval_ts(e.created_at), e.id COLLATE "C";
+
+-- name: lead_overrides
+-- Every override of the lead's evaluations, oldest first.
+SELECT o.* FROM evaluation_overrides o
+  JOIN lead_ai_evaluations e ON e.id = o.evaluation_id
+  JOIN leads l ON l.id = e.lead_id AND l.site_id = e.site_id
+ WHERE e.lead_id = :lead_id
+ ORDER BY leadeval_ts(o.created_at), o.id COLLATE "C";
 
 -- name: migrations_table
 CREATE TABLE IF NOT EXISTS leadeval_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
