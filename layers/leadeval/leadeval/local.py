@@ -27,6 +27,7 @@ from leadeval import bootstrap
 from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
 from leadeval.models import JobStatus
+from leadeval.ports import DocumentStore
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,36 @@ def scheduled_event() -> dict[str, Any]:
                                                                               time.gmtime())}
 
 
+def mirror_folder(settings: Settings) -> Path:
+    """Where local runs keep a copy of the emulated bucket: ``documents/`` beside the SQLite database
+    (``.leadeval/documents`` by default), so a database and its documents stay together."""
+    if settings.database.kind == "sqlite":
+        return settings.sqlite_path().parent / "documents"
+    return Path(".leadeval") / "documents"
+
+
+class MirroredDocumentStore:
+    """The emulated bucket plus a copy of every object written, in a local folder.
+
+    moto keeps nothing after the run; the folder does, and :class:`LocalRuntime` uploads it into the new
+    bucket at start. So documents loaded by ``leadeval demo`` or ``evaluate`` are still there for a later
+    ``leadeval leads reevaluate`` + ``leadeval process``. Reads go to the bucket (the real S3 code path).
+    """
+
+    def __init__(self, primary: DocumentStore, folder: Path) -> None:
+        self.primary = primary
+        self.folder = folder
+
+    def get(self, key: str, *, max_bytes: int) -> bytes:
+        return self.primary.get(key, max_bytes=max_bytes)
+
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        self.primary.put(key, data, content_type=content_type)
+        from leadeval.adapters.storage.local import LocalDocumentStore
+
+        LocalDocumentStore(self.folder).put(key, data)
+
+
 class LocalRuntime:
     """moto server + queues + bucket + the real handlers, for one local run.
 
@@ -157,10 +188,17 @@ class LocalRuntime:
             "Attributes"]["QueueArn"]
         env = {**self.env, "LEADEVAL_QUEUE_URL": self.queue_url, "LEADEVAL_DLQ_URL": self.dlq_url,
                "AWS_ENDPOINT_URL": endpoint}
+        mirror: Path | None = None
         if not env.get("LEADEVAL_DOCUMENTS_URL"):
-            boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=self.bucket)
+            s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+            s3.create_bucket(Bucket=self.bucket)
             env["LEADEVAL_DOCUMENTS_URL"] = f"s3://{self.bucket}"
+            mirror = mirror_folder(Settings.from_env(env))
+            for path in sorted(p for p in mirror.rglob("*") if p.is_file()) if mirror.is_dir() else []:
+                s3.put_object(Bucket=self.bucket, Key=path.relative_to(mirror).as_posix(), Body=path.read_bytes())
         self.services = build_services(Settings.from_env(env))
+        if mirror is not None:
+            self.services.overrides["documents"] = MirroredDocumentStore(self.services.documents, mirror)
         bootstrap.reset_services()
         bootstrap._services = self.services  # the handlers' get_services() returns these
         return self.services
