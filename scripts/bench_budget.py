@@ -17,9 +17,9 @@ b. SQS calls per sweep: ``handle_sweep`` with the real ``SqsJobQueue`` on moto (
    job counts; botocore's ``before-call`` events count ``SendMessageBatch`` and ``GetQueueAttributes``.
 c. Worker/sweep cold import vs a bare ``import boto3, aws_lambda_powertools``: a fresh interpreter per
    run, laid out as Lambda loads it (the function's ``app.py`` as module ``app`` in a task folder, the
-   layer's ``leadeval`` package as source in ``python/``, no bytecode: the layer ships none and Lambda's
-   file system is read-only), median of ``--runs`` runs, alternating; the child reports its import time
-   (``time.perf_counter`` around the import) and the parent the whole process wall time.
+   layer's ``leadeval`` package in ``python/``, once as source and once compiled with ``compileall``),
+   median of ``--runs`` runs, alternating; CPU time (``time.process_time`` in the child around the import,
+   ``RUSAGE_CHILDREN`` for the whole process) and wall time (``time.perf_counter``).
 d. Concurrent document fetch: ``process_message`` on a job of 6 sample documents whose store sleeps a
    different latency per key; the fetch phase is measured from the store's own start/end timestamps.
 e. Peak memory (the process's ``VmHWM``, its peak resident set; ``getrusage``'s ``ru_maxrss`` is not used
@@ -608,8 +608,9 @@ def render(results: dict[str, Any], command: str) -> str:
         lines += ["### Worker cold import (budget ≤ 1.3 × a bare `import boto3, aws_lambda_powertools`)", "",
                   f"A fresh interpreter per run, median of {c['runs']} runs each (cases alternated), laid out as "
                   "Lambda loads it: `app.py` imported as `app` from its task folder, the layer's `leadeval` "
-                  "copied to `python/`. *source*: no bytecode (what the layer ships today; Lambda's file system "
-                  "is read-only, so it is compiled at every cold start); *compiled*: after `python -m "
+                  "copied to `python/`. *source*: no bytecode (the package as the repository holds it; Lambda's "
+                  "file system is read-only, so unless the build ships `.pyc` files Python compiles it at every "
+                  "cold start); *compiled*: after `python -m "
                   "compileall` on the copy. *import* = `perf_counter` around the import inside the child; "
                   "*process* = the child's whole run (interpreter start included). Each is shown as CPU time "
                   "(user + system; `time.process_time()` in the child, `RUSAGE_CHILDREN` for the process) and as "

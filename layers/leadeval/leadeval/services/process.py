@@ -332,11 +332,13 @@ def _fetch_and_prepare(ctx: ProcessContext, documents: Sequence[LeadDocument],
     workers = max(1, min(ctx.fetch_concurrency, len(documents)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
         fetched = list(pool.map(fetch, documents))
-    for doc, data, problem in fetched:
+    for i, (doc, data, problem) in enumerate(fetched):
+        fetched[i] = (doc, None, problem)  # drop the list's reference: each document's bytes are freed once prepared
         if data is None:
             results[doc.id] = _unreadable(doc, problem or "unreadable")
             continue
         p = prepare(doc.id, data)
+        del data
         if p.unreadable_reason:
             results[doc.id] = _unreadable(doc, p.unreadable_reason, p)
         else:
