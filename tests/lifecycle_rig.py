@@ -175,7 +175,8 @@ class LifecycleRig:
         self.restarts: Counter[str] = Counter()  # per job: claims that restarted a dead-lettered job
         self.worker_invocations = 0
         self._spy_claims()
-        logging.getLogger("leadeval").setLevel(logging.WARNING)
+        self._log_level = logging.getLogger("leadeval").level
+        logging.getLogger("leadeval").setLevel(logging.WARNING)  # restored by close()
 
     # ------------------------------------------------------------------ set-up
     def _services(self) -> Services:
@@ -370,7 +371,8 @@ class LifecycleRig:
                              f"queue {[(m.body, m.visible_at) for m in self.queue.messages.values()]}")
 
     def close(self) -> None:
-        """Close the store and the idempotency records' connections."""
+        """Close the store and the idempotency records' connections; restore the package's log level."""
+        logging.getLogger("leadeval").setLevel(self._log_level)
         self.services.close()
         for layer in self._idempotency_layers:
             if layer._conn is not None:

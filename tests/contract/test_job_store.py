@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from leadeval.adapters.jobstore.sql import Statement, default_migrations_dir
 from leadeval.models import (
     DocumentKind,

@@ -304,6 +304,93 @@ def test_a_job_dead_lettered_again_after_a_redrive_can_be_redriven_again(rig: Li
     assert rig.queue.dlq == [] and rig.evaluations_per_job() == Counter({"j1": 1})
 
 
+@pytest.fixture(name="any_store", params=["sqlite", "d1", "postgres"])
+def _any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """A migrated job store of each backend (D1: the REST fake; PostgreSQL: skipped without a server)."""
+    if request.param == "sqlite":
+        store = SqliteJobStore(tmp_path / "jobs.db")
+    elif request.param == "d1":
+        import httpx
+
+        from leadeval.adapters.jobstore.d1 import D1JobStore
+        from leadeval.testing_d1 import FakeD1
+
+        fake = FakeD1(tmp_path / "d1.db", account_id="acct", database_id="db", api_token="token")
+        client = httpx.Client(transport=httpx.MockTransport(fake), base_url="https://d1.test/client/v4")
+        store = D1JobStore(account_id="acct", database_id="db", api_token="token",
+                           base_url="https://d1.test/client/v4", client=client)
+    else:
+        from leadeval.adapters.jobstore.postgres import PostgresJobStore
+
+        store = PostgresJobStore(request.getfixturevalue("pg_dsn"))
+    store.migrate()
+    yield store
+    store.close()
+
+
+def test_only_a_message_sent_after_the_dead_lettering_restarts_the_job(any_store: Any) -> None:
+    """The claim's rule on every backend: for a failed, dead-lettered job, a copy of its message sent before the
+    dead-lettering is told ``dead_lettered`` (nothing changes); one sent after it (a redrive) restarts the job
+    with attempts 1 and the same generation; unknown send times keep the old rule (any copy restarts)."""
+    store = any_store
+    store.create_job(Job(id="j1", site_id=SITE, lead_id="lead_1", status=JobStatus.PENDING,
+                         requested_at=NOW - timedelta(hours=1), max_attempts=1))
+    [job] = store.sweep(now=NOW, limit=10, lease_seconds=120, rescue_after_seconds=3600).claimed
+    message = JobMessage.for_job(job)
+    held = store.claim(message, now=NOW, lease_seconds=120, sent_at=NOW - timedelta(seconds=1)).job
+    dead_at = NOW + timedelta(seconds=5)
+    assert store.fail(held, now=dead_at, error_code="ModelUnavailable", error_message="503", dead_lettered=True)
+    before = store.get_job("j1")
+
+    older = store.claim(message, now=dead_at + timedelta(minutes=5), lease_seconds=120,
+                        sent_at=NOW - timedelta(seconds=1))
+    same_instant = store.claim(message, now=dead_at + timedelta(minutes=5), lease_seconds=120, sent_at=dead_at)
+
+    assert (older.status, same_instant.status) == ("dead_lettered", "dead_lettered")
+    assert store.get_job("j1") == before
+    at = dead_at + timedelta(minutes=10)
+    redriven = store.claim(message, now=at, lease_seconds=120, sent_at=dead_at + timedelta(milliseconds=1))
+    assert (redriven.status, redriven.redriven) == ("claimed", True)
+    assert (redriven.job.status, redriven.job.attempts, redriven.job.generation, redriven.job.dead_lettered_at) == (
+        JobStatus.PROCESSING, 1, 1, None)
+    assert store.fail(redriven.job, now=at, error_code="ModelUnavailable", error_message="503", dead_lettered=True)
+    unknown = store.claim(message, now=at + timedelta(minutes=1), lease_seconds=120)
+    assert (unknown.status, unknown.redriven, unknown.job.generation) == ("claimed", True, 1)
+
+
+def test_a_message_moved_back_by_an_sqs_move_task_restarts_its_job(tmp_path: Path) -> None:
+    """A message move task (``leadeval dlq redrive`` without --job, the console's DLQ redrive) moves the DLQ copy
+    back with its message attributes. Its ``leadeval_dead_lettered_at`` stamp marks it as redriven even if its
+    SentTimestamp were still the original one; the same body without the stamp is an older copy and goes back
+    to the DLQ."""
+    rig = LifecycleRig(tmp_path, max_attempts=1)
+    rig.seed(["j1"])
+    rig.model.broken.add(doc_id("j1"))
+    rig.sweep()
+    [original] = rig.receive()
+    rig.invoke([original])
+    dead_at = rig.job("j1").dead_lettered_at
+    assert dead_at == rig.clock.now() and rig.dlq_jobs() == ["j1"]
+    rig.model.broken.clear()
+    rig.clock.advance(600)
+    event = rig.queue.sqs_event([original])  # SentTimestamp of the original send, before the dead-lettering
+
+    copy = handle_worker(event, FakeLambdaContext(timeout_seconds=900), rig.services)
+    assert copy == {"batchItemFailures": []}
+    assert (rig.dlq_jobs(), rig.job("j1").status, rig.restarts) == (["j1", "j1"], JobStatus.FAILED, Counter())
+
+    event["Records"][0]["messageAttributes"] = {
+        "leadeval_reason": {"stringValue": "ModelUnavailable", "dataType": "String"},
+        "leadeval_dead_lettered_at": {"stringValue": format_ts(dead_at + timedelta(milliseconds=40)),
+                                      "dataType": "String"}}
+    moved = handle_worker(event, FakeLambdaContext(timeout_seconds=900), rig.services)
+
+    assert moved == {"batchItemFailures": []}
+    assert (_status(rig, "j1"), rig.restarts) == (("completed", 1, 1), Counter({"j1": 1}))
+    assert (rig.model.calls, rig.model.answers) == (Counter({"j1": 2}), Counter({"j1": 1}))
+    rig.close()
+
+
 def test_throttling_past_the_queues_max_receive_count_loses_nothing(tmp_path: Path) -> None:
     """Each snooze is a receive, so throttling longer than maxReceiveCount receives makes SQS itself move the
     message to the DLQ (the crash net; no leadeval_reason). The job is not lost: its lease expires, the sweep
@@ -330,71 +417,70 @@ def test_throttling_past_the_queues_max_receive_count_loses_nothing(tmp_path: Pa
     rig.close()
 
 
-def test_5xx_forever_on_moto_dead_letters_then_redrive_jobs_completes_them(tmp_path: Path,
-                                                                            aws_credentials: None) -> None:
+@pytest.mark.slow
+def test_5xx_forever_on_moto_dead_letters_then_redrive_jobs_completes_them(moto_queues) -> None:
     """The same on SQS (moto): the worker moves exactly the exhausted jobs' messages to the DLQ (send, then
     ack); ``SqsRedriver.redrive_jobs`` moves them back (a new SentTimestamp) and each completes once."""
-    with mock_aws():
-        sqs = _MotoQueues(tmp_path, max_attempts=2)
-        sqs.seed(["ok", "bad1", "bad2"], requested_at=datetime.now(UTC) - timedelta(hours=1))
-        sqs.model.broken |= {doc_id("bad1"), doc_id("bad2")}
-        sqs.run_until_quiet()
+    sqs = moto_queues(max_attempts=2)
+    sqs.seed(["ok", "bad1", "bad2"], requested_at=datetime.now(UTC) - timedelta(hours=1))
+    sqs.model.broken |= {doc_id("bad1"), doc_id("bad2")}
+    sqs.run_until_quiet()
 
-        assert sqs.statuses() == {"ok": "completed", "bad1": "failed", "bad2": "failed"}
-        listed = sqs.redriver().list_messages()
-        assert sorted((e.job_id, e.reason, e.poison) for e in listed) == [
-            ("bad1", "ModelUnavailable", False), ("bad2", "ModelUnavailable", False)]
+    assert sqs.statuses() == {"ok": "completed", "bad1": "failed", "bad2": "failed"}
+    listed = sqs.redriver().list_messages()
+    assert sorted((e.job_id, e.reason, e.poison) for e in listed) == [
+        ("bad1", "ModelUnavailable", False), ("bad2", "ModelUnavailable", False)]
 
-        sqs.model.broken.clear()
-        time.sleep(0.01)  # an operator redrives later than the dead-lettering (SentTimestamp is in ms)
-        assert sqs.redriver().redrive_jobs({"bad1", "bad2"}) == 2
-        sqs.run_until_quiet()
+    sqs.model.broken.clear()
+    time.sleep(0.01)  # an operator redrives later than the dead-lettering (SentTimestamp is in ms)
+    assert sqs.redriver().redrive_jobs({"bad1", "bad2"}) == 2
+    sqs.run_until_quiet()
 
-        assert sqs.statuses() == {"ok": "completed", "bad1": "completed", "bad2": "completed"}
-        assert sqs.model.answers == Counter({"ok": 1, "bad1": 1, "bad2": 1})
-        assert sqs.model.calls == Counter({"ok": 1, "bad1": 3, "bad2": 3})
-        assert sqs.evaluations() == Counter({"ok": 1, "bad1": 1, "bad2": 1})
-        assert sqs.depth(sqs.dlq_url) == 0 and sqs.depth(sqs.queue_url) == 0
+    assert sqs.statuses() == {"ok": "completed", "bad1": "completed", "bad2": "completed"}
+    assert sqs.model.answers == Counter({"ok": 1, "bad1": 1, "bad2": 1})
+    assert sqs.model.calls == Counter({"ok": 1, "bad1": 3, "bad2": 3})
+    assert sqs.evaluations() == Counter({"ok": 1, "bad1": 1, "bad2": 1})
+    assert sqs.depth(sqs.dlq_url) == 0 and sqs.depth(sqs.queue_url) == 0
 
 
 # =========================================================================== poison messages
 
 
-def test_poison_messages_reach_the_dlq_intact_and_are_listed(tmp_path: Path, aws_credentials: None,
+@pytest.mark.slow
+def test_poison_messages_reach_the_dlq_intact_and_are_listed(tmp_path: Path, moto_queues,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch of two good jobs and three poison bodies (not JSON, no job id, an unknown job): the good jobs
     complete, the poison bodies reach the DLQ byte for byte (no retry, nothing reported failed), and both
     ``SqsRedriver.list_messages`` and ``leadeval dlq list`` show them."""
     poison = ["this is {not json", json.dumps({"site_id": SITE, "lead_id": "lead_x", "generation": 1}),
               json.dumps({"job_id": "job_nobody", "site_id": SITE, "lead_id": "lead_x", "generation": 1})]
-    with mock_aws():
-        sqs = _MotoQueues(tmp_path)
-        sqs.seed(["good1", "good2"], requested_at=datetime.now(UTC) - timedelta(hours=1))
-        sqs.sweep()
-        for body in poison:
-            sqs.client.send_message(QueueUrl=sqs.queue_url, MessageBody=body)
-        messages = sqs.receive(10)
-        assert len(messages) == 5
+    sqs = moto_queues()
+    sqs.seed(["good1", "good2"], requested_at=datetime.now(UTC) - timedelta(hours=1))
+    sqs.sweep()
+    for body in poison:
+        sqs.client.send_message(QueueUrl=sqs.queue_url, MessageBody=body)
+    messages = sqs.receive(10)
+    assert len(messages) == 5
 
-        answer = sqs.invoke(messages)
+    answer = sqs.invoke(messages)
 
-        assert answer == {"batchItemFailures": []}
-        assert sqs.statuses() == {"good1": "completed", "good2": "completed"}
-        listed = sqs.redriver().list_messages()
-        assert sorted((e.body, e.poison, e.reason, e.job_id) for e in listed) == sorted([
-            (poison[0], True, "MalformedMessage", None), (poison[1], True, "MalformedMessage", None),
-            (poison[2], False, "UnknownJob", "job_nobody")])
-        assert sqs.depth(sqs.queue_url) == 0
+    assert answer == {"batchItemFailures": []}
+    assert sqs.statuses() == {"good1": "completed", "good2": "completed"}
+    listed = sqs.redriver().list_messages()
+    assert sorted((e.body, e.poison, e.reason, e.job_id) for e in listed) == sorted([
+        (poison[0], True, "MalformedMessage", None), (poison[1], True, "MalformedMessage", None),
+        (poison[2], False, "UnknownJob", "job_nobody")])
+    assert sqs.depth(sqs.queue_url) == 0
 
-        for key, value in {"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
-                           "LEADEVAL_QUEUE_URL": sqs.queue_url, "LEADEVAL_DLQ_URL": sqs.dlq_url}.items():
-            monkeypatch.setenv(key, value)
-        shown = CliRunner().invoke(app, ["dlq", "list"])
-        assert shown.exit_code == 0, shown.output
-        assert "3 message(s)" in shown.output
-        assert shown.output.count("MalformedMessage") == 2 and "UnknownJob" in shown.output
-        assert "job_nobody" in shown.output and "this is {not json" in shown.output
-        assert len(sqs.redriver().list_messages()) == 3  # listing deletes nothing
+    for key, value in {"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
+                       "LEADEVAL_QUEUE_URL": sqs.queue_url, "LEADEVAL_DLQ_URL": sqs.dlq_url}.items():
+        monkeypatch.setenv(key, value)
+    shown = CliRunner().invoke(app, ["dlq", "list"])
+    assert shown.exit_code == 0, shown.output
+    assert "3 message(s)" in shown.output
+    assert shown.output.count("MalformedMessage") == 2 and "UnknownJob" in shown.output
+    assert "job_nobody" in shown.output and "this is {not json" in shown.output
+    assert len(sqs.redriver().list_messages()) == 3  # listing deletes nothing
 
 
 # =========================================================================== operator retry and cancel
@@ -747,6 +833,16 @@ class _Recording:
 
     def depth(self) -> int:
         return self.queue.depth()
+
+
+@pytest.fixture(name="moto_queues")
+def _moto_queues(tmp_path: Path, aws_credentials: None):
+    """A factory of :class:`_MotoQueues` inside ``mock_aws``; closes what it made."""
+    made: list[_MotoQueues] = []
+    with mock_aws():
+        yield lambda **kwargs: made.append(_MotoQueues(tmp_path, **kwargs)) or made[-1]
+        for queues in made:
+            queues.rig.close()
 
 
 class _MotoQueues:

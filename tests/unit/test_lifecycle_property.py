@@ -3,11 +3,11 @@ operator actions and time, the job lifecycle loses nothing and does nothing twic
 
 A hypothesis state machine drives :class:`tests.lifecycle_rig.LifecycleRig` (the real sweep and worker handlers,
 Powertools batch processing and idempotency, a SQLite job store on a temporary file, a MemoryQueue with DLQ and
-redrive policy, all on one virtual clock) over 3–6 jobs. Rules: sweep; a worker invocation on a batch (records
-not reported failed are deleted, as the event source mapping does); a worker that claims and is killed before
-or after its AI call (nothing settled, nothing deleted); a duplicate of a job's message; provider trouble per
-job (429s, 5xx, a 4xx refusal, a 5xx outage with no end); malformed messages; ``jobs cancel``; ``jobs retry``;
-``dlq redrive`` (of some jobs or all); and the clock moving on.
+redrive policy, all on one virtual clock) over 3–6 jobs with an attempt limit of 1–3. Rules: sweep; a worker
+invocation on a batch (records not reported failed are deleted, as the event source mapping does); a worker
+that claims and is killed before or after its AI call (nothing settled, nothing deleted); a duplicate of a
+job's message; provider trouble per job (429s, 5xx, a 4xx refusal, a 5xx outage with no end); malformed
+messages; ``jobs cancel``; ``jobs retry``; ``dlq redrive`` (of one job or all); and the clock moving on.
 
 Checked after every step: at most one evaluation per job and only for completed jobs; a job queued or
 processing always has a lease (so a rescue can find it); attempts never exceed the limit; the model answered a
@@ -30,12 +30,15 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from leadeval.models import JobMessage, JobStatus
 from tests.lifecycle_rig import REJECTED, SITE, THROTTLE, UNAVAILABLE, LifecycleRig, doc_id
+
+pytestmark = pytest.mark.slow  # about 15-25 s on 2 cores (60 examples of up to 50 steps, each drained)
 
 MAX_ATTEMPTS = 3
 POISON = {

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
+from leadeval.adapters.queue.sqs import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.bootstrap import Services
 from leadeval.errors import LeadevalError
 from leadeval.models import JobMessage
@@ -23,7 +24,7 @@ from leadeval.observability import logger as powertools_logger
 from leadeval.observability import metrics
 from leadeval.services.process import JobOutcome, Outcome, process_message
 from leadeval.services.sweep import run_sweep
-from leadeval.timeutil import utcnow
+from leadeval.timeutil import parse_ts, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -168,13 +169,27 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
 
 
 def _sent_at(record: SQSRecord) -> datetime | None:
-    """When SQS accepted the record's message (``SentTimestamp``, epoch ms; a redrive sets a new one), or None
-    when the event does not say (hand-made events, fakes)."""
+    """When the record's message was (re)sent to the jobs queue, or None when the event does not say.
+
+    ``SentTimestamp`` (epoch ms): a redrive gives the message a new one. A message carrying the
+    ``leadeval_dead_lettered_at`` attribute came back from the DLQ (an SQS message move task keeps message
+    attributes), so it was sent after that instant whatever its timestamp says: the later of the two is used.
+    """
+    sent: datetime | None = None
     try:
         millis = int(record.attributes.sent_timestamp or 0)
     except (TypeError, ValueError, KeyError):
-        return None
-    return datetime.fromtimestamp(millis / 1000, UTC) if millis > 0 else None
+        millis = 0
+    if millis > 0:
+        sent = datetime.fromtimestamp(millis / 1000, UTC)
+    stamp = (record.message_attributes.get(DEAD_LETTERED_AT_ATTRIBUTE) or {}).get("stringValue")
+    try:
+        moved = parse_ts(stamp) if stamp else None
+    except ValueError:
+        moved = None
+    if moved is not None and (sent is None or moved > sent):
+        sent = moved
+    return sent
 
 
 def _count_configuration_error(error: LeadevalError) -> None:
