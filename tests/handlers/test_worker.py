@@ -83,11 +83,14 @@ def test_throttled_model_snoozes_without_using_an_attempt(env) -> None:
     event = load_event("worker_one_job.json")
     receipt = event["Records"][0]["receiptHandle"]
     result = handle_worker(event, FakeLambdaContext(), services)
-    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    # The snooze re-sends the body with DelaySeconds (so SQS's receive count never grows) and acks this copy.
+    assert result == {"batchItemFailures": []}
     job = services.store.get_job("job_demo_001")
     assert (job.status, job.attempts, job.retry_count, job.error_code) == (JobStatus.QUEUED, 0, 0, "Throttled")
     assert job.lease_expires_at is not None
-    assert receipt  # visibility change targets this receipt (MemoryQueue ignores unknown receipts)
+    [copy] = queue.messages.values()
+    assert (copy.body, copy.visible_at - queue.now(), copy.receive_count) == (event["Records"][0]["body"], 120, 0)
+    assert receipt
 
 
 def test_duplicate_delivery_in_a_row_makes_one_evaluation(env) -> None:

@@ -200,6 +200,17 @@ def _count_configuration_error(error: LeadevalError) -> None:
 def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
     metrics.add_metric(name=f"Jobs{outcome.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
                        value=1)
+    if outcome.outcome == Outcome.SNOOZE:
+        # A snooze re-sends the body with a delay and acks this copy: throttling uses no attempt in the
+        # database and, this way, no receive count in SQS either (a long outage would otherwise push the
+        # message past maxReceiveCount into the DLQ). Delays over SQS's 900 s cap come back sooner and
+        # snooze again.
+        try:
+            services.queue.requeue(record.body, delay_seconds=outcome.delay_seconds)
+            return outcome.outcome.value
+        except LeadevalError as exc:
+            logger.warning("could not re-send the snoozed message; delaying it instead",
+                           extra={"error_code": exc.code})
     if outcome.outcome in (Outcome.RETRY, Outcome.SNOOZE):
         _delay(services, record, outcome.delay_seconds)
         raise RedeliverLater(f"{outcome.outcome.value}:{outcome.error_code}")

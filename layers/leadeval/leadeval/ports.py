@@ -414,3 +414,9 @@ class JobQueue(Protocol):
     def dead_letter(self, body: str, *, reason: str) -> None:
         """Send a message body to the DLQ (the worker acks the original afterwards)."""
         ...
+
+    def requeue(self, body: str, *, delay_seconds: int) -> None:
+        """Send a message body again to the jobs queue, delivered after ``delay_seconds`` (SQS
+        ``DelaySeconds``, capped at 900). A snooze uses it and acks the original, so throttling never
+        raises a message's receive count toward ``maxReceiveCount``."""
+        ...

@@ -149,6 +149,10 @@ class MemoryQueue:
                 m.visible_at = self.now() + max(0, min(43_200, seconds))
                 return
 
+    def requeue(self, body: str, *, delay_seconds: int) -> None:
+        """A new copy of ``body`` delivered after ``min(delay_seconds, 900)`` virtual seconds."""
+        self.put(body, delay=max(0, min(900, delay_seconds)))
+
     def dead_letter(self, body: str, *, reason: str) -> None:
         self.dlq.append(FakeMessage(f"d{next(self._ids)}", body, attributes={"leadeval_reason": reason},
                                     sent_at=self.now()))

@@ -149,6 +149,10 @@ def sqs_client_for(queue_url: str) -> Any:
     return boto3.session.Session().client("sqs", region_name=region, endpoint_url=endpoint, config=config)
 
 
+#: SendMessage ``DelaySeconds`` maximum (15 minutes).
+MAX_DELAY_SECONDS = 900
+
+
 class SqsJobQueue:
     """The jobs queue (and optionally its DLQ) on SQS; implements :class:`~leadeval.ports.JobQueue`.
 
@@ -301,6 +305,24 @@ class SqsJobQueue:
             raise map_sqs_error(exc, queue_variable="LEADEVAL_QUEUE_URL") from exc
         except BotoCoreError as exc:
             raise map_sqs_error(exc) from exc
+
+    # ------------------------------------------------------------------ requeue
+
+    def requeue(self, body: str, *, delay_seconds: int) -> None:
+        """Send ``body`` again to the jobs queue with ``DelaySeconds`` = ``delay_seconds`` clamped to
+        0..900 (the SQS maximum, SendMessage API reference). The snoozing worker acks the original
+        afterwards, so a long throttle never counts toward the queue's ``maxReceiveCount``.
+
+        Raises:
+            ThrottledError, StoreUnavailableError, ConfigurationError: see :func:`map_sqs_error`.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds)))
+        try:
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay)
+        except (ClientError, BotoCoreError) as exc:
+            raise map_sqs_error(exc, queue_variable="LEADEVAL_QUEUE_URL") from exc
 
     # ------------------------------------------------------------------ dead letter
 
