@@ -134,20 +134,25 @@ def demo(
         _load_sample(services, sample)
         err.print(f"sample data: {len(sample.sites)} sites, {len(sample.leads)} leads, "
                   f"{len(sample.documents)} documents, {len(sample.jobs)} pending jobs")
-        try:
-            runtime.run_until_idle(timeout_seconds=timeout)
-        except TimeoutError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
-        except ConfigurationError as exc:
-            err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
-            raise typer.Exit(2) from exc
+        _run_until_idle(runtime, timeout)
         jobs = [store.get_job(j.id) for j in sample.jobs]
         _print_jobs_table([j for j in jobs if j], store)
         counts = Counter(str(j.status) for j in jobs if j)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         out.print(f"\n{len(jobs)} jobs: {summary} in {time.monotonic() - started:.1f}s "
                   f"({runtime.invocations['sweep']} sweep and {runtime.invocations['worker']} worker invocations)")
+
+
+def _run_until_idle(runtime, timeout: float) -> None:
+    """Run the local runtime until no job is active; exit 1 on timeout, 2 on a configuration error."""
+    try:
+        runtime.run_until_idle(timeout_seconds=timeout)
+    except TimeoutError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    except ConfigurationError as exc:
+        err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
 
 
 def _load_sample(services, sample) -> None:
@@ -234,14 +239,7 @@ def evaluate(
         store.upsert_usage(Usage(site_id=site, month=month, evaluation_count=1, quota_limit=1_000_000))
         store.create_job(Job(id=job_id, site_id=site, lead_id=lead_id, status=JobStatus.PENDING,
                              requested_at=now, max_attempts=services.settings.max_attempts))
-        try:
-            runtime.run_until_idle(timeout_seconds=timeout)
-        except TimeoutError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
-        except ConfigurationError as exc:
-            err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
-            raise typer.Exit(2) from exc
+        _run_until_idle(runtime, timeout)
         job = store.get_job(job_id)
         assert job is not None
         _print_job(job, store.get_evaluation(job_id), store.list_overrides(job_id))
@@ -325,24 +323,17 @@ def process_jobs(
 ) -> None:
     """Process the jobs that are due with the local runtime (the real sweep and worker handlers over an
     emulated queue) until none is pending, queued or processing: for example after `leads reevaluate`.
-    The documents must be where LEADEVAL_DOCUMENTS_URL says (a file: folder or a bucket)."""
+    Documents come from LEADEVAL_DOCUMENTS_URL, or (unset) the copy local runs keep beside the SQLite database."""
     from leadeval.local import LocalRuntime
 
     env = _local_env()
     _settings()
-    if not env.get("LEADEVAL_DOCUMENTS_URL", "").strip():
-        err.print("[yellow]LEADEVAL_DOCUMENTS_URL is not set: documents are looked up in an empty emulated "
-                  "bucket and will be missing[/yellow]")
     with LocalRuntime(env) as runtime:
         services = runtime.services
         assert services is not None
         services.store.migrate()
         active = runtime.active_jobs()
-        try:
-            runtime.run_until_idle(timeout_seconds=timeout)
-        except (TimeoutError, ConfigurationError) as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
+        _run_until_idle(runtime, timeout)
         out.print(f"{active} active job(s) processed ({runtime.invocations['sweep']} sweep and "
                   f"{runtime.invocations['worker']} worker invocations)")
 
