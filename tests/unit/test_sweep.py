@@ -89,3 +89,15 @@ def test_sweep_handler_with_scheduled_event(services) -> None:
     assert result["claimed"] == 4 and result["sent"] == 4 and result["sqs_calls"] == 1
     assert set(result) == {"claimed", "sent", "released", "rescued_to_pending", "rescued_to_failed", "backlog",
                            "claim_limit", "sqs_calls"}
+
+
+def test_a_job_no_message_can_carry_never_blocks_the_others(services) -> None:
+    """A row with an empty site id (written by the application) is released; the other jobs are sent."""
+    _pending(services, 3)
+    services.store.create_job(Job(id="job_bad", site_id="", lead_id="lead_x", status=JobStatus.PENDING,
+                                  requested_at=NOW - timedelta(hours=1)))
+    result = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
+                       lease_seconds=300, rescue_after_seconds=3600)
+    assert (result.claimed, result.sent, result.released) == (4, 3, 1)
+    assert services.store.get_job("job_bad").status == JobStatus.PENDING
+    assert {j.status for j in services.store.list_jobs(limit=10) if j.id != "job_bad"} == {JobStatus.QUEUED}

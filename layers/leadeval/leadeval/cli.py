@@ -10,12 +10,14 @@ a message naming the variable.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -143,10 +145,41 @@ def demo(
                   f"({runtime.invocations['sweep']} sweep and {runtime.invocations['worker']} worker invocations)")
 
 
-def _run_until_idle(runtime, timeout: float) -> None:
-    """Run the local runtime until no job is active; exit 1 on timeout, 2 on a configuration error."""
+def _check_evaluate_inputs(monthly_rent: float, voucher_amount: float, first_name: str, last_name: str,
+                           site: str, move_in: str | None) -> date | None:
+    """Refuse inputs that would make a meaningless evaluation; returns the move-in date.
+
+    Raises:
+        typer.BadParameter: naming the option.
+    """
+    if not math.isfinite(monthly_rent) or not 0 < monthly_rent <= 1_000_000:
+        raise typer.BadParameter("must be a positive amount of dollars (at most 1,000,000)",
+                                 param_hint="--monthly-rent")
+    if not math.isfinite(voucher_amount) or not 0 <= voucher_amount <= monthly_rent:
+        raise typer.BadParameter("must be between 0 and the monthly rent", param_hint="--voucher-amount")
+    for hint, value in (("--first-name", first_name), ("--last-name", last_name)):
+        if not value.strip():
+            raise typer.BadParameter("must not be empty (documents are matched against the applicant's name)",
+                                     param_hint=hint)
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", site):
+        raise typer.BadParameter("1-64 letters, digits, '_', '-', '.' or ':'", param_hint="--site")
+    if move_in is None:
+        return None
     try:
-        runtime.run_until_idle(timeout_seconds=timeout)
+        return date.fromisoformat(move_in)
+    except ValueError:
+        raise typer.BadParameter("expected a date as YYYY-MM-DD", param_hint="--move-in") from None
+
+
+def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) -> None:
+    """Run the local runtime until no job (or none of ``job_ids``) is active; exit 1 on timeout, 2 on a
+    configuration error."""
+    from leadeval.adapters.queue.consumer import LocalConsumption
+
+    if LocalConsumption().paused:
+        err.print("[yellow]the local runtime is paused (`leadeval resume --local`): jobs will wait[/yellow]")
+    try:
+        runtime.run_until_idle(timeout_seconds=timeout, job_ids=job_ids)
     except TimeoutError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
@@ -209,6 +242,7 @@ def evaluate(
     from leadeval.local import LocalRuntime
     from leadeval.services.documents import sniff_type
 
+    move_in_date = _check_evaluate_inputs(monthly_rent, voucher_amount, first_name, last_name, site, move_in)
     env = _local_env()
     _settings()
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -222,10 +256,10 @@ def evaluate(
         assert services is not None
         store = services.store
         store.migrate()
-        store.create_lead(Lead(id=lead_id, site_id=site, first_name=first_name, last_name=last_name,
-                               monthly_rent_cents=round(monthly_rent * 100),
-                               voucher_amount_cents=round(voucher_amount * 100),
-                               move_in_date=date.fromisoformat(move_in) if move_in else None))
+        runtime.recover_orphans()
+        store.create_lead(Lead(id=lead_id, site_id=site, first_name=first_name.strip(),
+                               last_name=last_name.strip(), monthly_rent_cents=round(monthly_rent * 100),
+                               voucher_amount_cents=round(voucher_amount * 100), move_in_date=move_in_date))
         for i, path in enumerate(files, 1):
             data = path.read_bytes()
             kind = sniff_type(data)
@@ -234,12 +268,12 @@ def evaluate(
             store.add_document(LeadDocument(id=f"doc_{nanoid(size=12)}", lead_id=lead_id, site_id=site,
                                             document_type="other", file_name=path.name,
                                             mime_type=_MIME.get(kind), storage_key=key, size_bytes=len(data),
-                                            uploaded_at=now))
+                                            uploaded_at=now + timedelta(milliseconds=i)))  # keeps file order
         month = usage_month(now)
         store.upsert_usage(Usage(site_id=site, month=month, evaluation_count=1, quota_limit=1_000_000))
         store.create_job(Job(id=job_id, site_id=site, lead_id=lead_id, status=JobStatus.PENDING,
                              requested_at=now, max_attempts=services.settings.max_attempts))
-        _run_until_idle(runtime, timeout)
+        _run_until_idle(runtime, timeout, job_ids={job_id})
         job = store.get_job(job_id)
         assert job is not None
         _print_job(job, store.get_evaluation(job_id), store.list_overrides(job_id))
@@ -332,6 +366,7 @@ def process_jobs(
         services = runtime.services
         assert services is not None
         services.store.migrate()
+        runtime.recover_orphans()
         active = runtime.active_jobs()
         _run_until_idle(runtime, timeout)
         out.print(f"{active} active job(s) processed ({runtime.invocations['sweep']} sweep and "

@@ -121,7 +121,14 @@ class MirroredDocumentStore:
         self.folder = folder
 
     def get(self, key: str, *, max_bytes: int) -> bytes:
-        return self.primary.get(key, max_bytes=max_bytes)
+        from leadeval.adapters.storage.local import LocalDocumentStore
+        from leadeval.errors import DocumentMissing
+
+        try:
+            return self.primary.get(key, max_bytes=max_bytes)
+        except DocumentMissing:
+            # Written by another local run after this one started (its own emulated bucket): the copy has it.
+            return LocalDocumentStore(self.folder).get(key, max_bytes=max_bytes)
 
     def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
         self.primary.put(key, data, content_type=content_type)
@@ -254,22 +261,47 @@ class LocalRuntime:
             if job.error_code == "ConfigurationError":
                 raise ConfigurationError(f"{job.id}: {job.error_message}")
 
-    def run_until_idle(self, *, timeout_seconds: float = 600.0) -> None:
-        """Sweep and work until no job is pending, queued or processing.
+    def recover_orphans(self) -> int:
+        """Put back to pending the jobs an earlier, interrupted local run left queued or processing: their
+        messages were in that run's emulated queue, which is gone. Returns how many."""
+        assert self.services is not None
+        from leadeval.timeutil import utcnow
+
+        reset = getattr(self.services.store, "reset_in_flight", None)
+        count = reset(now=utcnow()) if reset else 0
+        if count:
+            logger.warning("jobs left in flight by an interrupted local run were put back to pending",
+                           extra={"jobs": count})
+        return count
+
+    def _active(self, job_ids: set[str] | None) -> int:
+        if job_ids is None:
+            return self.active_jobs()
+        assert self.services is not None
+        jobs = [self.services.store.get_job(job_id) for job_id in job_ids]
+        return sum(1 for job in jobs if job is not None and job.status in ACTIVE)
+
+    def run_until_idle(self, *, timeout_seconds: float = 600.0, job_ids: set[str] | None = None) -> None:
+        """Sweep and work until no job (or none of ``job_ids``) is pending, queued or processing.
 
         Raises:
-            TimeoutError: jobs are still active after ``timeout_seconds``.
+            TimeoutError: jobs are still active after ``timeout_seconds`` (the message says when the local
+                runtime is paused).
         """
+        from leadeval.adapters.queue.consumer import LocalConsumption
+
         deadline = time.monotonic() + timeout_seconds
         while True:
             self.sweep()
             delivered = 0
             while (n := self.poll()) > 0:
                 delivered += n
-            if self.active_jobs() == 0:
+            if self._active(job_ids) == 0:
                 return
             self._stop_on_configuration_error()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.active_jobs()} jobs still active after {timeout_seconds:.0f}s")
+                paused = " (the local runtime is paused: `leadeval resume --local`)" \
+                    if LocalConsumption().paused else ""
+                raise TimeoutError(f"{self._active(job_ids)} jobs still active after {timeout_seconds:.0f}s{paused}")
             if delivered == 0:
                 time.sleep(1.0)  # messages delayed by backoff become visible again

@@ -211,6 +211,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         raise ResourceNotFound("lead not found in the job's site")
     if not documents:
         raise ResourceNotFound("the lead has no documents")
+    if lead.monthly_rent_cents <= 0:
+        raise ResourceNotFound("the lead has no positive monthly rent: nothing to measure income against")
     _log(job.id, f"Found {len(documents)} documents", documents=len(documents))
     if usage is not None and usage.evaluation_count > usage.quota_limit:
         raise QuotaExceeded(f"monthly quota exceeded for {usage.month}: "

@@ -12,6 +12,8 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from leadeval.models import JobMessage
 from leadeval.ports import JobQueue, JobStore
 
@@ -70,12 +72,22 @@ def run_sweep(store: JobStore, queue: JobQueue, *, now: datetime, limit: int, ba
                           rescue_after_seconds=rescue_after_seconds)
     claimed = outcome.claimed
     sent = released = calls = 0
-    if claimed:
-        result = queue.send([JobMessage.for_job(job) for job in claimed])
+    messages, invalid = [], []
+    for job in claimed:
+        try:
+            messages.append(JobMessage.for_job(job))
+        except ValidationError:
+            invalid.append(job)  # e.g. an empty site id written by the application: never blocks the others
+    if invalid:
+        released += store.release(invalid, now=now)
+        logger.error("jobs with identifiers no message can carry were released to pending",
+                     extra={"job_ids": [j.id for j in invalid][:20]})
+    if messages:
+        result = queue.send(messages)
         sent, calls = len(result.sent), result.calls
         if result.failed:
             failed = set(result.failed)
-            released = store.release([j for j in claimed if j.id in failed], now=now)
+            released += store.release([j for j in claimed if j.id in failed], now=now)
             logger.warning("SQS rejected entries; jobs released to pending",
                            extra={"rejected": len(failed), "released": released})
     sweep = SweepResult(claimed=len(claimed), sent=sent, released=released,

@@ -272,6 +272,11 @@ class SqlJobStore:
             error_message=error_message[:1000], dead_lettered=1 if dead_lettered else 0))[0]
         return bool(rows)
 
+    def reset_in_flight(self, *, now: datetime) -> int:
+        """Local runtime only: every queued/processing job back to pending (its emulated queue died with the
+        process that ran it). Never call this against a database a real queue serves."""
+        return len(self._run(self._stmt("reset_in_flight", now=format_ts(now)))[0])
+
     # ------------------------------------------------------------------ operator
     def get_job(self, job_id: str) -> Job | None:
         rows = self._run(self._stmt("get_job", job_id=job_id))[0]

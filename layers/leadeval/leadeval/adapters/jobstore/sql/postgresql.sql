@@ -361,6 +361,14 @@ SELECT o.* FROM evaluation_overrides o
  WHERE e.lead_id = :lead_id
  ORDER BY leadeval_ts(o.created_at), o.id COLLATE "C";
 
+-- name: reset_in_flight
+-- Local runtime only: its queue lives and dies with the process, so at start no queued or processing job
+-- of the local database can have a message; they go back to pending (attempts kept).
+UPDATE ai_evaluation_jobs
+   SET status = 'pending', queued_at = NULL, lease_expires_at = NULL, updated_at = :now
+ WHERE status IN ('queued', 'processing')
+RETURNING id;
+
 -- name: migrations_table
 CREATE TABLE IF NOT EXISTS leadeval_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
 
