@@ -20,6 +20,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from leadeval.adapters.storage.local import LocalDocumentStore
 from leadeval.adapters.storage.s3 import R2DocumentStore, S3DocumentStore, r2_client
 from leadeval.errors import (
@@ -29,7 +31,6 @@ from leadeval.errors import (
     StorageError,
     ThrottledError,
 )
-from moto import mock_aws
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 R2_ENDPOINT = f"https://{ACCOUNT}.r2.cloudflarestorage.com"

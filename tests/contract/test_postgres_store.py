@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from leadeval.adapters.jobstore.postgres import PostgresJobStore, to_psycopg_params
 from leadeval.adapters.jobstore.sql import Statement, load_queries
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore

@@ -15,11 +15,12 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
+from moto import mock_aws
+
 from leadeval.adapters.queue.sqs import SqsJobQueue, sqs_client_for
 from leadeval.errors import ConfigurationError, StoreUnavailableError, ThrottledError
 from leadeval.models import JobMessage
 from leadeval.timeutil import parse_ts, utcnow
-from moto import mock_aws
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-dlq"

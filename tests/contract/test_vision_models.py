@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
 from leadeval.adapters.ai.extraction import NOTE_NOTHING, NOTE_UNUSABLE, system_prompt
 from leadeval.adapters.ai.openai_compat import OpenAICompatibleVisionModel
 from leadeval.adapters.ai.workers_ai import WorkersAIVisionModel
@@ -45,8 +45,9 @@ from leadeval.testing_ai import (
     answer,
     cf_error,
 )
+from tests.conftest import CORPUS_DIR
 
-CORPUS = Path("/work/shared/corpus/documents")
+CORPUS = CORPUS_DIR / "documents"
 CLOCK_NOW = datetime(2026, 3, 14, 18, 0, 0, tzinfo=UTC)  # 3036 → 6 h until 00:00 UTC
 
 PAY_STUB_TEXT = """ACME WIDGETS LLC                      EARNINGS STATEMENT

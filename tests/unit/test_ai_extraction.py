@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
 from leadeval.adapters.ai import _http, extraction
 from leadeval.adapters.ai.extraction import (
     MAX_TEXT_CHARS,

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from leadeval.adapters.jobstore.d1 import (
     D1Executor,
     D1JobStore,

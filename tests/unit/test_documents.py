@@ -11,9 +11,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from leadeval.services import documents
 from leadeval.services.documents import DocumentLimits, prepare_document, sniff_type
-from PIL import Image
 
 fpdf = pytest.importorskip("fpdf")
 

@@ -7,6 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
 from leadeval.ports import PriorSubmission
 from leadeval.services.fraud import (
     IMAGE_EDITORS,
@@ -20,8 +23,6 @@ from leadeval.services.fraud import (
     pdf_signals,
     reuse_signals,
 )
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 fpdf = pytest.importorskip("fpdf")
 

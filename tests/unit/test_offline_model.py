@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from leadeval.adapters.ai.offline import (
     MODEL_VERSION,
     NEEDS_VISION_NOTE,
@@ -16,8 +17,9 @@ from leadeval.adapters.ai.offline import (
     parse_date,
 )
 from leadeval.models import DocumentKind, PreparedDocument
+from tests.conftest import CORPUS_DIR
 
-CORPUS = Path("/work/shared/corpus/documents")
+CORPUS = CORPUS_DIR / "documents"
 
 
 def prepared(text: str | None, document_id: str = "doc_1") -> PreparedDocument:
@@ -396,3 +398,11 @@ def test_very_long_text_is_read_up_to_the_cap() -> None:
     facts = extract_facts("Pay Stub\nGross Pay 1,000.00\n" + filler + "Net Pay 900.00\n")
     assert facts.gross_pay == Decimal("1000.00")
     assert facts.net_pay is None  # beyond MAX_TEXT_CHARS
+
+
+def test_names_with_accents_are_read() -> None:
+    """Names in any script are read, so the name check runs for them too (docs/scoring.md)."""
+    from leadeval.adapters.ai.offline import extract_facts
+
+    facts = extract_facts("ACME CORP EARNINGS STATEMENT\nEmployee: Zoë Ñúñez-Øster\nGross Pay 2,000.00\n")
+    assert facts.names_shown == ["Zoë Ñúñez-Øster"]

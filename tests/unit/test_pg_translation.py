@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from leadeval.adapters.jobstore.postgres import PG_NOW_TEXT, to_psycopg_params, translate_sqlite_ddl
 from leadeval.adapters.jobstore.sql import load_queries
 

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from leadeval.adapters.ai.offline import OfflineVisionModel
 from leadeval.models import DocumentKind, ExtractedFacts, PreparedDocument
 from leadeval.samples import SampleSet, build_sample_set, write_sample_files

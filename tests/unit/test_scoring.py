@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
 from leadeval.services.scoring import (
     Assessment,
@@ -17,7 +19,6 @@ from leadeval.services.scoring import (
     label_for,
     monthly_income_cents,
 )
-from pydantic import ValidationError
 
 TODAY = date(2026, 3, 10)
 RENT = 185_000  # $1,850.00

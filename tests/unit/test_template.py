@@ -551,8 +551,9 @@ def test_worker_one_job_body() -> None:
 
 
 def test_worker_mixed_batch_bodies() -> None:
-    from leadeval.models import JobMessage
     from pydantic import ValidationError
+
+    from leadeval.models import JobMessage
 
     valid, not_json, no_job_id = _bodies("worker_mixed_batch.json")
     assert JobMessage.model_validate_json(valid).job_id == "job_demo_001"

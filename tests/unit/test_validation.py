@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
 from leadeval.services.scoring import ScoringPolicy
 from leadeval.services.validation import (

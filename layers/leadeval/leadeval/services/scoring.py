@@ -6,7 +6,7 @@ module is its implementation and the two must agree. In short:
 1. :func:`~leadeval.services.validation.validate` checks the extracted facts.
 2. :func:`document_verdict` finalises each document: ``unreadable`` stays; any high-severity
    finding on it makes it ``edited``; no facts → ``undetermined``; else ``clean``
-   (Snappt/Inscribe verdicts, ``/work/shared/reference/anchors.md`` B.1).
+   (Snappt/Inscribe verdicts, ``shared/reference/anchors.md`` B.1).
 3. :func:`income_breakdown` counts every lawful source of income shown by *clean* documents:
    wages (pay stubs, by frequency), employment letters and tax forms (annual ÷ 12), benefit
    letters (SSI/SSDI, child support, pensions, assistance). Bank deposits corroborate and are

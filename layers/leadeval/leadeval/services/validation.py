@@ -5,7 +5,7 @@ checks say whether what it states holds together: arithmetic (net = gross − de
 progression, balance reconciliation), dates (future, stale, period order, ID expiry) and
 cross-document consistency (names against the lead, net pay against bank deposits). The checks
 follow the property-manager and vendor checklists collected in
-``/work/shared/reference/anchors.md`` part B.1 (Snappt, Inscribe, DocuClipper,
+``shared/reference/anchors.md`` part B.1 (Snappt, Inscribe, DocuClipper,
 compliancesupport.com): "calculations, including YTD progressing from one stub to the next",
 "opening/closing reconciliation", "future-dated entries", "names that don't match", "net pay
 appears as a deposit on the bank statement".

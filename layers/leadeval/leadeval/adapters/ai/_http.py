@@ -24,7 +24,7 @@ httpx unsupported protocol / invalid URL                ``ConfigurationError``
 =====================================================  ==========================================
 
 Sources: Workers AI error table (developers.cloudflare.com/workers-ai/platform/errors/;
-``/work/shared/reference/cloudflare.md`` §3.7), Cloudflare API rate limits and ``retry-after``
+``shared/reference/cloudflare.md`` §3.7), Cloudflare API rate limits and ``retry-after``
 (fundamentals/api/reference/limits), Cloudflare auth error 10000 / 9109 ("Invalid access token"),
 OpenAI error codes (platform.openai.com/docs/guides/error-codes: 429 ``insufficient_quota``).
 

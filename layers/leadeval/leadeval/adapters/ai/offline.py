@@ -146,9 +146,13 @@ _STREET_LINE = re.compile(
     re.IGNORECASE,
 )
 _CITY_LINE = re.compile(r"^[A-Za-z][A-Za-z .'-]*,?[ \t]+[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?[ \t]*$")
+# Letters of any script (accents included: "Zoë Ñúñez-Øster"); a capital first letter is checked in code.
 _NAME_TOKEN = re.compile(
-    r"^(?:[A-Z][A-Za-z'’-]*\.?,?|(?:de|del|della|di|da|van|von|der|den|la|le|du|bin|al|st\.?),?)$"
+    r"^(?:[^\W\d_](?:[^\W\d_]|['’-])*\.?,?|(?:de|del|della|di|da|van|von|der|den|la|le|du|bin|al|st\.?),?)$"
 )
+
+
+_PARTICLE = re.compile(r"^(?:de|del|della|di|da|van|von|der|den|la|le|du|bin|al|st\.?),?$")
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -551,7 +555,7 @@ def _clean_name(value: str) -> str | None:
     before_label = value.split(":", 1)[0].split("  ", 1)[0] if ":" in value else value.split("  ", 1)[0]
     tokens: list[str] = []
     for token in before_label.split():
-        if not _NAME_TOKEN.match(token):
+        if not _NAME_TOKEN.match(token) or (token[0].islower() and not _PARTICLE.match(token)):
             break
         tokens.append(token)
     tokens = _trim_label_words(tokens)

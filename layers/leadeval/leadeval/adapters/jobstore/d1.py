@@ -1,6 +1,6 @@
 """Cloudflare D1 job store over the D1 REST API (``d1://ACCOUNT_ID/DATABASE_ID``).
 
-Every job-store step is ONE request (``/work/shared/reference/cloudflare.md`` §1)::
+Every job-store step is ONE request (``shared/reference/cloudflare.md`` §1)::
 
     POST {base_url}/accounts/{account_id}/d1/database/{database_id}/query
     Authorization: Bearer <API token with D1 Read + D1 Write>

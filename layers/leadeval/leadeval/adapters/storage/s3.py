@@ -11,7 +11,7 @@ the Lambda role's credentials). Sources: Cloudflare R2 docs, "S3 API compatibili
 (``r2/api/s3/api.mdx``: endpoint ``https://<ACCOUNT_ID>.r2.cloudflarestorage.com``, region
 ``auto``, SigV4 only) and "boto3" example (``r2/examples/aws/boto3.mdx``: boto3 >= 1.36
 default integrity checksums are incompatible with R2, use ``when_required``); summarised in
-``/work/shared/reference/cloudflare.md`` §2.
+``shared/reference/cloudflare.md`` §2.
 """
 
 from __future__ import annotations
