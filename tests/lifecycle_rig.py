@@ -287,10 +287,14 @@ class LifecycleRig:
         return self.queue.put(body)
 
     def duplicate(self, job_id: str) -> bool:
-        """Deliver a job's current message twice: a copy of a queued message for the job goes on the queue."""
+        """Deliver a job's current message twice: a copy of a queued message for the job goes on the queue.
+
+        An SQS duplicate is the same stored message delivered again, so the copy keeps the original's send time
+        (``SentTimestamp``); only a redrive or a new send gives a message a later one."""
         for m in list(self.queue.messages.values()):
             if _body_job(m.body) == job_id:
-                self.queue.put(m.body)
+                copy = self.queue.put(m.body)
+                self.queue.messages[copy].sent_at = m.sent_at
                 return True
         return False
 
