@@ -76,3 +76,9 @@ def test_secret_may_come_from_a_parameter_name() -> None:
     s = Settings.from_env({"LEADEVAL_DATABASE_URL": "d1://a/b",
                            "CLOUDFLARE_API_TOKEN_PARAMETER": "/leadeval/cloudflare-token"})
     assert s.secret_parameters == {"CLOUDFLARE_API_TOKEN": "/leadeval/cloudflare-token"}
+
+
+def test_lease_must_outlast_the_job_budget() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"LEADEVAL_LEASE_SECONDS": "30", "LEADEVAL_JOB_BUDGET_SECONDS": "60"})
+    assert info.value.variable == "LEADEVAL_LEASE_SECONDS"

@@ -305,7 +305,7 @@ def _print_job(job: Job, evaluation: Evaluation | None, overrides: Sequence[Eval
     out.print(f"[bold]{job.id}[/bold]  site {job.site_id}  lead {job.lead_id}  status [bold]{job.status}[/bold]"
               f"  attempts {job.attempts}/{job.max_attempts}  generation {job.generation}")
     out.print(f"requested {_ts(job.requested_at)}"
-              + (f"  completed {_ts(job.completed_at)}" if job.completed_at else ""))
+              + (f"  ended {_ts(job.completed_at)}" if job.completed_at else ""))
     if job.error_code:
         out.print(f"[red]error {job.error_code}[/red]: {escape(job.error_message or '')}"
                   + (f"  (dead-lettered {_ts(job.dead_lettered_at)})" if job.dead_lettered_at else ""))
@@ -406,7 +406,10 @@ def jobs_retry(job_id: str) -> None:
         out.print(f"{job_id}: pending again (generation {job.generation if job else '?'})")
         return
     job = store.get_job(job_id)
-    err.print(f"[red]{job_id}: not retried (status {job.status if job else 'unknown'}; only failed jobs)[/red]")
+    if job is None:
+        err.print(f"[red]no job {escape(job_id)}[/red]")
+        raise typer.Exit(1)
+    err.print(f"[red]{job_id}: not retried (status {job.status}; only failed jobs)[/red]")
     raise typer.Exit(1)
 
 
@@ -418,8 +421,10 @@ def jobs_cancel(job_id: str) -> None:
         out.print(f"{job_id}: cancelled")
         return
     job = store.get_job(job_id)
-    err.print(f"[red]{job_id}: not cancelled (status {job.status if job else 'unknown'}; "
-              "only pending or queued jobs)[/red]")
+    if job is None:
+        err.print(f"[red]no job {escape(job_id)}[/red]")
+        raise typer.Exit(1)
+    err.print(f"[red]{job_id}: not cancelled (status {job.status}; only pending or queued jobs)[/red]")
     raise typer.Exit(1)
 
 
@@ -671,6 +676,9 @@ def _consumption(local: bool):
 
     settings = _settings()
     if local or not settings.worker_function_name:
+        if not local:
+            err.print("[yellow]LEADEVAL_WORKER_FUNCTION_NAME is not set: this acts on the LOCAL runtime only, "
+                      "not on a deployed worker[/yellow]")
         return LocalConsumption()
     return LambdaConsumption(settings.worker_function_name)
 

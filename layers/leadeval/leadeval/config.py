@@ -78,7 +78,7 @@ def parse_database_url(url: str, variable: str = "LEADEVAL_DATABASE_URL") -> Dat
         rest = url[len("sqlite:///"):]
         if not rest:
             raise ConfigurationError(f"{variable}: sqlite URL needs a path", variable=variable)
-        return DatabaseSpec("sqlite", path=rest if not rest.startswith("/") else rest)
+        return DatabaseSpec("sqlite", path=rest)
     if url.startswith("d1://"):
         parts = [p for p in url[len("d1://"):].split("/") if p]
         if len(parts) != 2:
@@ -263,6 +263,9 @@ class Settings(BaseModel):
         if self.retry_cap_seconds < self.retry_base_seconds:
             raise ConfigurationError("LEADEVAL_RETRY_CAP_SECONDS must be >= LEADEVAL_RETRY_BASE_SECONDS",
                                      variable="LEADEVAL_RETRY_CAP_SECONDS")
+        if self.lease_seconds <= self.job_budget_seconds:
+            raise ConfigurationError("LEADEVAL_LEASE_SECONDS must exceed LEADEVAL_JOB_BUDGET_SECONDS (a lease must "
+                                     "outlast the work it covers)", variable="LEADEVAL_LEASE_SECONDS")
         needs_account = db.kind == "d1" and not db.account_id
         if (needs_account or docs.kind == "r2" or model.kind == "workers-ai") and not (
                 self.cloudflare_account_id or db.account_id):

@@ -321,6 +321,7 @@ def _pdf_metadata(reader: Any, data: bytes) -> dict[str, Any]:
 def _prepare_pdf(doc: PreparedDocument, data: bytes, limits: DocumentLimits) -> None:
     """Fill ``doc`` from a PDF (see :func:`prepare_document`). Raises on parser failures;
     the caller turns them into "corrupt PDF: …"."""
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its recoverable-structure warnings hold no finding
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
