@@ -101,7 +101,7 @@ CORPUS_EXPECTED = {
     # "Hodges" comes 20 lines before "Anastasia", so the name parts are reported in that order.
     "w2_2020_text.pdf": {
         "document_kind": "tax_form", "names_shown": ["Hodges Anastasia"], "employer": "NORTH 312",
-        "annual_income": "23677.70",
+        "annual_income": "23677.70", "document_date": "2020-12-31",  # the end of the tax year it reports
     },
     # A printed image viewer page: the only text is the browser's header and footer.
     "id_dl_colorado_specimen_printed.pdf": {"document_kind": "other"},

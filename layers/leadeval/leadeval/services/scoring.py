@@ -118,6 +118,8 @@ class ScoringPolicy(BaseModel):
     decline_below_ratio: float | None = Field(default=2.0, ge=0)
     max_pay_stub_age_days: int = Field(default=60, ge=0)
     max_statement_age_days: int = Field(default=90, ge=0)
+    #: a tax form reports a past year: last year's stays current until ~15 months after its year ends
+    max_tax_form_age_days: int = Field(default=456, ge=0)
     accepted_kinds: list[DocumentKind] = Field(default_factory=lambda: list(_DEFAULT_KINDS))
     income_points: int = Field(default=70, ge=0)
     partial_income_points: int = Field(default=50, ge=0)
@@ -253,7 +255,8 @@ def _factor_text(frequency: str) -> str:
 
 
 def income_breakdown(
-    documents: Sequence[DocumentResult], *, voucher_amount_cents: int = 0
+    documents: Sequence[DocumentResult], *, voucher_amount_cents: int = 0, today: date | None = None,
+    max_tax_form_age_days: int | None = None,
 ) -> IncomeBreakdown:
     """Monthly income shown by clean documents, with what was left out and why.
 
@@ -303,6 +306,18 @@ def income_breakdown(
                     doc.document_id,
                     f"{doc.document_id} is the same file as {seen_files[doc.sha256]}; counted once",
                     False,
+                )
+            )
+            continue
+        if (kind == DocumentKind.TAX_FORM and today is not None and max_tax_form_age_days is not None
+                and doc.facts.document_date is not None
+                and (today - doc.facts.document_date).days > max_tax_form_age_days):
+            exclusions.append(
+                IncomeExclusion(
+                    doc.document_id,
+                    f"{doc.document_id} (tax form) reports {doc.facts.document_date.year}, older than the policy "
+                    f"allows ({max_tax_form_age_days} days after the tax year); its income is not counted",
+                    True,
                 )
             )
             continue
@@ -726,7 +741,8 @@ def assess(
     flags = _merge(
         [*(s for d in finals for s in d.signals), *(s for s in signals if s.document_id not in labels)]
     )
-    breakdown = income_breakdown(finals, voucher_amount_cents=lead.voucher_amount_cents)
+    breakdown = income_breakdown(finals, voucher_amount_cents=lead.voucher_amount_cents, today=today,
+                                 max_tax_form_age_days=policy.max_tax_form_age_days)
     income = _income_result(lead, breakdown, policy)
     reasons = [income.reason]
     reasons += [

@@ -430,6 +430,8 @@ def check_stale(doc: DocumentResult, today: date, policy: ScoringPolicy) -> list
         on, limit = _stub_date(f), policy.max_pay_stub_age_days
     elif kind == DocumentKind.BANK_STATEMENT:
         on, limit = f.statement_period_end or f.document_date, policy.max_statement_age_days
+    elif kind == DocumentKind.TAX_FORM:
+        on, limit = f.document_date, policy.max_tax_form_age_days
     else:
         return []
     if on is None or (today - on).days <= limit:

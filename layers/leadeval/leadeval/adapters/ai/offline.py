@@ -167,10 +167,12 @@ _LABEL_WORDS = _wordset(
     "program effective issue expiration exp dob birth class type file reference ref page branch "
     "customer client job ending beginning issued amount earnings deductions hours current ytd"
 )
+_TAX_YEAR = re.compile(
+    r"(?:Wage[ \t]+and[ \t]+Tax[ \t]+Statement|Form[ \t]+(?:W-?2|1099-[A-Z]+))[ \t]+((?:19|20)\d\d)\b")
 _W2_NAME_PART = re.compile(r"^[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*$")
 _W2_FORM_WORDS = _wordset(
     "other description value employee employer department copy void corrected statutory state local "
-    "wages medicare instructions notice"
+    "wages medicare instructions notice retirement plan third-party sick pay employee's employer's"
 )
 
 
@@ -392,6 +394,8 @@ def extract_facts(text: str) -> ExtractedFacts:
             found["annual_income"] = _w2_box1_from_arithmetic(text)
         if not names:
             names.extend(_w2_name_parts(text, employer=found.get("employer")))  # type: ignore[arg-type]
+        if found.get("document_date") is None and (year := _TAX_YEAR.search(text)):
+            found["document_date"] = date(int(year.group(1)), 12, 31)  # the end of the tax year it reports
     if kind in _LETTERS and found.get("document_date") is None:
         found["document_date"] = _standalone_date(text)
     found["names_shown"] = names

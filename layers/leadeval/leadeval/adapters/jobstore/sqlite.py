@@ -6,6 +6,7 @@ sweeps in two processes never claim the same job. WAL mode lets readers proceed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -88,10 +89,8 @@ class SqliteExecutor:
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
-    try:
+    with contextlib.suppress(sqlite3.Error):
         conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
 
 
 class SqliteJobStore(SqlJobStore):
