@@ -85,3 +85,10 @@ def test_interrupted_run_is_recovered_and_evaluate_waits_only_for_its_own_job(db
     assert store.get_evaluation("job_interrupted") is not None
     assert store.get_job(done.id).status == JobStatus.COMPLETED
     store.close()
+
+
+def test_read_commands_do_not_create_a_database(db: Path) -> None:
+    """`jobs list` on a database that does not exist says so and creates nothing."""
+    result = CliRunner().invoke(app, ["jobs", "list"])
+    assert result.exit_code == 2 and "no database at" in result.output
+    assert not db.exists()

@@ -84,7 +84,12 @@ def _settings() -> Settings:
 def _store():
     from leadeval.bootstrap import make_job_store
 
-    store = make_job_store(_settings())
+    settings = _settings()
+    if settings.database.kind == "sqlite" and not settings.sqlite_path().exists():
+        err.print(f"[red]no database at {settings.sqlite_path()}[/red] (LEADEVAL_DATABASE_URL): run `make run`, "
+                  "`leadeval evaluate …` or `leadeval db migrate` first")
+        raise typer.Exit(2)
+    store = make_job_store(settings)
     store.migrate()
     return store
 
