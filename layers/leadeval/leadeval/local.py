@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,8 +58,10 @@ class FakeLambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
+@cache
 def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """``lambda_handler`` of ``functions/<name>/app.py``, imported from its file as Lambda does.
+    """``lambda_handler`` of ``functions/<name>/app.py``, imported from its file as Lambda does: once per
+    process, like a warm container (the handlers read their services through ``get_services()``).
 
     Falls back to the layer's ``handle_*`` wiring when the repository's ``functions/`` is absent.
     """
