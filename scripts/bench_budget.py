@@ -99,6 +99,7 @@ def _d1_store(tmp: Path, name: str) -> tuple[Any, Any]:
     fake = FakeD1(tmp / f"{name}.db", account_id=ACCOUNT, database_id=DATABASE, api_token="d1-token")
     store = D1JobStore(account_id=ACCOUNT, database_id=DATABASE, api_token="d1-token", base_url=API,
                        client=httpx.Client(transport=httpx.MockTransport(fake)))
+    store.create_application_tables()
     store.migrate()
     return store, fake
 
@@ -119,7 +120,7 @@ def _clone_sample(n_jobs: int, store: Any, documents: Any, *, today: Any) -> int
 
     sample = build_sample_set(today=today)
     for usage in sample.usage:
-        store.upsert_usage(usage.to_model())
+        store.add_usage(usage.to_model())
     created = 0
     for k in range(math.ceil(n_jobs / len(sample.jobs))):
         for lead in sample.leads:
@@ -406,6 +407,7 @@ def measure_fetch(tmp: Path) -> list[dict[str, Any]]:
         facts = ExtractedFacts.model_validate(pdfs[0].truth)
         services = build_services(settings, documents=store, model=ScriptedVisionModel(default=facts),
                                   queue=MemoryQueue())
+        services.store.create_application_tables()
         services.store.migrate()
         services.store.create_lead(lead.to_model())
         for i, (doc, latency) in enumerate(zip(pdfs, latencies, strict=True)):
@@ -415,9 +417,9 @@ def measure_fetch(tmp: Path) -> list[dict[str, Any]]:
             services.store.add_document(LeadDocument(id=f"d{i}", lead_id=lead.id, site_id=lead.site_id,
                                                      document_type=doc.document_type, file_name=doc.file_name,
                                                      storage_key=key, uploaded_at=now))
-        services.store.upsert_usage(Usage(site_id=lead.site_id, month=usage_month(now), evaluation_count=1,
+        services.store.add_usage(Usage(site_id=lead.site_id, month=usage_month(now), evaluation_count=1,
                                           quota_limit=100))
-        job = Job(id="job-fetch", site_id=lead.site_id, lead_id=lead.id, status=JobStatus.QUEUED, requested_at=now)
+        job = Job(id="job-fetch", site_id=lead.site_id, lead_id=lead.id, status=JobStatus.PENDING, requested_at=now)
         services.store.create_job(job)
         started = time.perf_counter()
         outcome = process_message(services.process_context(), JobMessage.for_job(job), now=now)
@@ -474,14 +476,15 @@ _JOB_CHILD = _HWM + textwrap.dedent("""
     services = build_services(settings, documents=CopyingStore(Path(sys.argv[1]).read_bytes()),
                               model=ScriptedVisionModel(), queue=MemoryQueue())
     store = services.store
+    store.create_application_tables()
     store.migrate()
     now = datetime.now(UTC)
-    store.create_lead(Lead(id="lead", site_id="site", first_name="A", last_name="B", monthly_rent_cents=100000))
+    store.create_lead(Lead(id="lead", site_id="site", first_name="A", last_name="B", monthly_rent=1000))
     for i in range(n):
         store.add_document(LeadDocument(id=f"d{i:02d}", lead_id="lead", site_id="site", document_type="other",
                                         file_name=f"scan{i}.pdf", storage_key=f"k{i}", uploaded_at=now))
-    store.upsert_usage(Usage(site_id="site", month=now.strftime("%Y-%m"), evaluation_count=1, quota_limit=10))
-    job = Job(id="job", site_id="site", lead_id="lead", status=JobStatus.QUEUED, requested_at=now)
+    store.add_usage(Usage(site_id="site", month=now.strftime("%Y-%m"), evaluation_count=1, quota_limit=10))
+    job = Job(id="job", site_id="site", lead_id="lead", status=JobStatus.PENDING, requested_at=now)
     store.create_job(job)
     before = hwm_kb()
     outcome = process_message(services.process_context(), JobMessage.for_job(job), now=now)

@@ -528,21 +528,20 @@ def seed(dsn: str, plan: Plan, docs_dir: Path, *, now: datetime, max_attempts: i
         requested = base + timedelta(milliseconds=10 * (i - plan.first_index))
         months.add(usage_month(requested))
         leads.append({"id": f"lead_{suffix}", "site_id": site, "first_name": first, "last_name": last,
-                      "email": None, "phone": None, "monthly_rent_cents": 185_000, "voucher_amount_cents": 0,
+                      "email": None, "phone": None, "monthly_rent": 1850.0, "voucher_cents": 0,
                       "move_in_date": None, "status": "new", "now": ts})
-        docs.append({"id": f"doc_{suffix}", "lead_id": f"lead_{suffix}", "site_id": site,
-                     "document_type": "pay_stub", "file_name": "paystub.pdf", "mime_type": "application/pdf",
-                     "storage_key": f"pdf/stub_{v}.pdf", "size_bytes": sizes[v], "uploaded_at": ts,
+        docs.append({"id": f"doc_{suffix}", "lead_id": f"lead_{suffix}", "document_type": "pay_stub",
+                     "mime_type": "application/pdf", "storage_key": f"pdf/stub_{v}.pdf", "uploaded_at": ts,
                      "deleted_at": None})
-        jobs.append({"id": plan.job_id(i), "site_id": site, "lead_id": f"lead_{suffix}", "status": "pending",
-                     "requested_at": format_ts(requested), "generation": 1, "attempts": 0,
-                     "max_attempts": max_attempts, "now": ts})
+        jobs.append({"id": plan.job_id(i), "site_id": site, "lead_id": f"lead_{suffix}", "requested_by": "bench",
+                     "requested_at": format_ts(requested), "model_version": None, "max_retries": max_attempts,
+                     "now": ts})
     usage = [{"site_id": f"site_{plan.prefix}{s:03d}", "month": m, "evaluation_count": plan.jobs // plan.sites + 1,
-              "quota_limit": 100_000, "now": ts} for s in range(plan.sites) for m in sorted(months)]
+              "quota_limit": 100_000} for s in range(plan.sites) for m in sorted(months)]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.executemany(q["insert_lead"], leads)
         cur.executemany(q["insert_document"], docs)
-        cur.executemany(q["upsert_usage"], usage)
+        cur.executemany(q["insert_usage"], usage)
         cur.executemany(q["insert_job"], jobs)
 
 
@@ -695,6 +694,7 @@ class Orchestrator:
         self.dsn, self.db_name = _create_database(c.postgres_url)
         try:
             store = PostgresJobStore(self.dsn)
+            store.create_application_tables()
             store.migrate()
             store.close()
             endpoint = self.start_moto()
@@ -828,20 +828,25 @@ class Orchestrator:
         c = self.c
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             status = self.status_counts(conn)
-            ev_rows, ev_jobs = conn.execute("SELECT count(*), count(DISTINCT job_id) FROM lead_ai_evaluations "
-                                            "WHERE job_id LIKE 'job\\_0%'").fetchone()
+            ev_rows, ev_jobs = conn.execute(
+                "SELECT count(*), count(DISTINCT x.job_id) FROM lead_ai_evaluations e "
+                "JOIN leadeval_evaluations x ON x.evaluation_id = e.id WHERE x.job_id LIKE 'job\\_0%'").fetchone()
             mismatched = conn.execute(
-                "SELECT count(*) FROM ai_evaluation_jobs j LEFT JOIN lead_ai_evaluations e ON e.job_id = j.id "
-                "WHERE j.id LIKE 'job\\_0%' AND ((j.status = 'completed' AND (e.id IS NULL OR "
-                "j.evaluation_id IS DISTINCT FROM e.id)) OR (j.status <> 'completed' AND e.id IS NOT NULL))"
+                "SELECT count(*) FROM ai_evaluation_jobs j LEFT JOIN leadeval_evaluations e ON e.job_id = j.id "
+                "WHERE j.id LIKE 'job\\_0%' AND ((j.status = 'completed' AND (e.evaluation_id IS NULL OR "
+                "j.evaluation_id IS DISTINCT FROM e.evaluation_id)) OR (j.status <> 'completed' AND e.evaluation_id IS NOT NULL))"
             ).fetchone()[0]
             failed = dict(conn.execute("SELECT coalesce(error_code, '?'), count(*) FROM ai_evaluation_jobs "
                                        "WHERE status = 'failed' GROUP BY 1").fetchall())
-            dead = {r[0] for r in conn.execute("SELECT id FROM ai_evaluation_jobs WHERE dead_lettered_at IS NOT NULL")}
+            dead = {r[0] for r in conn.execute(
+                "SELECT id FROM ai_evaluation_jobs WHERE leadeval_dead_lettered_at IS NOT NULL")}
             completed_ids = {r[0] for r in conn.execute("SELECT id FROM ai_evaluation_jobs WHERE status = 'completed'")}
+            # Attempts per job: failed ones (retry_count) plus the one that completed; the fencing claim number
+            # counts every claim, so claims > attempts means an attempt was lost (a killed worker, a redrive).
             attempts = conn.execute(
                 "SELECT count(*) FILTER (WHERE retry_count > 0), coalesce(sum(retry_count), 0), "
-                "count(*) FILTER (WHERE attempts > retry_count + 1), max(attempts) FROM ai_evaluation_jobs "
+                "count(*) FILTER (WHERE leadeval_claims > retry_count + 1), "
+                "max(retry_count + CASE WHEN status = 'completed' THEN 1 ELSE 0 END) FROM ai_evaluation_jobs "
                 "WHERE id LIKE 'job\\_0%'").fetchone()
         dlq_ids = self.drain_dlq()
 
@@ -960,7 +965,7 @@ class Orchestrator:
         if not ids:
             return []
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            rows = conn.execute("SELECT id, status, attempts, retry_count, error_code FROM ai_evaluation_jobs "
+            rows = conn.execute("SELECT id, status, leadeval_claims, retry_count, error_code FROM ai_evaluation_jobs "
                                 "WHERE id = ANY(%s) ORDER BY id", (list(ids),)).fetchall()
         logs = [p.read_text(errors="replace").splitlines() for p in (self.run_dir / "logs").glob("worker-*.log")]
         out = []
@@ -1095,8 +1100,9 @@ class Orchestrator:
                     os.environ.update(saved_env)
                     self.sqs.delete_queue(QueueUrl=url)
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute("UPDATE ai_evaluation_jobs SET status = 'pending', queued_at = NULL, "
-                                 "lease_expires_at = NULL WHERE id LIKE 'job\\_x%'")
+                    conn.execute("UPDATE ai_evaluation_jobs SET status = 'pending', leadeval_state = 'pending', "
+                                 "leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL "
+                                 "WHERE id LIKE 'job\\_x%'")
             floors.append(send_floor(self.sqs, "iso-floor-last", messages, prefill=0))
         finally:
             package_logger.setLevel(saved_level)

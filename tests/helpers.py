@@ -47,21 +47,22 @@ def paystub_facts(*, net: str = "3317.50", gross: str = "5000.00", name: str = "
 def seed_job(services: Services, *, job_id: str = "job_demo_001", site_id: str = "site_sunrise",
              lead_id: str = "lead_strong", documents: dict[str, bytes] | None = None, rent_cents: int = 185_000,
              requested_at: datetime = NOW, usage: tuple[int, int] | None = (10, 100),
-             status: JobStatus = JobStatus.QUEUED, lead_site: str | None = None) -> Job:
-    """Create a lead, its documents (stored in the document store), a usage row and a job."""
+             lead_site: str | None = None, max_retries: int = 5) -> Job:
+    """Create a lead, its documents (stored in the document store; listed in the dict's order, as the
+    application lists them: newest upload first), a usage row and a pending job, as the application does."""
     store = services.store
     store.create_lead(Lead(id=lead_id, site_id=lead_site or site_id, first_name="Dana", last_name="Whitfield",
-                           email="dana@example.com", phone="555-0100", monthly_rent_cents=rent_cents))
+                           email="dana@example.com", phone="555-0100", monthly_rent=Decimal(rent_cents) / 100))
     for i, (doc_id, data) in enumerate((documents or {}).items()):
         key = f"{site_id}/{lead_id}/{doc_id}.pdf"
         services.documents.put(key, data)
-        store.add_document(LeadDocument(id=doc_id, lead_id=lead_id, site_id=lead_site or site_id,
-                                        document_type="pay_stub", file_name=f"{doc_id}.pdf", storage_key=key,
-                                        uploaded_at=requested_at + timedelta(seconds=i)))
+        store.add_document(LeadDocument(id=doc_id, lead_id=lead_id, document_type="pay_stub", storage_key=key,
+                                        uploaded_at=requested_at - timedelta(seconds=i)))
     if usage:
-        store.upsert_usage(Usage(site_id=site_id, month=usage_month(requested_at), evaluation_count=usage[0],
-                                 quota_limit=usage[1]))
-    job = Job(id=job_id, site_id=site_id, lead_id=lead_id, status=status, requested_at=requested_at)
+        store.add_usage(Usage(site_id=site_id, month=usage_month(requested_at), evaluation_count=usage[0],
+                              quota_limit=usage[1]))
+    job = Job(id=job_id, site_id=site_id, lead_id=lead_id, status=JobStatus.PENDING, requested_at=requested_at,
+              max_retries=max_retries)
     store.create_job(job)
     return job
 
@@ -71,5 +72,6 @@ def make_services(tmp_path: Path, **overrides: object) -> Services:
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
                                   "LEADEVAL_RETRY_BASE_SECONDS": "10", "LEADEVAL_RETRY_CAP_SECONDS": "60"})
     services = build_services(settings, **overrides)
+    services.store.create_application_tables()
     services.store.migrate()
     return services

@@ -144,12 +144,13 @@ class LifecycleRig:
 
     Args:
         root: a folder for the SQLite file (job store and idempotency records).
-        max_attempts, lease_seconds, rescue_after_seconds, retry_base_seconds, retry_cap_seconds: settings.
+        max_retries: the attempt limit of the jobs it seeds (``LEADEVAL_MAX_ATTEMPTS``).
+        lease_seconds, rescue_after_seconds, retry_base_seconds, retry_cap_seconds: settings.
         visibility_timeout, max_receive_count: the jobs queue's (template: 6 x the worker timeout, 10).
         real_prepare: use the real document preparation (text PDF) instead of :func:`fast_prepare`.
     """
 
-    def __init__(self, root: Path, *, max_attempts: int = 3, lease_seconds: int = 120,
+    def __init__(self, root: Path, *, max_retries: int = 3, lease_seconds: int = 120,
                  rescue_after_seconds: int = 600, retry_base_seconds: int = 10, retry_cap_seconds: int = 60,
                  visibility_timeout: float = 360.0, max_receive_count: int = 10, retry_after: float = 30.0,
                  real_prepare: bool = False) -> None:
@@ -160,13 +161,14 @@ class LifecycleRig:
         self.documents = MemoryDocumentStore()
         self.settings = Settings.from_env({
             "LEADEVAL_DATABASE_URL": f"sqlite:///{root}/jobs.db",
-            "LEADEVAL_MAX_ATTEMPTS": str(max_attempts), "LEADEVAL_LEASE_SECONDS": str(lease_seconds),
+            "LEADEVAL_MAX_ATTEMPTS": str(max_retries), "LEADEVAL_LEASE_SECONDS": str(lease_seconds),
             "LEADEVAL_RESCUE_AFTER_SECONDS": str(rescue_after_seconds),
             "LEADEVAL_RETRY_BASE_SECONDS": str(retry_base_seconds),
             "LEADEVAL_RETRY_CAP_SECONDS": str(retry_cap_seconds)})
         self.real_prepare = real_prepare
         self._idempotency_layers: list[SqlitePersistenceLayer] = []
         self.services = self._services()
+        self.services.store.create_application_tables()
         self.services.store.migrate()
         self.store = self.services.store
         self.poison: list[str] = []  # malformed bodies injected, in order
@@ -214,20 +216,19 @@ class LifecycleRig:
         virtual start, or at ``requested_at``)."""
         ids = list(job_ids)
         requested = requested_at or BASE - timedelta(hours=1)
-        self.store.upsert_usage(Usage(site_id=SITE, month=usage_month(requested), evaluation_count=quota[0],
-                                      quota_limit=quota[1]))
+        self.store.add_usage(Usage(site_id=SITE, month=usage_month(requested), evaluation_count=quota[0],
+                                   quota_limit=quota[1]))
         for i, job_id in enumerate(ids):
             lead_id = f"lead_{job_id}"
             self.store.create_lead(Lead(id=lead_id, site_id=SITE, first_name="Dana", last_name="Whitfield",
-                                        monthly_rent_cents=185_000))
+                                        monthly_rent=1850))
             key = f"{SITE}/{lead_id}/{doc_id(job_id)}.pdf"
             self.documents.put(key, PDF)
-            self.store.add_document(LeadDocument(id=doc_id(job_id), lead_id=lead_id, site_id=SITE,
-                                                 document_type="pay_stub", file_name="stub.pdf", storage_key=key,
-                                                 uploaded_at=requested))
+            self.store.add_document(LeadDocument(id=doc_id(job_id), lead_id=lead_id, document_type="pay_stub",
+                                                 storage_key=key, uploaded_at=requested))
             self.store.create_job(Job(id=job_id, site_id=SITE, lead_id=lead_id, status=JobStatus.PENDING,
                                       requested_at=requested + timedelta(seconds=i),
-                                      max_attempts=self.settings.max_attempts))
+                                      max_retries=self.settings.max_attempts))
         return ids
 
     # ------------------------------------------------------------------ actors
@@ -328,8 +329,10 @@ class LifecycleRig:
         return self.store.list_jobs(limit=10_000)
 
     def evaluations_per_job(self) -> Counter[str]:
-        """Rows of lead_ai_evaluations per job id (read straight from the table)."""
-        rows = self.store.executor.execute_batch([_raw("SELECT job_id FROM lead_ai_evaluations")])[0]
+        """Rows of the application's lead_ai_evaluations per job id (read straight from the tables; a row
+        without leadeval's details would count under None)."""
+        rows = self.store.executor.execute_batch([_raw(
+            "SELECT x.job_id FROM lead_ai_evaluations e LEFT JOIN leadeval_evaluations x ON x.evaluation_id = e.id")])[0]
         return Counter(r["job_id"] for r in rows)
 
     def dlq_jobs(self) -> list[str | None]:
@@ -342,7 +345,7 @@ class LifecycleRig:
 
     def active(self) -> list[Job]:
         """Jobs not yet in a terminal state."""
-        return [j for j in self.jobs() if not j.status.terminal]
+        return [j for j in self.jobs() if j.state.active]
 
     # ------------------------------------------------------------------ drain
     def settle(self, max_invocations: int = 200) -> int:
@@ -370,7 +373,7 @@ class LifecycleRig:
             if not self.active() and not self.queue.messages:
                 return rounds
             self.clock.advance(step)
-        state = [(j.id, str(j.status), j.attempts, j.lease_expires_at) for j in self.active()]
+        state = [(j.id, str(j.state), j.attempts, j.lease_expires_at) for j in self.active()]
         raise AssertionError(f"not quiet after {max_rounds} rounds: active {state}, "
                              f"queue {[(m.body, m.visible_at) for m in self.queue.messages.values()]}")
 

@@ -70,6 +70,7 @@ def _backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[t
         store, extra = factory(tmp_path)
     except ModuleNotFoundError as exc:
         pytest.skip(f"{request.param} backend not available: {exc}")
+    store.create_application_tables()
     store.migrate()
     yield request.param, store, extra
     if callable(extra) and request.param == "postgres":

@@ -3,11 +3,13 @@ SQLite, D1 through its REST fake, PostgreSQL when a server answers).
 
 Time is a fixed aware UTC ``NOW`` moved with ``timedelta``; nothing sleeps. Rows the application
 writes in other shapes (SQLite's ``datetime('now')`` timestamps, stale leases) are set with raw SQL
-through the store's executor, which every SQL backend has.
+through the store's executor, which every SQL backend has. ``attempts`` is derived (failed attempts plus the
+one running or done); ``retry_count`` is the application's counter of failed attempts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +25,7 @@ from leadeval.models import (
     ExtractedFacts,
     Job,
     JobMessage,
+    JobState,
     JobStatus,
     Lead,
     LeadDocument,
@@ -58,7 +61,7 @@ def make_lead(store: JobStore, lead_id: str = "lead-1", site_id: str = SITE) -> 
         last_name="Lovelace",
         email="ada@example.test",
         phone="555-0100",
-        monthly_rent_cents=150_000,
+        monthly_rent=1500,
         voucher_amount_cents=20_000,
         move_in_date=date(2026, 3, 1),
         created_at=NOW - timedelta(days=1),
@@ -80,12 +83,9 @@ def make_document(
         LeadDocument(
             id=doc_id,
             lead_id=lead_id,
-            site_id=site_id,
             document_type="pay_stub",
-            file_name=f"{doc_id}.pdf",
             mime_type="application/pdf",
             storage_key=f"{site_id}/{lead_id}/{doc_id}.pdf",
-            size_bytes=1234,
             uploaded_at=uploaded_at,
             deleted_at=deleted_at,
         )
@@ -99,15 +99,16 @@ def make_job(
     requested_at: datetime = NOW - timedelta(minutes=5),
     lead_id: str = "lead-1",
     site_id: str = SITE,
-    max_attempts: int = 5,
+    max_retries: int = 5,
 ) -> Job:
     job = Job(
         id=job_id,
         site_id=site_id,
         lead_id=lead_id,
         status=JobStatus.PENDING,
+        requested_by="user-1",
         requested_at=requested_at,
-        max_attempts=max_attempts,
+        max_retries=max_retries,
         created_at=requested_at,
     )
     store.create_job(job)
@@ -209,12 +210,18 @@ def status_of(store: JobStore, job_id: str = "job-1") -> JobStatus:
     return job.status
 
 
-def evaluation_rows(store: JobStore, job_id: str = "job-1") -> int:
-    return int(
-        raw(store, "SELECT COUNT(*) AS n FROM lead_ai_evaluations WHERE job_id = :job_id", job_id=job_id)[0][
-            "n"
-        ]
-    )
+def state_of(store: JobStore, job_id: str = "job-1") -> JobState:
+    job = store.get_job(job_id)
+    assert job is not None
+    return job.state
+
+
+def evaluation_rows(store: JobStore, lead_id: str = "lead-1") -> int:
+    """The application's evaluation rows of the lead (and leadeval's, which must match them)."""
+    app = raw(store, "SELECT COUNT(*) AS n FROM lead_ai_evaluations WHERE lead_id = :id", id=lead_id)[0]["n"]
+    ours = raw(store, "SELECT COUNT(*) AS n FROM leadeval_evaluations WHERE lead_id = :id", id=lead_id)[0]["n"]
+    assert int(app) == int(ours)
+    return int(app)
 
 
 def lead_score(store: JobStore, lead_id: str = "lead-1") -> tuple[Any, Any, Any]:
@@ -246,7 +253,7 @@ class TestSweep:
         parsed (a SQLite-format timestamp sorts by time, not as a string)."""
         make_lead(job_store)
         make_document(job_store, "d1")
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=10))
+        job_store.add_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=10))
         make_job(job_store, "job-new", requested_at=NOW - timedelta(minutes=1))
         make_job(job_store, "job-old", requested_at=NOW - timedelta(minutes=3))
         make_job(job_store, "job-mid", requested_at=NOW - timedelta(minutes=2))
@@ -262,12 +269,13 @@ class TestSweep:
 
         assert ids(outcome.claimed) == ["job-old", "job-mid", "job-new"]
         assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (0, 0)
-        for job in outcome.claimed:
-            assert job.status == JobStatus.QUEUED
-            assert job.queued_at == NOW
+        assert outcome.admitted == 3 and outcome.rejected == []
+        for claimed in outcome.claimed:
+            job = job_store.get_job(claimed.id)
+            assert (claimed.site_id, claimed.lead_id, claimed.generation) == (SITE, "lead-1", 1)
+            assert (job.status, job.state, job.queued_at) == (JobStatus.PENDING, JobState.QUEUED, NOW)
             assert job.lease_expires_at == NOW + timedelta(seconds=LEASE)
-            assert job.attempts == 0
-            assert job_store.get_job(job.id) == job
+            assert (job.attempts, job.retry_count, job.max_retries) == (0, 0, 5)
 
     def test_respects_limit_and_takes_the_rest_next_time(self, job_store: JobStore) -> None:
         """``limit`` caps one sweep; the next sweep takes the remaining job, then nothing is left."""
@@ -317,11 +325,12 @@ class TestRescue:
 
         assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (1, 0)
         assert ids(outcome.claimed) == ["job-1"]
-        job = outcome.claimed[0]
-        assert (job.status, job.queued_at, job.lease_expires_at) == (
-            JobStatus.QUEUED,
+        job = job_store.get_job("job-1")
+        assert (job.state, job.queued_at, job.lease_expires_at, job.retry_count) == (
+            JobState.QUEUED,
             later,
             later + timedelta(seconds=LEASE),
+            0,
         )
 
     def test_not_rescued_until_rescue_after_has_passed(self, job_store: JobStore) -> None:
@@ -332,21 +341,22 @@ class TestRescue:
         outcome = sweep(job_store, NOW + timedelta(seconds=LEASE + RESCUE))
         assert (outcome.claimed, outcome.rescued_to_pending, outcome.rescued_to_failed) == ([], 0, 0)
         job = job_store.get_job("job-1")
-        assert (job.status, job.queued_at) == (JobStatus.QUEUED, NOW)
+        assert (job.state, job.queued_at) == (JobState.QUEUED, NOW)
 
     def test_crashed_processing_job_is_rescued_with_its_attempts_kept(self, job_store: JobStore) -> None:
         """A processing job whose worker vanished long ago goes back to pending and is re-queued;
-        the attempt it used stays counted."""
+        the crashed attempt counts as a failed one (retry_count 1)."""
         claimed_job(job_store)
         outcome = sweep(job_store, NOW + LONG_AFTER)
         assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (1, 0)
         assert ids(outcome.claimed) == ["job-1"]
-        assert (outcome.claimed[0].status, outcome.claimed[0].attempts) == (JobStatus.QUEUED, 1)
+        job = job_store.get_job("job-1")
+        assert (job.status, job.state, job.retry_count, job.attempts) == (JobStatus.PENDING, JobState.QUEUED, 1, 1)
 
     def test_job_with_attempts_spent_is_failed(self, job_store: JobStore) -> None:
         """A long-expired job whose attempts are spent is failed ``AttemptsExhausted``, not re-queued."""
         make_lead(job_store)
-        job = make_job(job_store, max_attempts=1)
+        job = make_job(job_store, max_retries=1)
         sweep(job_store)
         assert claim(job_store, job).job.attempts == 1
         later = NOW + LONG_AFTER
@@ -361,7 +371,7 @@ class TestRescue:
             later,
             None,
         )
-        assert failed.dead_lettered_at is None
+        assert (failed.dead_lettered_at, failed.state, failed.retry_count) == (None, JobState.FAILED, 1)
 
     def test_job_completed_meanwhile_is_untouched(self, job_store: JobStore) -> None:
         """Rescue is guarded by the status it read (River #1302): a completed job keeps its state even
@@ -370,8 +380,8 @@ class TestRescue:
         assert job_store.complete(job, evaluation(job), now=NOW + timedelta(seconds=10))
         raw(
             job_store,
-            "UPDATE ai_evaluation_jobs SET lease_expires_at = :ts WHERE id = :id",
-            ts="2026-02-10 12:00:00",
+            "UPDATE ai_evaluation_jobs SET leadeval_lease_expires_at = :ts WHERE id = :id",
+            ts="2026-02-10T12:00:00.000Z",
             id="job-1",
         )
         before = job_store.get_job("job-1")
@@ -402,19 +412,14 @@ class TestRelease:
         later = NOW + timedelta(seconds=2)
 
         moved = job_store.release(
-            [queued["job-a"], queued["job-b"].model_copy(update={"generation": 2}), queued["job-c"]],
+            [queued["job-a"], dataclasses.replace(queued["job-b"], generation=2), queued["job-c"]],
             now=later,
         )
 
         assert moved == 1
         released = job_store.get_job("job-a")
-        assert (released.status, released.queued_at, released.lease_expires_at, released.updated_at) == (
-            JobStatus.PENDING,
-            None,
-            None,
-            later,
-        )
-        assert status_of(job_store, "job-b") == JobStatus.QUEUED
+        assert (released.state, released.queued_at, released.lease_expires_at) == (JobState.PENDING, None, None)
+        assert state_of(job_store, "job-b") == JobState.QUEUED
         assert status_of(job_store, "job-c") == JobStatus.PROCESSING
         assert job_store.release([], now=later) == 0
 
@@ -425,17 +430,17 @@ class TestRelease:
 class TestClaim:
     def test_claim_loads_lead_documents_and_usage(self, job_store: JobStore) -> None:
         """The claim holds the job (processing, attempt 1, lease) and loads the site's lead, its
-        non-deleted documents of the same site (oldest first) and the month's usage row."""
+        non-deleted documents (newest upload first, as the application lists them) and the month's usage
+        row."""
         make_lead(job_store)
         make_lead(job_store, "lead-other", site_id=OTHER_SITE)
         make_document(job_store, "d2", uploaded_at=NOW - timedelta(hours=1))
         make_document(job_store, "d1", uploaded_at=NOW - timedelta(hours=2))
         make_document(job_store, "d-deleted", deleted_at=NOW - timedelta(minutes=30))
-        make_document(job_store, "d-other-site", site_id=OTHER_SITE)  # same lead id, other site
         make_document(job_store, "d-other-lead", lead_id="lead-other")
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50))
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=40, quota_limit=50))
-        job_store.upsert_usage(Usage(site_id=OTHER_SITE, month="2026-02", evaluation_count=9, quota_limit=9))
+        job_store.add_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50))
+        job_store.add_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=40, quota_limit=50))
+        job_store.add_usage(Usage(site_id=OTHER_SITE, month="2026-02", evaluation_count=9, quota_limit=9))
         job = make_job(job_store)
         sweep(job_store)
         at = NOW + timedelta(seconds=10)
@@ -444,8 +449,12 @@ class TestClaim:
 
         assert (result.status, result.redriven) == ("claimed", False)
         held = result.job
-        assert (held.status, held.attempts, held.generation, held.started_at, held.lease_expires_at) == (
+        assert (held.status, held.state, held.attempts, held.retry_count, held.claims, held.generation,
+                held.started_at, held.lease_expires_at) == (
             JobStatus.PROCESSING,
+            JobState.PROCESSING,
+            1,
+            0,
             1,
             1,
             at,
@@ -456,8 +465,8 @@ class TestClaim:
             SITE,
             150_000,
         )
-        assert [d.id for d in result.documents] == ["d1", "d2"]
-        assert all(d.site_id == SITE and d.deleted_at is None for d in result.documents)
+        assert [d.id for d in result.documents] == ["d2", "d1"]
+        assert all(d.lead_id == "lead-1" and d.deleted_at is None for d in result.documents)
         assert result.usage == Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50)
 
     def test_lead_of_another_site_is_not_loaded(self, job_store: JobStore) -> None:
@@ -468,14 +477,16 @@ class TestClaim:
         result = claim(job_store, job)
         assert (result.status, result.lead, result.documents) == ("claimed", None, [])
 
-    @pytest.mark.parametrize("stored", ["2026-01-31T23:59:59.123Z", "2026-01-31 23:59:59"])
+    @pytest.mark.parametrize("stored", ["2026-01-31T23:59:59.123Z", "2026-01-31 23:59:59",
+                                        "2026-01-31T23:59:59+0000", "2026-01-31T23:59:59.123456+00:00",
+                                        "2026-02-01T00:59:59+01:00"])
     def test_usage_row_is_the_month_of_the_request_not_of_now(self, job_store: JobStore, stored: str) -> None:
-        """A job requested on 31 January and processed in February reads January's usage row,
-        whichever of the two stored timestamp formats requested_at has."""
+        """A job requested on 31 January (UTC) and processed in February reads January's usage row,
+        whichever format the application wrote requested_at in."""
         make_lead(job_store)
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=7, quota_limit=20))
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=20))
-        job_store.upsert_usage(
+        job_store.add_usage(Usage(site_id=SITE, month="2026-01", evaluation_count=7, quota_limit=20))
+        job_store.add_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=1, quota_limit=20))
+        job_store.add_usage(
             Usage(site_id=OTHER_SITE, month="2026-01", evaluation_count=99, quota_limit=20)
         )
         job = make_job(job_store, requested_at=datetime(2026, 1, 31, 23, 0, tzinfo=UTC))
@@ -497,16 +508,14 @@ class TestClaim:
         assert (result.job.attempts, result.job.started_at) == (1, NOW)
 
     def test_claimable_again_once_the_lease_expires(self, job_store: JobStore) -> None:
-        """A redelivered message reclaims a crashed attempt when the lease has expired: attempt 2."""
+        """A redelivered message reclaims a crashed attempt when the lease has expired: the crash counts as a
+        failed attempt (retry_count 1), this is attempt 2, under a new claim number."""
         job = claimed_job(job_store)
         at = NOW + timedelta(seconds=LEASE)
         result = claim(job_store, job, at)
         assert result.status == "claimed"
-        assert (result.job.attempts, result.job.started_at, result.job.lease_expires_at) == (
-            2,
-            at,
-            at + timedelta(seconds=LEASE),
-        )
+        assert (result.job.attempts, result.job.retry_count, result.job.claims, result.job.started_at,
+                result.job.lease_expires_at) == (2, 1, 2, at, at + timedelta(seconds=LEASE))
 
     @pytest.mark.parametrize("generation", [1, 3])
     def test_message_of_another_generation_is_stale(self, job_store: JobStore, generation: int) -> None:
@@ -519,7 +528,7 @@ class TestClaim:
         result = claim(job_store, job, NOW + timedelta(seconds=2), generation=generation)
 
         assert result.status == "stale_generation"
-        assert (result.job.status, result.job.generation, result.job.attempts) == (JobStatus.PENDING, 2, 0)
+        assert (result.job.state, result.job.generation, result.job.attempts) == (JobState.PENDING, 2, 0)
 
     def test_cancelled_job(self, job_store: JobStore) -> None:
         """A message for a cancelled job claims nothing."""
@@ -528,11 +537,8 @@ class TestClaim:
         sweep(job_store)
         assert job_store.cancel("job-1", now=NOW)
         result = claim(job_store, job, NOW + timedelta(seconds=1))
-        assert (result.status, result.job.status, result.job.attempts) == (
-            "cancelled",
-            JobStatus.CANCELLED,
-            0,
-        )
+        assert (result.status, result.job.status, result.job.state, result.job.error_code,
+                result.job.attempts) == ("cancelled", JobStatus.FAILED, JobState.CANCELLED, "Cancelled", 0)
 
     def test_unknown_job_is_not_found(self, job_store: JobStore) -> None:
         """A message naming no job is poison: not_found, nothing loaded."""
@@ -564,7 +570,7 @@ class TestClaim:
     def test_spent_attempts_with_live_lease_are_in_flight(self, job_store: JobStore) -> None:
         """The last attempt is still running: a duplicate message neither claims nor fails the job."""
         make_lead(job_store)
-        job = make_job(job_store, max_attempts=1)
+        job = make_job(job_store, max_retries=1)
         sweep(job_store)
         assert claim(job_store, job).status == "claimed"
         result = claim(job_store, job, NOW + timedelta(seconds=LEASE - 1))
@@ -573,7 +579,7 @@ class TestClaim:
     def test_exhausted_when_the_last_attempt_crashed(self, job_store: JobStore) -> None:
         """Attempts spent and the lease expired: the job is failed and dead-lettered, status exhausted."""
         make_lead(job_store)
-        job = make_job(job_store, max_attempts=2)
+        job = make_job(job_store, max_retries=2)
         sweep(job_store)
         assert claim(job_store, job).job.attempts == 1
         assert claim(job_store, job, NOW + timedelta(seconds=LEASE)).job.attempts == 2
@@ -585,13 +591,15 @@ class TestClaim:
         dead = result.job
         assert (
             dead.status,
+            dead.state,
             dead.error_code,
             dead.dead_lettered_at,
             dead.completed_at,
             dead.lease_expires_at,
             dead.attempts,
+            dead.retry_count,
             dead.generation,
-        ) == (JobStatus.FAILED, "AttemptsExhausted", at, at, None, 2, 1)
+        ) == (JobStatus.FAILED, JobState.DEAD_LETTERED, "AttemptsExhausted", at, at, None, 2, 2, 1)
         assert job_store.get_job("job-1") == dead
 
     def test_redriven_message_restarts_a_dead_lettered_job(self, job_store: JobStore) -> None:
@@ -600,7 +608,7 @@ class TestClaim:
         that generation) keeps claiming the job after a snooze or retry."""
         make_lead(job_store)
         make_document(job_store, "d1")
-        job = make_job(job_store, max_attempts=1)
+        job = make_job(job_store, max_retries=1)
         sweep(job_store)
         held = claim(job_store, job).job
         assert job_store.fail(
@@ -616,11 +624,12 @@ class TestClaim:
             restarted.status,
             restarted.generation,
             restarted.attempts,
+            restarted.retry_count,
             restarted.dead_lettered_at,
             restarted.started_at,
             restarted.completed_at,
             restarted.lease_expires_at,
-        ) == (JobStatus.PROCESSING, 1, 1, None, at, None, at + timedelta(seconds=LEASE))
+        ) == (JobStatus.PROCESSING, 1, 1, 0, None, at, None, at + timedelta(seconds=LEASE))
         assert (result.lead.id, [d.id for d in result.documents]) == ("lead-1", ["d1"])
         assert claim(job_store, job, at + timedelta(seconds=1), generation=1).status == "in_flight"
         assert job_store.retry_later(restarted, now=at + timedelta(seconds=2), delay_seconds=10,
@@ -651,10 +660,10 @@ class TestComplete:
             done.lease_expires_at,
             done.error_code,
         ) == (JobStatus.COMPLETED, "ev-1", at, None, None)
-        assert lead_score(job_store) == (72, "B", "evaluated")
+        assert lead_score(job_store) == (72, "B", "ai_evaluated")
         assert evaluation_rows(job_store) == 1
         saved = job_store.get_evaluation("job-1")
-        assert saved.created_at == at
+        assert (saved.created_at, saved.generation) == (at, 1)
         assert (
             sorted(job_store.prior_submissions(["11" * 32, "22" * 32]), key=lambda p: p.file_sha256) == prints
         )
@@ -669,7 +678,7 @@ class TestComplete:
         )
         assert evaluation_rows(job_store) == 1
         assert job_store.get_evaluation("job-1").id == "ev-1"
-        assert lead_score(job_store) == (72, "B", "evaluated")
+        assert lead_score(job_store) == (72, "B", "ai_evaluated")
         assert job_store.get_job("job-1").completed_at == NOW + timedelta(seconds=30)
 
     def test_rejected_after_a_rescue_took_the_job_back(self, job_store: JobStore) -> None:
@@ -682,14 +691,14 @@ class TestComplete:
         assert job_store.get_evaluation("job-1") is None
         assert evaluation_rows(job_store) == 0
         assert lead_score(job_store) == (None, None, "new")
-        assert status_of(job_store) == JobStatus.QUEUED
+        assert state_of(job_store) == JobState.QUEUED
 
     def test_rejected_after_another_worker_took_over(self, job_store: JobStore) -> None:
         """Worker 1's lease expired, worker 2 reclaimed the job and moved it on (retry_later): worker
         1's late complete changes nothing."""
         first = claimed_job(job_store)
         second = claim(job_store, first, NOW + timedelta(seconds=LEASE)).job
-        assert second.attempts == 2
+        assert (second.attempts, second.claims) == (2, 2)
         assert job_store.retry_later(
             second,
             now=NOW + timedelta(seconds=LEASE + 5),
@@ -702,7 +711,7 @@ class TestComplete:
 
         assert evaluation_rows(job_store) == 0
         after = job_store.get_job("job-1")
-        assert (after.status, after.attempts, after.error_code) == (JobStatus.QUEUED, 2, "StorageError")
+        assert (after.state, after.attempts, after.error_code) == (JobState.RETRYING, 2, "StorageError")
 
     def test_only_the_first_of_two_workers_saves(self, job_store: JobStore) -> None:
         """Worker 2 reclaimed and completed; worker 1's complete returns False and its evaluation is
@@ -718,7 +727,7 @@ class TestComplete:
         )
         assert evaluation_rows(job_store) == 1
         assert job_store.get_job("job-1").evaluation_id == "ev-2"
-        assert lead_score(job_store) == (90, "B", "evaluated")
+        assert lead_score(job_store) == (90, "B", "ai_evaluated")
 
 
 # --------------------------------------------------------------------------- retry_later / fail
@@ -726,7 +735,8 @@ class TestComplete:
 
 class TestRetryLater:
     @pytest.mark.parametrize(
-        ("count_attempt", "attempts", "retry_count"), [(True, (1, 2), (1, 2)), (False, (0, 0), (0, 0))]
+        ("count_attempt", "attempts", "retry_count", "state"),
+        [(True, (1, 2), (1, 2), JobState.RETRYING), (False, (0, 0), (0, 0), JobState.SNOOZED)],
     )
     def test_attempt_counted_or_given_back(
         self,
@@ -734,9 +744,10 @@ class TestRetryLater:
         count_attempt: bool,
         attempts: tuple[int, int],
         retry_count: tuple[int, int],
+        state: JobState,
     ) -> None:
-        """processing → queued with the error and a lease covering the delay; a snooze
-        (count_attempt=False) gives the claim's attempt back and leaves retry_count alone. Two rounds."""
+        """processing → pending (retrying) with the error and a lease covering the delay, the failed
+        attempt counted; a snooze (count_attempt=False) counts nothing. Two rounds."""
         job = claimed_job(job_store)
         for round_index in range(2):
             at = NOW + timedelta(seconds=100 * (round_index + 1))
@@ -752,15 +763,16 @@ class TestRetryLater:
                 is True
             )
             row = job_store.get_job("job-1")
+            assert row.status == JobStatus.PENDING
             assert (
-                row.status,
+                row.state,
                 row.attempts,
                 row.retry_count,
                 row.error_code,
                 row.error_message,
                 row.lease_expires_at,
             ) == (
-                JobStatus.QUEUED,
+                state,
                 attempts[round_index],
                 retry_count[round_index],
                 "Throttled",
@@ -808,6 +820,8 @@ class TestFail:
         row = job_store.get_job("job-1")
         assert (
             row.status,
+            row.state,
+            row.retry_count,
             row.error_code,
             row.error_message,
             row.completed_at,
@@ -815,6 +829,8 @@ class TestFail:
             row.dead_lettered_at,
         ) == (
             JobStatus.FAILED,
+            JobState.DEAD_LETTERED if dead_lettered else JobState.FAILED,
+            1,
             "DocumentUnreadable",
             "no usable document",
             at,
@@ -845,13 +861,16 @@ def jobs_in_every_state(store: JobStore) -> None:
                 held, now=NOW, error_code="ModelRejected", error_message="refused", dead_lettered=True
             )
     make_job(store, "job-pending")
-    assert {state: status_of(store, f"job-{state}") for state in STATES} == {s: JobStatus(s) for s in STATES}
+    expected = {"pending": JobState.PENDING, "queued": JobState.QUEUED, "processing": JobState.PROCESSING,
+                "completed": JobState.COMPLETED, "failed": JobState.DEAD_LETTERED}
+    assert {state: state_of(store, f"job-{state}") for state in STATES} == expected
 
 
 class TestCancel:
     def test_cancel_only_from_pending_or_queued(self, job_store: JobStore) -> None:
-        """pending | queued → cancelled (completed_at set, lease cleared); every other state is left
-        as it is; cancelling twice or an unknown job returns False."""
+        """pending | queued → failed (the application's vocabulary) in state cancelled, error code Cancelled
+        (completed_at set, lease cleared); every other state is left as it is; cancelling twice or an unknown
+        job returns False."""
         jobs_in_every_state(job_store)
         at = NOW + timedelta(seconds=50)
         expected = {"pending": True, "queued": True, "processing": False, "completed": False, "failed": False}
@@ -862,9 +881,10 @@ class TestCancel:
         for state, cancelled in expected.items():
             row = job_store.get_job(f"job-{state}")
             if cancelled:
-                assert (row.status, row.completed_at, row.lease_expires_at) == (JobStatus.CANCELLED, at, None)
+                assert (row.status, row.state, row.error_code, row.completed_at, row.lease_expires_at) == (
+                    JobStatus.FAILED, JobState.CANCELLED, "Cancelled", at, None)
             else:
-                assert row.status == JobStatus(state)
+                assert row.state != JobState.CANCELLED
         assert job_store.cancel("job-pending", now=at) is False
         assert job_store.cancel("unknown", now=at) is False
 
@@ -887,19 +907,21 @@ class TestRequeue:
         }
         for state in ("pending", "queued", "processing", "completed"):
             row = job_store.get_job(f"job-{state}")
-            assert (row.status, row.generation) == (JobStatus(state), 1)
+            assert (row.state, row.generation) == (JobState(state), 1)
         row = job_store.get_job("job-failed")
         assert (
             row.status,
+            row.state,
             row.generation,
             row.attempts,
+            row.retry_count,
             row.dead_lettered_at,
             row.queued_at,
             row.started_at,
             row.completed_at,
             row.lease_expires_at,
             row.updated_at,
-        ) == (JobStatus.PENDING, 2, 0, None, None, None, None, None, at)
+        ) == (JobStatus.PENDING, JobState.PENDING, 2, 0, 0, None, None, None, None, None, at)
         claimed = sweep(job_store, at).claimed
         assert [(j.id, j.generation) for j in claimed] == [("job-failed", 2), ("job-pending", 1)]
 
@@ -932,8 +954,9 @@ class TestListJobs:
         sweep(job_store, limit=1)  # job-a queued
 
         assert ids(job_store.list_jobs()) == ["job-future", "job-c", "job-b", "job-a"]
-        assert ids(job_store.list_jobs(status=JobStatus.PENDING)) == ["job-future", "job-c", "job-b"]
-        assert ids(job_store.list_jobs(status=JobStatus.QUEUED)) == ["job-a"]
+        assert ids(job_store.list_jobs(status=JobStatus.PENDING)) == ["job-future", "job-c", "job-b", "job-a"]
+        assert ids(job_store.list_jobs(state=JobState.PENDING)) == ["job-future", "job-c", "job-b"]
+        assert ids(job_store.list_jobs(state=JobState.QUEUED)) == ["job-a"]
         assert job_store.list_jobs(status=JobStatus.COMPLETED) == []
         assert ids(job_store.list_jobs(limit=2)) == ["job-future", "job-c"]
 
@@ -948,6 +971,8 @@ class TestGetEvaluation:
         saved = job_store.get_evaluation("job-1")
 
         assert saved.model_dump(exclude={"created_at"}) == ev.model_dump(exclude={"created_at"})
+        assert (saved.risk_flags, saved.fraud_signals, saved.extracted_data) == (
+            ev.risk_flags, ev.fraud_signals, ev.extracted_data)
         assert saved.documents[0].facts.net_pay == Decimal("1980.55")
         assert saved.created_at == NOW + timedelta(seconds=3)
         assert job_store.get_evaluation("unknown") is None

@@ -29,6 +29,7 @@ from leadeval.models import (
     ExtractedFacts,
     Job,
     JobMessage,
+    JobState,
     JobStatus,
     Lead,
     LeadDocument,
@@ -62,7 +63,7 @@ def round_trips(store: Any) -> int:
 
 def make_lead(store: JobStore, lead_id: str = "lead-1", site_id: str = SITE, rent_cents: int = 185_000) -> Lead:
     lead = Lead(id=lead_id, site_id=site_id, first_name="Ada", last_name="Lovelace", email="ada@example.test",
-                monthly_rent_cents=rent_cents, created_at=NOW - timedelta(days=2))
+                monthly_rent=Decimal(rent_cents) / 100, created_at=NOW - timedelta(days=2))
     store.create_lead(lead)
     return lead
 
@@ -187,7 +188,7 @@ def _seed_stub(store: JobStore, documents: MemoryDocumentStore, job_id: str) -> 
     documents.put(key, text_pdf(["Pay stub (the scripted model supplies the facts)"]))
     store.add_document(LeadDocument(id="d-stub", lead_id="lead-1", site_id=SITE, document_type="pay_stub",
                                     file_name="stub.pdf", storage_key=key, uploaded_at=NOW - timedelta(hours=1)))
-    return make_job(store, job_id, status=JobStatus.QUEUED)
+    return make_job(store, job_id, status=JobStatus.PENDING)
 
 
 class TestWorkerUsesThePolicy:
@@ -226,7 +227,7 @@ class TestWorkerUsesThePolicy:
         make_lead(job_store)
         job = _seed_stub(job_store, documents, "job-1")
         job_store.set_policy(SITE, policy_json(), now=NOW)
-        raw(job_store, "UPDATE site_scoring_policies SET policy_json = :p WHERE site_id = :s",
+        raw(job_store, "UPDATE leadeval_site_policies SET policy_json = :p WHERE site_id = :s",
             p='{"income_to_rent_ratio": "lots"}', s=SITE)
 
         outcome = process_message(ctx, JobMessage.for_job(job), now=NOW)
@@ -235,7 +236,7 @@ class TestWorkerUsesThePolicy:
         assert outcome.delay_seconds == 300
         assert documents.gets == [] and ctx.model.calls == []
         held = job_store.get_job("job-1")
-        assert (held.status, held.attempts, held.error_code) == (JobStatus.QUEUED, 0, "ConfigurationError")
+        assert (held.state, held.attempts, held.error_code) == (JobState.SNOOZED, 0, "ConfigurationError")
         assert "scoring policy of site site-a is invalid" in held.error_message
         assert "income_to_rent_ratio" in held.error_message
         assert job_store.get_evaluation("job-1") is None
@@ -285,7 +286,7 @@ class TestOverrides:
         """The table's CHECK constraints hold even for rows written around the store."""
         for recommendation, reason in (("maybe", "why"), ("approve", "  ")):
             with pytest.raises(ProcessingError):
-                raw(job_store, "INSERT INTO evaluation_overrides (id, evaluation_id, job_id, recommendation, reason, "
+                raw(job_store, "INSERT INTO leadeval_overrides (id, evaluation_id, job_id, recommendation, reason, "
                                "created_at) VALUES ('o', 'e', 'j', :r, :why, '2026-02-10T12:00:00.000Z')",
                     r=recommendation, why=reason)
 
@@ -296,17 +297,17 @@ class TestOverrides:
 class TestReevaluate:
     def test_creates_a_pending_job_for_the_lead_requested_now_and_counts_it(self, job_store: JobStore) -> None:
         make_lead(job_store)
-        job_store.upsert_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50))
-        job_store.upsert_usage(Usage(site_id=OTHER_SITE, month="2026-02", evaluation_count=7, quota_limit=50))
+        job_store.add_usage(Usage(site_id=SITE, month="2026-02", evaluation_count=3, quota_limit=50))
+        job_store.add_usage(Usage(site_id=OTHER_SITE, month="2026-02", evaluation_count=7, quota_limit=50))
         completed(job_store, make_job(job_store), "ev-1", NOW, score=49, label="D", recommendation="decline")
         at = NOW + timedelta(days=1)
 
-        result = job_store.reevaluate("lead-1", now=at, max_attempts=4, job_id="job-2")
+        result = job_store.reevaluate("lead-1", now=at, max_retries=4, job_id="job-2")
 
         assert result.status == "created"
         job = result.job
         assert (job.id, job.site_id, job.lead_id, job.status, job.requested_at, job.generation, job.attempts,
-                job.max_attempts) == ("job-2", SITE, "lead-1", JobStatus.PENDING, at, 1, 0, 4)
+                job.max_retries) == ("job-2", SITE, "lead-1", JobStatus.PENDING, at, 1, 0, 4)
         assert job_store.get_job("job-2") == job
         assert result.usage == Usage(site_id=SITE, month="2026-02", evaluation_count=4, quota_limit=50)
         assert raw(job_store, "SELECT evaluation_count FROM ai_evaluation_usage WHERE site_id = :s",
@@ -439,6 +440,7 @@ class TestCli:
         db = tmp_path / "cli.db"
         monkeypatch.setenv("LEADEVAL_DATABASE_URL", f"sqlite:///{db}")
         store = SqliteJobStore(db)
+        store.create_application_tables()
         store.migrate()
         runner = CliRunner()
 

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from leadeval.adapters.jobstore.postgres import PostgresJobStore, to_psycopg_par
 from leadeval.adapters.jobstore.sql import Statement, load_queries
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.errors import ProcessingError, StoreUnavailableError
-from leadeval.models import Job, JobStatus, Lead
+from leadeval.models import Job, JobState, JobStatus, Lead
 from leadeval.timeutil import format_ts
 
 psycopg = pytest.importorskip("psycopg")
@@ -50,6 +51,7 @@ def _dsn() -> Iterator[str]:
 @pytest.fixture(name="store")
 def _store(dsn: str) -> Iterator[PostgresJobStore]:
     store = PostgresJobStore(dsn)
+    store.create_application_tables()
     store.migrate()
     yield store
     store.close()
@@ -65,7 +67,7 @@ def _admin(dsn: str) -> Any:
 def _add_jobs(store: PostgresJobStore, count: int) -> list[str]:
     """``count`` pending jobs requested one second apart from T0 - 1 h; ids in request order."""
     store.create_lead(Lead(id="lead-1", site_id="site-1", first_name="A", last_name="B",
-                           monthly_rent_cents=150_000))
+                           monthly_rent=1500))
     ids = []
     for i in range(count):
         job = Job(id=f"job-{i:04d}", site_id="site-1", lead_id="lead-1", status=JobStatus.PENDING,
@@ -110,7 +112,7 @@ def test_two_sweeps_racing_on_two_connections_never_claim_the_same_job(store: Po
     assert len(results["a"]) == len(a) == 60
     assert len(results["b"]) == len(b) == 60
     assert a & b == set()
-    queued = {j.id for j in store.list_jobs(status=JobStatus.QUEUED, limit=1000)}
+    queued = {j.id for j in store.list_jobs(state=JobState.QUEUED, limit=1000)}
     assert a | b == queued
     # Each sweep skips only rows the other holds, so together they took the 120 oldest.
     assert queued == set(ids[:120])
@@ -122,26 +124,28 @@ def test_a_sweep_skips_rows_locked_by_an_uncommitted_claim_instead_of_waiting(st
     other = PostgresJobStore(dsn, statement_timeout=5)  # a wait would fail the test, not hang it
     claim = to_psycopg_params(load_queries("postgresql")["claim_due"])
     params = {"now": format_ts(T0), "lease_until": format_ts(T0 + timedelta(minutes=5)), "limit": 60}
+    store.sweep(now=T0, limit=0, admit_limit=1000, lease_seconds=300, rescue_after_seconds=3600)  # admit only
     with _admin(dsn) as held, held.transaction():
         first = {row["id"] for row in held.execute(claim, params).fetchall()}
         second = _sweep(other, 60)  # runs while the first claim's transaction still holds its rows
     other.close()
     assert first == set(ids[:60])
     assert set(second) == set(ids[60:120])
-    assert {j.id for j in store.list_jobs(status=JobStatus.QUEUED, limit=1000)} == set(ids[:120])
+    assert {j.id for j in store.list_jobs(state=JobState.QUEUED, limit=1000)} == set(ids[:120])
 
 
 def test_claim_order_parses_both_timestamp_formats(store: PostgresJobStore, dsn: str) -> None:
     # As raw strings '2026-01-31 23:00:00' < '2026-01-31T22:00:00.000Z' (' ' sorts before 'T'); as
     # instants 22:00Z comes first, and 23:30+01:00 (22:30Z) in between.
     store.create_lead(Lead(id="lead-1", site_id="site-1", first_name="A", last_name="B",
-                           monthly_rent_cents=150_000))
+                           monthly_rent=1500))
     rows = [("late", "2026-01-31 23:00:00"), ("early", "2026-01-31T22:00:00.000Z"),
             ("middle", "2026-01-31T23:30:00+01:00")]
     with _admin(dsn) as conn:
         for job_id, requested_at in rows:
-            conn.execute("INSERT INTO ai_evaluation_jobs (id, site_id, lead_id, status, requested_at) "
-                         "VALUES (%s, 'site-1', 'lead-1', 'pending', %s)", (job_id, requested_at))
+            conn.execute("INSERT INTO ai_evaluation_jobs (id, site_id, lead_id, status, requested_at, created_at, "
+                         "updated_at) VALUES (%s, 'site-1', 'lead-1', 'pending', %s, %s, %s)",
+                         (job_id, requested_at, requested_at, requested_at))
     outcome = store.sweep(now=datetime(2026, 1, 31, 22, 45, tzinfo=UTC), limit=10, lease_seconds=60,
                           rescue_after_seconds=3600)
     assert [j.id for j in outcome.claimed] == ["early", "middle"]
@@ -203,13 +207,13 @@ def test_a_statement_timeout_is_transient(dsn: str) -> None:
 def test_a_batch_is_one_transaction_and_sql_errors_name_the_statement_without_row_values(
         store: PostgresJobStore) -> None:
     lead = Lead(id="lead-secret@example.com", site_id="site-1", first_name="A", last_name="B",
-                monthly_rent_cents=1)
+                monthly_rent=Decimal('0.01'))
     store.create_lead(lead)
     q = load_queries("postgresql")
-    insert = {"site_id": "site-1", "lead_id": lead.id, "status": "pending", "requested_at": format_ts(T0),
-              "generation": 1, "attempts": 0, "max_attempts": 5, "now": format_ts(T0)}
+    insert = {"site_id": "site-1", "lead_id": lead.id, "requested_by": None, "requested_at": format_ts(T0),
+              "model_version": None, "max_retries": 5, "now": format_ts(T0)}
     lead_row = {"id": lead.id, "site_id": "site-1", "first_name": "A", "last_name": "B", "email": None,
-                "phone": None, "monthly_rent_cents": 1, "voucher_amount_cents": 0, "move_in_date": None,
+                "phone": None, "monthly_rent": 0.01, "voucher_cents": 0, "move_in_date": None,
                 "status": "new", "now": format_ts(T0)}
     with pytest.raises(ProcessingError) as info:
         store.executor.execute_batch([Statement("insert_job", q["insert_job"], {"id": "job-x", **insert}),
@@ -295,6 +299,7 @@ def _family(declared: str) -> str:
 def test_migrations_give_postgresql_the_same_schema_as_sqlite(store: PostgresJobStore, dsn: str,
                                                               tmp_path: Path) -> None:
     sqlite = SqliteJobStore(tmp_path / "schema.db")
+    sqlite.create_application_tables()
     sqlite.migrate()
     sqlite.close()
     expected, actual = _sqlite_schema(tmp_path / "schema.db"), _pg_schema(dsn)
@@ -303,13 +308,14 @@ def test_migrations_give_postgresql_the_same_schema_as_sqlite(store: PostgresJob
         assert actual["columns"][table] == cols, table
     assert actual["indexes"] == expected["indexes"]
     # spot checks of the mapping itself
-    assert ("income_to_rent_ratio", "real", False, False) in actual["columns"]["lead_ai_evaluations"]
-    assert ("generation", "integer", True, True) in actual["columns"]["ai_evaluation_jobs"]
+    assert ("income_to_rent_ratio", "real", False, False) in actual["columns"]["leadeval_evaluations"]
+    assert ("monthly_rent", "real", False, False) in actual["columns"]["leads"]
+    assert ("leadeval_generation", "integer", True, True) in actual["columns"]["ai_evaluation_jobs"]
 
 
 def test_defaulted_timestamps_are_iso_utc_text(store: PostgresJobStore, dsn: str) -> None:
     with _admin(dsn) as conn:
-        conn.execute("INSERT INTO leads (id, site_id, first_name, last_name, monthly_rent_cents) "
+        conn.execute("INSERT INTO leads (id, site_id, first_name, last_name, monthly_rent) "
                      "VALUES ('l', 's', 'A', 'B', 1)")
         row = conn.execute("SELECT created_at, pg_typeof(created_at)::text AS t FROM leads").fetchone()
     assert row["t"] == "text"

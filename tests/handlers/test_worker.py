@@ -13,7 +13,7 @@ import pytest
 from leadeval.errors import StorageError, ThrottledError
 from leadeval.handlers import handle_worker
 from leadeval.local import FakeLambdaContext
-from leadeval.models import JobStatus
+from leadeval.models import JobState, JobStatus
 from leadeval.observability import logger as powertools_logger
 from leadeval.testing import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
 from tests.helpers import load_event, make_services, paystub_facts, seed_job, text_pdf
@@ -63,7 +63,8 @@ def test_mixed_batch_reports_exactly_the_retryable_record(env) -> None:
     assert result == {"batchItemFailures": [{"itemIdentifier": "flaky-message-id"}]}
     assert services.store.get_job("job_demo_001").status == JobStatus.COMPLETED
     flaky_job = services.store.get_job("job_flaky")
-    assert (flaky_job.status, flaky_job.error_code, flaky_job.retry_count) == (JobStatus.QUEUED, "StorageError", 1)
+    assert (flaky_job.status, flaky_job.state, flaky_job.error_code, flaky_job.retry_count) == (
+        JobStatus.PENDING, JobState.RETRYING, "StorageError", 1)
     assert [m.body for m in queue.dlq] == [event["Records"][1]["body"], event["Records"][2]["body"]]
     assert {m.attributes["leadeval_reason"] for m in queue.dlq} == {"MalformedMessage"}
 
@@ -86,7 +87,7 @@ def test_throttled_model_snoozes_without_using_an_attempt(env) -> None:
     # The snooze re-sends the body with DelaySeconds (so SQS's receive count never grows) and acks this copy.
     assert result == {"batchItemFailures": []}
     job = services.store.get_job("job_demo_001")
-    assert (job.status, job.attempts, job.retry_count, job.error_code) == (JobStatus.QUEUED, 0, 0, "Throttled")
+    assert (job.state, job.attempts, job.retry_count, job.error_code) == (JobState.SNOOZED, 0, 0, "Throttled")
     assert job.lease_expires_at is not None
     [copy] = queue.messages.values()
     assert (copy.body, copy.visible_at - queue.now(), copy.receive_count) == (event["Records"][0]["body"], 120, 0)
@@ -110,7 +111,7 @@ def test_deadline_reports_unstarted_records_without_claiming(env) -> None:
     result = handle_worker(event, FakeLambdaContext(timeout_seconds=5), services)  # < 60 s job budget
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     job = services.store.get_job("job_demo_001")
-    assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
+    assert (job.status, job.state, job.attempts, job.claims) == (JobStatus.PENDING, JobState.PENDING, 0, 0)
     assert model.calls == []
 
 

@@ -126,15 +126,15 @@ class Applicant:
         store, n = self.services.store, self.count
         lead_id, job_id = f"lead_{n}", f"job_{n}"
         store.create_lead(Lead(id=lead_id, site_id="site_corpus", first_name=first, last_name=last,
-                               monthly_rent_cents=185_000))
+                               monthly_rent=1850))
         for i, (doc_id, data) in enumerate(files.items()):
             key = f"site_corpus/{lead_id}/{doc_id}"
             self.services.documents.put(key, data)
             store.add_document(LeadDocument(id=doc_id, lead_id=lead_id, site_id="site_corpus", file_name=doc_id,
-                                            storage_key=key, uploaded_at=now - timedelta(minutes=30 - i)))
-        store.upsert_usage(Usage(site_id="site_corpus", month=usage_month(now), evaluation_count=1,
+                                            storage_key=key, uploaded_at=now - timedelta(minutes=30 + i)))
+        store.add_usage(Usage(site_id="site_corpus", month=usage_month(now), evaluation_count=1,
                                  quota_limit=1000))
-        job = Job(id=job_id, site_id="site_corpus", lead_id=lead_id, status=JobStatus.QUEUED,
+        job = Job(id=job_id, site_id="site_corpus", lead_id=lead_id, status=JobStatus.PENDING,
                   requested_at=now - timedelta(minutes=5))
         store.create_job(job)
         return process_message(self.services.process_context(), JobMessage.for_job(job), now=now)

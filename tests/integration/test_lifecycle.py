@@ -41,7 +41,7 @@ from leadeval.config import Settings
 from leadeval.errors import StoreUnavailableError
 from leadeval.handlers import handle_worker
 from leadeval.local import FakeLambdaContext, sqs_event
-from leadeval.models import Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
+from leadeval.models import Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
 from leadeval.services.process import ProcessContext, process_message
 from leadeval.services.sweep import run_sweep
 from leadeval.timeutil import format_ts, usage_month
@@ -54,14 +54,14 @@ POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgr
 
 @pytest.fixture(name="rig")
 def _rig(tmp_path: Path):
-    rig = LifecycleRig(tmp_path, max_attempts=3, real_prepare=True)
+    rig = LifecycleRig(tmp_path, max_retries=3, real_prepare=True)
     yield rig
     rig.close()
 
 
 def _status(rig: LifecycleRig, job_id: str) -> tuple[str, int, int]:
     job = rig.job(job_id)
-    return str(job.status), job.attempts, job.generation
+    return str(job.state), job.attempts, job.generation
 
 
 # =========================================================================== duplicate delivery
@@ -156,7 +156,7 @@ def test_duplicate_delivery_at_once_without_idempotency_records_the_database_gua
 def test_duplicate_of_a_dead_lettered_jobs_message_goes_to_the_dlq_and_restarts_nothing(tmp_path: Path) -> None:
     """A copy of a dead-lettered job's message sent before the dead-lettering (a duplicate) must not act as a
     redrive: it joins the DLQ, the job stays failed, the model is not called again."""
-    rig = LifecycleRig(tmp_path, max_attempts=1)
+    rig = LifecycleRig(tmp_path, max_retries=1)
     rig.seed(["j1"])
     rig.model.broken.add(doc_id("j1"))
     rig.sweep()
@@ -169,7 +169,7 @@ def test_duplicate_of_a_dead_lettered_jobs_message_goes_to_the_dlq_and_restarts_
 
     assert copy.failures == set() and rig.dlq_jobs() == ["j1", "j1"]
     assert [m.attributes["leadeval_reason"] for m in rig.queue.dlq] == ["ModelUnavailable", "ModelUnavailable"]
-    assert _status(rig, "j1") == ("failed", 1, 1) and rig.job("j1").dead_lettered_at is not None
+    assert _status(rig, "j1") == ("dead_lettered", 1, 1) and rig.job("j1").dead_lettered_at is not None
     assert (rig.model.calls, rig.restarts) == (Counter({"j1": 1}), Counter())
     rig.close()
 
@@ -177,7 +177,7 @@ def test_duplicate_of_a_dead_lettered_jobs_message_goes_to_the_dlq_and_restarts_
 def test_a_failed_dlq_send_keeps_the_message_and_its_redelivery_dead_letters_it(tmp_path: Path) -> None:
     """The DLQ refuses the worker's send: the record is reported failed (the message is kept), and when it comes
     back it is moved to the DLQ then, without restarting the job (it predates the dead-lettering)."""
-    rig = LifecycleRig(tmp_path, max_attempts=1, visibility_timeout=60)
+    rig = LifecycleRig(tmp_path, max_retries=1, visibility_timeout=60)
     rig.seed(["j1"])
     rig.model.broken.add(doc_id("j1"))
     rig.sweep()
@@ -185,7 +185,7 @@ def test_a_failed_dlq_send_keeps_the_message_and_its_redelivery_dead_letters_it(
     rig.queue.dead_letter = _raising(StoreUnavailableError("SQS 500"))  # type: ignore[method-assign]
     refused = rig.work()
     assert refused.failures == {"m1"} and rig.queue.dlq == []
-    assert _status(rig, "j1") == ("failed", 1, 1)
+    assert _status(rig, "j1") == ("dead_lettered", 1, 1)
 
     rig.queue.dead_letter = real_dead_letter  # type: ignore[method-assign]
     rig.clock.advance(61)
@@ -210,7 +210,7 @@ def test_throttling_for_a_while_snoozes_without_using_attempts(rig: LifecycleRig
     for _ in range(5):
         result = rig.work()
         assert not result.failures  # a snooze re-sends the message with a delay and acks this copy
-        assert {j.status for j in rig.jobs()} == {JobStatus.QUEUED}
+        assert {j.state for j in rig.jobs()} == {JobState.SNOOZED}
         assert {j.attempts for j in rig.jobs()} == {0}
         assert max(m.receive_count for m in rig.queue.messages.values()) == 0  # fresh copies, never received
         rig.clock.advance(rig.model.retry_after + 1)
@@ -225,7 +225,7 @@ def test_throttling_for_a_while_snoozes_without_using_attempts(rig: LifecycleRig
 
 
 def test_5xx_forever_dead_letters_exactly_those_jobs_then_a_redrive_completes_them_once(rig: LifecycleRig) -> None:
-    """Two jobs whose model answers 5xx for ever end failed + dead-lettered after max_attempts (3) claims, and
+    """Two jobs whose model answers 5xx for ever end failed + dead-lettered after max_retries (3) attempts, and
     the DLQ holds exactly their messages; a healthy job beside them completes. With the provider healthy again,
     a redrive restarts both (attempts reset, same generation) and each completes with one more AI call."""
     rig.seed(["ok", "bad1", "bad2"])
@@ -234,8 +234,8 @@ def test_5xx_forever_dead_letters_exactly_those_jobs_then_a_redrive_completes_th
 
     assert rounds <= 5
     assert [(j.id, str(j.status), j.attempts, j.retry_count, j.error_code, j.dead_lettered_at is not None)
-            for j in rig.jobs()] == [("bad2", "failed", 3, 2, "ModelUnavailable", True),
-                                     ("bad1", "failed", 3, 2, "ModelUnavailable", True),
+            for j in rig.jobs()] == [("bad2", "failed", 3, 3, "ModelUnavailable", True),
+                                     ("bad1", "failed", 3, 3, "ModelUnavailable", True),
                                      ("ok", "completed", 1, 0, None, False)]
     assert sorted(rig.dlq_jobs()) == ["bad1", "bad2"]
     assert {m.attributes["leadeval_reason"] for m in rig.queue.dlq} == {"ModelUnavailable"}
@@ -268,10 +268,10 @@ def test_a_redriven_job_that_needs_a_retry_keeps_its_message(rig: LifecycleRig) 
     rig.redrive()
 
     rig.work()  # restarted: 5xx -> retry
-    assert _status(rig, "j1") == ("queued", 1, 1) and len(rig.queue.messages) == 1
+    assert _status(rig, "j1") == ("retrying", 1, 1) and len(rig.queue.messages) == 1
     rig.clock.advance(61)
     rig.work()  # 429 -> snooze
-    assert _status(rig, "j1") == ("queued", 1, 1) and len(rig.queue.messages) == 1
+    assert _status(rig, "j1") == ("snoozed", 1, 1) and len(rig.queue.messages) == 1
     rig.clock.advance(31)
     rig.work()
 
@@ -322,6 +322,7 @@ def _any_store(request: pytest.FixtureRequest, tmp_path: Path):
         from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
         store = PostgresJobStore(request.getfixturevalue("pg_dsn"))
+    store.create_application_tables()
     store.migrate()
     yield store
     store.close()
@@ -333,7 +334,7 @@ def test_only_a_message_sent_after_the_dead_lettering_restarts_the_job(any_store
     with attempts 1 and the same generation; unknown send times keep the old rule (any copy restarts)."""
     store = any_store
     store.create_job(Job(id="j1", site_id=SITE, lead_id="lead_1", status=JobStatus.PENDING,
-                         requested_at=NOW - timedelta(hours=1), max_attempts=1))
+                         requested_at=NOW - timedelta(hours=1), max_retries=1))
     [job] = store.sweep(now=NOW, limit=10, lease_seconds=120, rescue_after_seconds=3600).claimed
     message = JobMessage.for_job(job)
     held = store.claim(message, now=NOW, lease_seconds=120, sent_at=NOW - timedelta(seconds=1)).job
@@ -362,7 +363,7 @@ def test_a_message_moved_back_by_an_sqs_move_task_restarts_its_job(tmp_path: Pat
     back with its message attributes. Its ``leadeval_dead_lettered_at`` stamp marks it as redriven even if its
     SentTimestamp were still the original one; the same body without the stamp is an older copy and goes back
     to the DLQ."""
-    rig = LifecycleRig(tmp_path, max_attempts=1)
+    rig = LifecycleRig(tmp_path, max_retries=1)
     rig.seed(["j1"])
     rig.model.broken.add(doc_id("j1"))
     rig.sweep()
@@ -401,7 +402,7 @@ def test_throttling_past_the_queues_max_receive_count_loses_nothing(tmp_path: Pa
     for _ in range(6):
         rig.work()
         rig.clock.advance(rig.model.retry_after + 1)
-        assert (rig.queue.dlq, rig.job("j1").status, rig.job("j1").attempts) == ([], JobStatus.QUEUED, 0)
+        assert (rig.queue.dlq, rig.job("j1").state, rig.job("j1").attempts) == ([], JobState.SNOOZED, 0)
 
     rig.drain()
 
@@ -522,11 +523,11 @@ def test_cancel_of_a_queued_job_acks_its_in_flight_message_without_an_ai_call(
     assert cancelled.exit_code == 0 and "j1: cancelled" in cancelled.output
     result = rig.invoke(in_flight)
     assert result.failures == set() and sorted(result.acked) == ["m1", "m2"]
-    assert (rig.job("j1").status, rig.job("j2").status) == (JobStatus.CANCELLED, JobStatus.COMPLETED)
+    assert (rig.job("j1").state, rig.job("j2").state) == (JobState.CANCELLED, JobStatus.COMPLETED)
     assert rig.model.calls == Counter({"j2": 1})
     rig.clock.advance(7200)
     rig.sweep()
-    assert rig.settle() == 0 and rig.job("j1").status == JobStatus.CANCELLED
+    assert rig.settle() == 0 and rig.job("j1").state == JobState.CANCELLED
     assert rig.evaluations_per_job() == Counter({"j2": 1})
 
 
@@ -537,6 +538,7 @@ def test_rejected_send_message_batch_entries_go_back_to_pending_through_sqs_job_
     """SendMessageBatch answers HTTP 200 with two ``Failed`` entries (SqsJobQueue over a stubbed client): those
     jobs are back in pending, the other ten are queued and were sent once; the next sweep sends just the two."""
     store = SqliteJobStore(tmp_path / "jobs.db")
+    store.create_application_tables()
     store.migrate()
     for i in range(12):
         store.create_job(Job(id=f"job_{i:02d}", site_id=SITE, lead_id=f"lead_{i}", status=JobStatus.PENDING,
@@ -560,8 +562,8 @@ def test_rejected_send_message_batch_entries_go_back_to_pending_through_sqs_job_
         stub.assert_no_pending_responses()
 
     assert (result.claimed, result.sent, result.released, result.sqs_calls) == (12, 10, 2, 2)
-    assert sorted(j.id for j in store.list_jobs(status=JobStatus.PENDING)) == ["job_03", "job_07"]
-    assert len(store.list_jobs(status=JobStatus.QUEUED)) == 10
+    assert sorted(j.id for j in store.list_jobs(state=JobState.PENDING)) == ["job_03", "job_07"]
+    assert len(store.list_jobs(state=JobState.QUEUED)) == 10
     assert Counter(sent) == Counter({f"job_{i:02d}": 1 for i in range(12)})
 
     with Stubber(client) as stub:
@@ -574,7 +576,7 @@ def test_rejected_send_message_batch_entries_go_back_to_pending_through_sqs_job_
         stub.assert_no_pending_responses()
 
     assert (again.claimed, again.sent, again.released) == (2, 2, 0)
-    assert len(store.list_jobs(status=JobStatus.QUEUED)) == 12
+    assert len(store.list_jobs(state=JobState.QUEUED)) == 12
     assert Counter(sent) == Counter({**{f"job_{i:02d}": 1 for i in range(12)}, "job_03": 2, "job_07": 2})
     store.close()
 
@@ -641,6 +643,7 @@ def test_two_sweeps_at_once_on_sqlite_claim_and_rescue_each_job_once(tmp_path: P
     """Two sweeps on two connections at the same instant: every stuck job is rescued once, every due job is
     claimed by exactly one of them (BEGIN IMMEDIATE serialises the two batches)."""
     first = SqliteJobStore(tmp_path / "jobs.db")
+    first.create_application_tables()
     first.migrate()
     _stuck_and_pending(first, stuck=5, pending=20)
     second = SqliteJobStore(tmp_path / "jobs.db")
@@ -648,7 +651,7 @@ def test_two_sweeps_at_once_on_sqlite_claim_and_rescue_each_job_once(tmp_path: P
     results = _concurrent_sweeps([first, second])
 
     _assert_swept_once(results, stuck=5, pending=20)
-    assert {j.status for j in first.list_jobs(limit=100)} == {JobStatus.QUEUED}
+    assert {j.state for j in first.list_jobs(limit=100)} == {JobState.QUEUED}
     first.close()
     second.close()
 
@@ -673,6 +676,7 @@ def test_two_sweeps_at_once_on_postgresql_claim_and_rescue_each_job_once(pg_dsn:
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
     stores = [PostgresJobStore(pg_dsn) for _ in range(3)]
+    stores[0].create_application_tables()
     stores[0].migrate()
     _stuck_and_pending(stores[0], stuck=5, pending=40)
 
@@ -693,11 +697,13 @@ def test_rescue_never_overwrites_a_job_completed_meanwhile_on_postgresql(pg_dsn:
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
     store = PostgresJobStore(pg_dsn)
+    store.create_application_tables()
     store.migrate()
     _stuck_and_pending(store, stuck=1, pending=0)
     with psycopg.connect(pg_dsn) as worker:
-        worker.execute("UPDATE ai_evaluation_jobs SET status = 'completed', lease_expires_at = NULL, "
-                       "completed_at = %s WHERE id = 'job_00' AND status = 'processing'", (format_ts(NOW),))
+        worker.execute("UPDATE ai_evaluation_jobs SET status = 'completed', leadeval_state = 'completed', "
+                       "leadeval_lease_expires_at = NULL, completed_at = %s "
+                       "WHERE id = 'job_00' AND status = 'processing'", (format_ts(NOW),))
         results: list[Any] = []
         sweeper = threading.Thread(target=lambda: results.append(
             PostgresJobStore(pg_dsn).sweep(now=NOW, limit=1000, lease_seconds=300, rescue_after_seconds=3600)))
@@ -721,8 +727,8 @@ def test_rescue_never_overwrites_a_job_completed_meanwhile_on_postgresql(pg_dsn:
         assert (outcome.rescued_to_pending, [j.id for j in outcome.claimed], job.status) == (
             0, [], JobStatus.COMPLETED)
     else:
-        assert (outcome.rescued_to_pending, [j.id for j in outcome.claimed], job.status) == (
-            1, ["job_00"], JobStatus.QUEUED)
+        assert (outcome.rescued_to_pending, [j.id for j in outcome.claimed], job.state) == (
+            1, ["job_00"], JobState.QUEUED)
     store.close()
 
 
@@ -853,7 +859,7 @@ class _MotoQueues:
                                                                    "maxReceiveCount": "10"})})["QueueUrl"]
         self.queue_arn = self.client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
-        self.rig = LifecycleRig(root, max_attempts=max_attempts, retry_base_seconds=1, retry_cap_seconds=1)
+        self.rig = LifecycleRig(root, max_retries=max_attempts, retry_base_seconds=1, retry_cap_seconds=1)
         self.model = self.rig.model
         settings = Settings.from_env({"LEADEVAL_DATABASE_URL": self.rig.settings.database_url,
                                       "LEADEVAL_MAX_ATTEMPTS": str(max_attempts),
@@ -889,7 +895,7 @@ class _MotoQueues:
         """Sweep, then work until no job is active (waiting for backoffs of 1 s in wall time)."""
         deadline = time.monotonic() + timeout
         self.sweep()
-        while any(not j.status.terminal for j in self.rig.jobs()) or self.depth(self.queue_url):
+        while any(j.state.active for j in self.rig.jobs()) or self.depth(self.queue_url):
             assert time.monotonic() < deadline, [(j.id, j.status) for j in self.rig.jobs()]
             messages = self.receive()
             if messages:
@@ -915,14 +921,15 @@ class _MotoQueues:
 def _seed_crash_job(root: Path) -> dict[str, Any]:
     """A queued job with one text-PDF document in a folder, for the worker processes."""
     store = SqliteJobStore(root / "jobs.db")
+    store.create_application_tables()
     store.migrate()
     docs = root / "documents"
     (docs / SITE).mkdir(parents=True)
     (docs / SITE / "stub.pdf").write_bytes(PDF)
     requested = datetime.now(UTC) - timedelta(hours=1)
-    store.upsert_usage(Usage(site_id=SITE, month=usage_month(requested), evaluation_count=1, quota_limit=100))
+    store.add_usage(Usage(site_id=SITE, month=usage_month(requested), evaluation_count=1, quota_limit=100))
     store.create_lead(Lead(id="lead_kill", site_id=SITE, first_name="Dana", last_name="Whitfield",
-                           monthly_rent_cents=185_000))
+                           monthly_rent=1850))
     store.add_document(LeadDocument(id="doc_kill", lead_id="lead_kill", site_id=SITE, document_type="pay_stub",
                                     file_name="stub.pdf", storage_key=f"{SITE}/stub.pdf", uploaded_at=requested))
     store.create_job(Job(id="job_kill", site_id=SITE, lead_id="lead_kill", status=JobStatus.PENDING,

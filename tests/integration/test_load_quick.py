@@ -87,12 +87,15 @@ def test_faulty_run_every_job_terminal_with_at_most_one_evaluation(faulty: dict[
     by_status = dict(_rows(faulty, f"SELECT status, count(*) FROM ai_evaluation_jobs WHERE {MAIN_JOBS} GROUP BY 1"))
     assert set(by_status) <= {"completed", "failed"}
     assert sum(by_status.values()) == 300
-    assert _rows(faulty, "SELECT job_id FROM lead_ai_evaluations GROUP BY job_id HAVING count(*) > 1") == []
+    assert _rows(faulty, "SELECT job_id FROM leadeval_evaluations GROUP BY job_id HAVING count(*) > 1") == []
+    assert _rows(faulty, "SELECT count(*) FROM lead_ai_evaluations e LEFT JOIN leadeval_evaluations x "
+                         "ON x.evaluation_id = e.id WHERE x.evaluation_id IS NULL") == [(0,)]
     assert _rows(faulty, f"""
-        SELECT j.id FROM ai_evaluation_jobs j LEFT JOIN lead_ai_evaluations e ON e.job_id = j.id
-         WHERE j.{MAIN_JOBS} AND ((j.status = 'completed') <> (e.id IS NOT NULL)
-                                  OR (j.status = 'completed' AND j.evaluation_id IS DISTINCT FROM e.id))""") == []
-    failed = _rows(faulty, "SELECT error_code, dead_lettered_at IS NOT NULL FROM ai_evaluation_jobs "
+        SELECT j.id FROM ai_evaluation_jobs j LEFT JOIN leadeval_evaluations e ON e.job_id = j.id
+         WHERE j.{MAIN_JOBS} AND ((j.status = 'completed') <> (e.evaluation_id IS NOT NULL)
+                                  OR (j.status = 'completed' AND j.evaluation_id IS DISTINCT FROM e.evaluation_id))
+        """) == []
+    failed = _rows(faulty, "SELECT error_code, leadeval_dead_lettered_at IS NOT NULL FROM ai_evaluation_jobs "
                            "WHERE status = 'failed'")
     assert all(code in injected_codes() and dead for code, dead in failed)
     assert faulty["result"]["dead_lettered"] == faulty["result"]["dlq_messages"] == len(failed)
@@ -100,13 +103,14 @@ def test_faulty_run_every_job_terminal_with_at_most_one_evaluation(faulty: dict[
 
 def test_faulty_run_sweeps_never_claim_the_same_job(faulty: dict[str, Any]) -> None:
     """Two sweep processes claimed disjoint sets that together cover every job once; each tick was one SQL
-    batch of 3 statements and ceil(claimed / 10) SendMessageBatch calls."""
+    batch of 6 statements (reject and admit new rows, three rescues, the claim) and ceil(claimed / 10)
+    SendMessageBatch calls."""
     sweeps = faulty["result"]["sweeps"]
     assert sweeps["processes"] == 2 and sweeps["claimed_by_two_sweeps"] == 0
     if sweeps["rescued"] == 0:
         assert sweeps["claims"] == sweeps["distinct_jobs_claimed"] == 300
     assert sweeps["db_batches_per_tick"] == [1]
-    assert sweeps["db_statements_per_tick"] == [3]
+    assert sweeps["db_statements_per_tick"] == [6]
     assert sweeps["sqs_calls_per_tick"]["GetQueueAttributes"] == [1]
 
 
@@ -143,10 +147,10 @@ def test_faulty_run_ai_calls_are_accounted_for(faulty: dict[str, Any]) -> None:
 
 
 def test_isolated_sweep_is_one_sql_batch_and_ceil_sqs_calls(faulty: dict[str, Any]) -> None:
-    """One sweep of 100 due jobs: 1 SQL batch (3 statements), 1 GetQueueAttributes, ceil(100/10) sends."""
+    """One sweep of 100 due jobs: 1 SQL batch (6 statements), 1 GetQueueAttributes, ceil(100/10) sends."""
     iso = faulty["result"]["isolated_sweep"]
     assert iso["jobs"] == 100
-    assert (iso["db_batches"], iso["db_statements"]) == (1, 3)
+    assert (iso["db_batches"], iso["db_statements"]) == (1, 6)
     assert iso["sqs_calls"] == {"GetQueueAttributes": 1, "SendMessageBatch": math.ceil(100 / 10)}
 
 
@@ -158,5 +162,6 @@ def test_clean_run_every_job_completed_with_one_ai_call(clean: dict[str, Any]) -
     assert r["checks"]["one_ai_call_per_job"] is True
     assert r["ai_calls"]["completed_jobs_by_calls"] == {"1": 150}
     assert r["evaluations"] == {"rows": 150, "distinct_jobs": 150, "mismatched_jobs": 0}
-    assert _rows(clean, "SELECT count(*), count(DISTINCT job_id) FROM lead_ai_evaluations") == [(150, 150)]
+    assert _rows(clean, "SELECT count(*), count(DISTINCT x.job_id) FROM lead_ai_evaluations e "
+                        "JOIN leadeval_evaluations x ON x.evaluation_id = e.id") == [(150, 150)]
     assert r["retries"]["jobs_retried"] == 0 and r["dlq_messages"] == 0

@@ -33,6 +33,7 @@ def test_sample_jobs_end_as_expected(runtime: LocalRuntime) -> None:
     """Every sample job ends in the state its sample says; one evaluation per completed job; DLQ empty."""
     services = runtime.services
     sample = build_sample_set(today=NOW.date())
+    services.store.create_application_tables()
     services.store.migrate()
     _load_sample(services, sample)
 
@@ -63,6 +64,7 @@ def test_transient_storage_failure_is_retried_through_sqs(runtime: LocalRuntime)
 
     services = runtime.services
     sample = build_sample_set(today=NOW.date())
+    services.store.create_application_tables()
     services.store.migrate()
     _load_sample(services, sample)
     target = next(j for j in sample.jobs if j.id == "job_sunrise_strong")

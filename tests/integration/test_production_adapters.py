@@ -48,7 +48,7 @@ from leadeval.bootstrap import build_services
 from leadeval.cli import _load_sample
 from leadeval.config import Settings
 from leadeval.local import FakeLambdaContext
-from leadeval.models import Extraction, JobStatus, PreparedDocument, Verdict
+from leadeval.models import Extraction, JobState, JobStatus, PreparedDocument, Verdict
 from leadeval.samples import build_sample_set
 from leadeval.testing import MemoryQueue
 from leadeval.testing_ai import WORKERS_AI_ERRORS, FakeReply, FakeWorkersAI, answer
@@ -268,6 +268,7 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
         pipeline = Pipeline(services, fake_d1, fake_ai, queue, clock)
         monkeypatch.setattr(handlers.metrics, "add_metric",
                             lambda *, name, unit, value, **_: pipeline.metrics.extend([name] * int(value)))
+        store.create_application_tables()
         store.migrate()
         _load_sample(services, sample)
         yield pipeline
@@ -276,23 +277,25 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
 
 
 # The D1 requests of one job delivery, by outcome (first statement of each batch request).
-COMPLETED = ["claim_job", "prior_submissions", "insert_evaluation"]
-SNOOZED_OR_RETRIED = ["claim_job", "prior_submissions", "retry_later"]
-FAILED_AFTER_READING = ["claim_job", "prior_submissions", "fail_job"]
-FAILED_BEFORE_READING = ["claim_job", "fail_job"]
+# The claim batch starts with reject_job (a row no sweep has admitted yet fails alone), the result write with
+# leadeval's details (insert_evaluation_details, then the application's row).
+COMPLETED = ["reject_job", "prior_submissions", "insert_evaluation_details"]
+SNOOZED_OR_RETRIED = ["reject_job", "prior_submissions", "retry_later"]
+FAILED_AFTER_READING = ["reject_job", "prior_submissions", "fail_job"]
+FAILED_BEFORE_READING = ["reject_job", "fail_job"]
 
 #: job -> (status, error_code, attempts, retry_count, D1 requests of each delivery in order)
 EXPECTED: dict[str, tuple[JobStatus, str | None, int, int, list[list[str]]]] = {
     "job_sunrise_strong": (JobStatus.COMPLETED, None, 1, 0, [COMPLETED]),
     "job_sunrise_moderate": (JobStatus.COMPLETED, None, 1, 0, [SNOOZED_OR_RETRIED, COMPLETED]),
-    "job_sunrise_id_only": (JobStatus.FAILED, "ModelOutputInvalid", 1, 0, [FAILED_AFTER_READING]),
+    "job_sunrise_id_only": (JobStatus.FAILED, "ModelOutputInvalid", 1, 1, [FAILED_AFTER_READING]),
     "job_maple_low": (JobStatus.COMPLETED, None, 1, 0, [COMPLETED]),
     "job_maple_voucher": (JobStatus.COMPLETED, None, 1, 0, [SNOOZED_OR_RETRIED, COMPLETED]),
     "job_maple_tampered": (JobStatus.COMPLETED, None, 2, 1, [SNOOZED_OR_RETRIED, COMPLETED]),
-    "job_maple_corrupt": (JobStatus.FAILED, "DocumentUnreadable", 1, 0, [FAILED_BEFORE_READING]),
-    "job_harbor_quota": (JobStatus.FAILED, "QuotaExceeded", 1, 0, [FAILED_BEFORE_READING]),
-    "job_sunrise_cross_site": (JobStatus.FAILED, "ResourceNotFound", 1, 0, [FAILED_BEFORE_READING]),
-    "job_sunrise_missing_lead": (JobStatus.FAILED, "ResourceNotFound", 1, 0, [FAILED_BEFORE_READING]),
+    "job_maple_corrupt": (JobStatus.FAILED, "DocumentUnreadable", 1, 1, [FAILED_BEFORE_READING]),
+    "job_harbor_quota": (JobStatus.FAILED, "QuotaExceeded", 1, 1, [FAILED_BEFORE_READING]),
+    "job_sunrise_cross_site": (JobStatus.FAILED, "ResourceNotFound", 1, 1, [FAILED_BEFORE_READING]),
+    "job_sunrise_missing_lead": (JobStatus.FAILED, "ResourceNotFound", 1, 1, [FAILED_BEFORE_READING]),
 }
 
 #: completed job -> (model requests answered, completion tokens): usage summed over its answered requests
@@ -315,10 +318,10 @@ def test_sample_set_through_d1_r2_and_workers_ai(pipeline: Pipeline) -> None:
     assert p.work_visible() == 10
 
     moderate, voucher = store.get_job("job_sunrise_moderate"), store.get_job("job_maple_voucher")
-    assert (moderate.status, moderate.error_code, moderate.attempts, moderate.retry_count) == (
-        JobStatus.QUEUED, "Throttled", 0, 0)
-    assert (voucher.status, voucher.error_code, voucher.attempts, voucher.retry_count) == (
-        JobStatus.QUEUED, "ConfigurationError", 0, 0)
+    assert (moderate.state, moderate.error_code, moderate.attempts, moderate.retry_count) == (
+        JobState.SNOOZED, "Throttled", 0, 0)
+    assert (voucher.state, voucher.error_code, voucher.attempts, voucher.retry_count) == (
+        JobState.SNOOZED, "ConfigurationError", 0, 0)
     assert "5016" in voucher.error_message and """'{"prompt":"agree"}'""" in voucher.error_message
     assert p.metrics.count("ConfigurationErrors") == 1
     delays = {json.loads(m.body)["job_id"]: m.visible_at - p.clock[0] for m in p.queue.messages.values()}
@@ -344,15 +347,16 @@ def test_sample_set_through_d1_r2_and_workers_ai(pipeline: Pipeline) -> None:
         assert [names for j, names in p.deliveries if j == job_id] == requests, job_id
     assert len(p.deliveries) == 13
     assert max(len(names) for _, names in p.deliveries) == 3  # D1 requests per processed job <= 3
-    assert [names for _, names in p.sweeps] == [["rescue_exhausted"], ["rescue_exhausted"]]  # 1 per sweep
-    assert all(len(body["batch"]) == 3 for body in p.fake_d1.requests if label_request(body, p.names)
-               == "rescue_exhausted")  # rescue x2 + claim, one request whatever the job count
+    assert [names for _, names in p.sweeps] == [["reject_new_rows"], ["reject_new_rows"]]  # 1 per sweep
+    assert all(len(body["batch"]) == 6 for body in p.fake_d1.requests if label_request(body, p.names)
+               == "reject_new_rows")  # admission x2, rescue x3 + claim: one request whatever the job count
     assert p.queue.dlq == [] and p.queue.messages == {}
     assert p.metrics.count("ConfigurationErrors") == 1
 
     # one evaluation per completed job, none for failed ones
     db = sqlite3.connect(p.fake_d1.db_path)
-    per_job = dict(db.execute("SELECT job_id, count(*) FROM lead_ai_evaluations GROUP BY job_id").fetchall())
+    per_job = dict(db.execute("SELECT x.job_id, count(*) FROM lead_ai_evaluations e JOIN leadeval_evaluations x "
+                              "ON x.evaluation_id = e.id GROUP BY x.job_id").fetchall())
     db.close()
     assert per_job == dict.fromkeys(EXPECTED_USAGE, 1)
 
@@ -479,7 +483,7 @@ def test_evaluate_stops_on_licence_error(tmp_path: Path, aws_credentials: None) 
     store = SqliteJobStore(tmp_path / "leadeval.db")
     try:
         (job,) = store.list_jobs(limit=10)
-        assert (job.status, job.error_code, job.attempts, job.retry_count) == (
-            JobStatus.QUEUED, "ConfigurationError", 0, 0)
+        assert (job.state, job.error_code, job.attempts, job.retry_count) == (
+            JobState.SNOOZED, "ConfigurationError", 0, 0)
     finally:
         store.close()

@@ -231,15 +231,15 @@ class Pipeline:
         store = self.services.store
         lead_id, job_id = f"lead_{n}", f"job_{n}"
         store.create_lead(Lead(id=lead_id, site_id=site_id, first_name=first, last_name=last,
-                               monthly_rent_cents=rent_cents))
+                               monthly_rent=Decimal(rent_cents) / 100))
         for i, (doc_id, data) in enumerate(documents.items()):
             key = f"{site_id}/{lead_id}/{doc_id}.pdf"
             self.services.documents.put(key, data)
             store.add_document(LeadDocument(id=doc_id, lead_id=lead_id, site_id=site_id, document_type="other",
                                             file_name=f"{doc_id}.pdf", storage_key=key,
-                                            uploaded_at=now - timedelta(minutes=30 - i)))
-        store.upsert_usage(Usage(site_id=site_id, month=usage_month(now), evaluation_count=1, quota_limit=1000))
-        job = Job(id=job_id, site_id=site_id, lead_id=lead_id, status=JobStatus.QUEUED,
+                                            uploaded_at=now - timedelta(minutes=30 + i)))  # newest first = dict order
+        store.add_usage(Usage(site_id=site_id, month=usage_month(now), evaluation_count=1, quota_limit=1000))
+        job = Job(id=job_id, site_id=site_id, lead_id=lead_id, status=JobStatus.PENDING,
                   requested_at=now - timedelta(minutes=5))
         store.create_job(job)
         return process_message(self.services.process_context(), JobMessage.for_job(job), now=now)

@@ -74,6 +74,7 @@ def store_for(fake: FakeD1, **kwargs: Any) -> D1JobStore:
 @pytest.fixture(name="store")
 def _store(fake: FakeD1) -> D1JobStore:
     store = store_for(fake)
+    store.create_application_tables()
     store.migrate()
     return store
 
@@ -92,7 +93,7 @@ def stmt(sql: str, name: str = "q", **params: Any) -> Statement:
 
 def seed_jobs(store: D1JobStore, count: int) -> list[Job]:
     store.create_lead(
-        Lead(id="lead-1", site_id="s1", first_name="Ada", last_name="L", monthly_rent_cents=100_000)
+        Lead(id="lead-1", site_id="s1", first_name="Ada", last_name="L", monthly_rent=1000)
     )
     store.add_document(
         LeadDocument(
@@ -103,7 +104,7 @@ def seed_jobs(store: D1JobStore, count: int) -> list[Job]:
             uploaded_at=NOW - timedelta(hours=1),
         )
     )
-    store.upsert_usage(Usage(site_id="s1", month="2026-02", evaluation_count=1, quota_limit=10))
+    store.add_usage(Usage(site_id="s1", month="2026-02", evaluation_count=1, quota_limit=10))
     jobs = []
     for i in range(count):
         job = Job(
@@ -585,7 +586,7 @@ class TestRequestBudget:
         assert store.requests - before == 1
 
     def test_a_sweep_of_25_jobs_is_one_request(self, store: D1JobStore, fake: FakeD1) -> None:
-        """The sweep's rescue and claim run as one batch whatever the number of jobs."""
+        """The sweep's admission, rescue and claim run as one batch whatever the number of jobs."""
         seed_jobs(store, 25)
         before = store.requests
 
@@ -594,7 +595,7 @@ class TestRequestBudget:
         assert len(outcome.claimed) == 25
         assert [j.id for j in outcome.claimed] == [f"job-{i:02d}" for i in range(25)]
         assert store.requests - before == 1
-        assert [q["sql"].split()[0] for q in fake.requests[-1]["batch"]] == ["UPDATE", "UPDATE", "UPDATE"]
+        assert [q["sql"].split()[0] for q in fake.requests[-1]["batch"]] == ["UPDATE"] * 6
 
     def test_no_hashes_no_request(self, store: D1JobStore) -> None:
         """prior_submissions of nothing does not call D1."""
@@ -678,6 +679,7 @@ class TestWireFormat:
             "BEGIN TRANSACTION;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\nCOMMIT;\n", "utf-8"
         )
         store = store_for(fake, migrations_dir=tmp_path / "migrations")
+        assert store.create_application_tables() is True
         assert store.migrate() == ["0001_t.sql"]
         assert store.executor.execute_batch([stmt("SELECT COUNT(*) AS n FROM t")]) == [[{"n": 0}]]
 

@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from leadeval.models import JobMessage, JobStatus
+from leadeval.models import JobMessage, JobState, JobStatus
 from tests.lifecycle_rig import REJECTED, SITE, THROTTLE, UNAVAILABLE, LifecycleRig, doc_id
 
 pytestmark = pytest.mark.slow  # about 15-25 s on 2 cores (60 examples of up to 50 steps, each drained)
@@ -59,7 +59,7 @@ class Lifecycle(RuleBasedStateMachine):
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="leadeval-property-"))
         self.rig: LifecycleRig | None = None
-        self.max_attempts = 0
+        self.max_retries = 0
         self.ids: list[str] = []
 
     # ------------------------------------------------------------------ set-up
@@ -68,8 +68,8 @@ class Lifecycle(RuleBasedStateMachine):
                 broken=st.sets(st.integers(0, 5), max_size=2))
     def seed(self, count: int, max_attempts: int, trouble: list[list[str]], broken: set[int]) -> None:
         """3–6 jobs, an attempt limit of 1–3, and the trouble each job's first calls meet."""
-        self.max_attempts = max_attempts
-        self.rig = LifecycleRig(self.root, max_attempts=max_attempts, lease_seconds=120, rescue_after_seconds=600,
+        self.max_retries = max_attempts
+        self.rig = LifecycleRig(self.root, max_retries=max_attempts, lease_seconds=120, rescue_after_seconds=600,
                                 retry_base_seconds=10, retry_cap_seconds=60, visibility_timeout=360,
                                 max_receive_count=10, retry_after=30)
         logging.getLogger("leadeval").setLevel(logging.CRITICAL)
@@ -124,7 +124,7 @@ class Lifecycle(RuleBasedStateMachine):
     def operator(self, action: str, index: int) -> None:
         """``leadeval jobs cancel`` / ``jobs retry`` of a job in a state that allows it when there is one (the
         store refuses any other)."""
-        allowed = (JobStatus.PENDING, JobStatus.QUEUED) if action == "cancel" else (JobStatus.FAILED,)
+        allowed = (JobStatus.PENDING, JobState.QUEUED) if action == "cancel" else (JobStatus.FAILED,)
         candidates = [j.id for j in self.rig.jobs() if j.status in allowed] or self.ids
         job_id = candidates[index % len(candidates)]
         (self.rig.cancel if action == "cancel" else self.rig.retry)(job_id)
@@ -151,8 +151,8 @@ class Lifecycle(RuleBasedStateMachine):
     @invariant()
     def leases_and_attempts(self) -> None:
         for job in self.rig.jobs():
-            assert 0 <= job.attempts <= self.max_attempts, job
-            if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING):
+            assert 0 <= job.attempts <= self.max_retries, job
+            if job.state in (JobState.QUEUED, JobStatus.PROCESSING):
                 assert job.lease_expires_at is not None, job
 
     @invariant()

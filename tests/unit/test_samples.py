@@ -14,7 +14,7 @@ import pytest
 from leadeval.adapters.ai.offline import OfflineVisionModel
 from leadeval.models import DocumentKind, ExtractedFacts, PreparedDocument
 from leadeval.samples import SampleSet, build_sample_set, write_sample_files
-from leadeval.timeutil import usage_month
+from leadeval.timeutil import parse_ts, usage_month
 
 TODAY = date(2026, 3, 1)
 #: a mid-year day, a New Year's Day (year-to-date resets, job month is December), a leap day
@@ -115,12 +115,15 @@ def test_each_lead_has_one_to_four_documents_and_one_pending_job() -> None:
 def test_rows_convert_to_the_shared_models() -> None:
     s = sample()
     for doc in s.documents:
-        row = doc.to_model(size_bytes=len(s.files[doc.storage_key]))
-        assert (row.id, row.site_id, row.storage_key, row.size_bytes) == (
-            doc.id, doc.site_id, doc.storage_key, len(s.files[doc.storage_key]))
+        row = doc.to_model()
+        assert (row.id, row.lead_id, row.storage_key, row.file_name) == (
+            doc.id, doc.lead_id, doc.storage_key, doc.file_name)
     for job in s.jobs:
         row = job.to_model()
         assert row.status == "pending" and row.requested_at == job.requested_at
+        assert parse_ts(job.requested_at_text) == job.requested_at
+    for lead in s.leads:
+        assert lead.to_model().monthly_rent_cents == lead.monthly_rent_cents
     assert [u.to_model().quota_limit for u in s.usage] == [u.quota_limit for u in s.usage]
 
 

@@ -70,6 +70,8 @@ def lead(**fields: Any) -> Lead:
         "monthly_rent_cents": RENT,
     }
     base.update(fields)
+    # Tests speak in cents; the application's column is dollars.
+    base["monthly_rent"] = Decimal(base.pop("monthly_rent_cents")) / 100
     return Lead(**base)
 
 

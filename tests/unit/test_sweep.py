@@ -9,7 +9,7 @@ import pytest
 
 from leadeval.handlers import handle_sweep
 from leadeval.local import FakeLambdaContext
-from leadeval.models import Job, JobMessage, JobStatus
+from leadeval.models import Job, JobMessage, JobState, JobStatus
 from leadeval.services.sweep import run_sweep
 from leadeval.testing import MemoryQueue
 from tests.helpers import NOW, load_event, make_services
@@ -40,7 +40,7 @@ def test_sweep_claims_and_sends_in_batches_of_ten(services) -> None:
     assert (result.claimed, result.sent, result.sqs_calls, result.released) == (25, 25, 3, 0)
     bodies = sorted(JobMessage.model_validate_json(m.body).job_id for m in services.queue.messages.values())
     assert bodies == ids
-    assert {j.status for j in services.store.list_jobs(limit=100)} == {JobStatus.QUEUED}
+    assert {j.state for j in services.store.list_jobs(limit=100)} == {JobState.QUEUED}
     again = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
                       lease_seconds=300, rescue_after_seconds=3600)
     assert (again.claimed, again.sqs_calls) == (0, 0)
@@ -52,8 +52,8 @@ def test_rejected_entries_go_back_to_pending_and_others_are_queued_once(services
     result = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
                        lease_seconds=300, rescue_after_seconds=3600)
     assert (result.claimed, result.sent, result.released) == (12, 10, 2)
-    assert {j.id for j in services.store.list_jobs(status=JobStatus.PENDING)} == {"job_003", "job_011"}
-    assert len(services.store.list_jobs(status=JobStatus.QUEUED)) == 10
+    assert {j.id for j in services.store.list_jobs(state=JobState.PENDING)} == {"job_003", "job_011"}
+    assert len(services.store.list_jobs(state=JobState.QUEUED)) == 10
     assert len(services.queue.messages) == 10
     services.queue.reject = set()
     retry = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
@@ -79,7 +79,7 @@ def test_sweep_limit_is_respected_oldest_first(services) -> None:
     result = run_sweep(services.store, services.queue, now=NOW, limit=3, backlog_limit=2000,
                        lease_seconds=300, rescue_after_seconds=3600)
     assert result.claimed == 3
-    assert {j.id for j in services.store.list_jobs(status=JobStatus.QUEUED)} == set(ids[:3])
+    assert {j.id for j in services.store.list_jobs(state=JobState.QUEUED)} == set(ids[:3])
 
 
 def test_sweep_handler_with_scheduled_event(services) -> None:
@@ -87,17 +87,23 @@ def test_sweep_handler_with_scheduled_event(services) -> None:
     _pending(services, 4)
     result = handle_sweep(load_event("sweep_scheduled.json"), FakeLambdaContext(), services)
     assert result["claimed"] == 4 and result["sent"] == 4 and result["sqs_calls"] == 1
-    assert set(result) == {"claimed", "sent", "released", "rescued_to_pending", "rescued_to_failed", "backlog",
-                           "claim_limit", "sqs_calls"}
+    assert set(result) == {"claimed", "admitted", "rejected", "sent", "released", "rescued_to_pending",
+                           "rescued_to_failed", "backlog", "claim_limit", "sqs_calls"}
+    assert (result["admitted"], result["rejected"]) == (4, 0)
 
 
 def test_a_job_no_message_can_carry_never_blocks_the_others(services) -> None:
-    """A row with an empty site id (written by the application) is released; the other jobs are sent."""
+    """A row with an empty site id (written by the application) fails alone (InvalidJobRow); the other jobs
+    are sent."""
     _pending(services, 3)
     services.store.create_job(Job(id="job_bad", site_id="", lead_id="lead_x", status=JobStatus.PENDING,
                                   requested_at=NOW - timedelta(hours=1)))
     result = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
                        lease_seconds=300, rescue_after_seconds=3600)
-    assert (result.claimed, result.sent, result.released) == (4, 3, 1)
-    assert services.store.get_job("job_bad").status == JobStatus.PENDING
-    assert {j.status for j in services.store.list_jobs(limit=10) if j.id != "job_bad"} == {JobStatus.QUEUED}
+    assert (result.claimed, result.sent, result.released, result.rejected) == (4, 3, 0, 1)
+    bad = services.store.get_job("job_bad")
+    assert (bad.status, bad.error_code) == (JobStatus.FAILED, "InvalidJobRow")
+    again = run_sweep(services.store, services.queue, now=NOW, limit=1000, backlog_limit=2000,
+                      lease_seconds=300, rescue_after_seconds=3600)
+    assert (again.claimed, again.rejected) == (0, 0)
+    assert {j.state for j in services.store.list_jobs(limit=10) if j.id != "job_bad"} == {JobState.QUEUED}

@@ -15,6 +15,7 @@ from typing import Any
 from leadeval.config import Settings, resolve_secret
 from leadeval.errors import ConfigurationError
 from leadeval.ports import DocumentStore, JobQueue, JobStore, VisionModel
+from leadeval.services.model_choice import ModelRouter
 from leadeval.services.process import ProcessContext
 from leadeval.services.retry import RetryPolicy
 
@@ -71,7 +72,8 @@ class Services:
                                      cap_seconds=s.retry_cap_seconds),
             lease_seconds=s.lease_seconds, max_document_bytes=s.max_document_bytes,
             max_documents=s.max_documents, fetch_concurrency=s.fetch_concurrency, prepare=prepare,
-            on_configuration_error=self.overrides.get("on_configuration_error")))
+            on_configuration_error=self.overrides.get("on_configuration_error"),
+            models=self._get("models", lambda: make_model_router(self.settings, self.model))))
 
     def close(self) -> None:
         """Close what was built (database connections)."""
@@ -146,8 +148,9 @@ def make_document_store(settings: Settings) -> DocumentStore:
                            access_key_id=key_id, secret_access_key=secret)
 
 
-def make_vision_model(settings: Settings) -> VisionModel:
-    """The vision model for ``settings.model_url``."""
+def make_vision_model(settings: Settings, *, model_id: str | None = None) -> VisionModel:
+    """The vision model for ``settings.model_url`` (Workers AI: ``model_id`` instead of the configured
+    model when given)."""
     spec = settings.model
     if spec.kind == "offline":
         from leadeval.adapters.ai.offline import OfflineVisionModel
@@ -158,7 +161,7 @@ def make_vision_model(settings: Settings) -> VisionModel:
 
         variable, token = resolve_secret(settings, "CLOUDFLARE_AI_API_TOKEN", "CLOUDFLARE_API_TOKEN")
         return WorkersAIVisionModel(account_id=settings.cloudflare_account or "", api_token=token,
-                                    model=spec.model or "", base_url=settings.cloudflare_api_url,
+                                    model=model_id or spec.model or "", base_url=settings.cloudflare_api_url,
                                     token_variable=variable)
     from leadeval.adapters.ai.openai_compat import OpenAICompatibleVisionModel
 
@@ -166,6 +169,20 @@ def make_vision_model(settings: Settings) -> VisionModel:
     if api_key is None and "OPENAI_API_KEY" in settings.secret_parameters:
         api_key = resolve_secret(settings, "OPENAI_API_KEY")[1]
     return OpenAICompatibleVisionModel(base_url=spec.base_url or "", model=spec.model or "", api_key=api_key)
+
+
+def make_model_router(settings: Settings, model: VisionModel) -> ModelRouter:
+    """The model router for a job's ``model_version``: Workers AI serves the ids of
+    ``LEADEVAL_MODEL_ALLOWLIST`` (each built once, sharing the configured credentials); any other
+    provider always runs its configured ``model``."""
+    spec = settings.model
+    build = None
+    if spec.kind == "workers-ai":
+        def build(model_id: str) -> VisionModel:
+            return make_vision_model(settings, model_id=model_id)
+
+    return ModelRouter(model, provider=spec.kind, default_id=spec.model, allowlist=settings.model_allowlist,
+                       build=build)
 
 
 def make_queue(settings: Settings) -> JobQueue:

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -90,7 +91,11 @@ def _store():
                   "`leadeval evaluate …` or `leadeval db migrate` first")
         raise typer.Exit(2)
     store = make_job_store(settings)
-    store.migrate()
+    try:
+        store.migrate()
+    except ConfigurationError as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
     return store
 
 
@@ -99,13 +104,37 @@ def _store():
 
 @db_app.command("migrate")
 def db_migrate() -> None:
-    """Apply pending migrations (migrations/NNNN_*.sql) to LEADEVAL_DATABASE_URL; a second run is a no-op."""
+    """Add leadeval's columns and tables (migrations/NNNN_*.sql) to the application's database at
+    LEADEVAL_DATABASE_URL; a second run is a no-op. The application's tables must exist (`db init` creates
+    them in an empty database)."""
     from leadeval.bootstrap import make_job_store
 
     store = make_job_store(_settings())
-    applied = store.migrate()
+    try:
+        applied = store.migrate()
+    except ConfigurationError as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
     out.print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else
                                                          " (database up to date)"))
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create the application's five tables, exactly in the application's schema, in an empty database (an
+    embedded or test one: a real application database already has them), then apply leadeval's migrations.
+    On a database that has them it only migrates."""
+    from leadeval.bootstrap import make_job_store
+
+    store = make_job_store(_settings())
+    try:
+        created = store.create_application_tables()
+        applied = store.migrate()
+    except ConfigurationError as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
+    out.print(("created the application's tables; " if created else "the application's tables exist; ")
+              + f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
 
 # ---------------------------------------------------------------------------- demo
@@ -136,7 +165,7 @@ def demo(
         services = runtime.services
         assert services is not None
         store = services.store
-        applied = store.migrate()
+        applied = prepare_local_database(store)
         err.print(f"database {settings.database_url}: {len(applied)} migration(s) applied")
         _load_sample(services, sample)
         err.print(f"sample data: {len(sample.sites)} sites, {len(sample.leads)} leads, "
@@ -144,7 +173,7 @@ def demo(
         _run_until_idle(runtime, timeout)
         jobs = [store.get_job(j.id) for j in sample.jobs]
         _print_jobs_table([j for j in jobs if j], store)
-        counts = Counter(str(j.status) for j in jobs if j)
+        counts = Counter(_outcome(j) for j in jobs if j)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         out.print(f"\n{len(jobs)} jobs: {summary} in {time.monotonic() - started:.1f}s "
                   f"({runtime.invocations['sweep']} sweep and {runtime.invocations['worker']} worker invocations)")
@@ -193,26 +222,39 @@ def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) ->
         raise typer.Exit(2) from exc
 
 
+def prepare_local_database(store) -> list[str]:
+    """A local run's database: the application's tables created when it is empty (embedded SQLite), then
+    leadeval's migrations. Returns the migrations applied. Exits 2 with the message on a database that
+    has some of the application's tables but not all."""
+    try:
+        store.create_application_tables()
+        return store.migrate()
+    except ConfigurationError as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(2) from exc
+
+
 def _load_sample(services, sample) -> None:
+    """Write the sample rows as the application would: its columns, its formats (see ``samples.py``)."""
     store = services.store
     for storage_key, data in sample.files.items():
         services.documents.put(storage_key, data)
     for lead in sample.leads:
-        store.create_lead(Lead(id=lead.id, site_id=lead.site_id, first_name=lead.first_name,
-                               last_name=lead.last_name, email=lead.email, phone=lead.phone,
-                               monthly_rent_cents=lead.monthly_rent_cents,
-                               voucher_amount_cents=lead.voucher_amount_cents, move_in_date=lead.move_in_date))
+        store.create_lead(lead.to_model())
     for doc in sample.documents:
-        store.add_document(LeadDocument(id=doc.id, lead_id=doc.lead_id, site_id=doc.site_id,
-                                        document_type=doc.document_type, file_name=doc.file_name,
-                                        mime_type=doc.mime_type, storage_key=doc.storage_key,
-                                        size_bytes=len(sample.files[doc.storage_key])))
+        store.add_document(doc.to_model())
     for usage in sample.usage:
-        store.upsert_usage(Usage(site_id=usage.site_id, month=usage.month,
-                                 evaluation_count=usage.evaluation_count, quota_limit=usage.quota_limit))
+        store.add_usage(usage.to_model())
     for job in sample.jobs:
-        store.create_job(Job(id=job.id, site_id=job.site_id, lead_id=job.lead_id, status=JobStatus.PENDING,
-                             requested_at=job.requested_at, max_attempts=services.settings.max_attempts))
+        store.create_job(job.to_model(max_retries=services.settings.max_attempts),
+                         requested_at_text=job.requested_at_text)
+
+
+def _outcome(job: Job) -> str:
+    """A job's state in words for tables: the application's status, or leadeval's finer state when it says
+    more (queued, retrying, dead_lettered, cancelled…)."""
+    state = str(job.state)
+    return str(job.status) if state == str(job.status) else f"{job.status} ({state})"
 
 
 def _print_jobs_table(jobs: list[Job], store) -> None:
@@ -221,7 +263,7 @@ def _print_jobs_table(jobs: list[Job], store) -> None:
         table.add_column(column)
     for job in jobs:
         ev = store.get_evaluation(job.id) if job.status == JobStatus.COMPLETED else None
-        table.add_row(job.id, job.site_id, job.lead_id, str(job.status), str(ev.score) if ev else "",
+        table.add_row(job.id, job.site_id, job.lead_id, _outcome(job), str(ev.score) if ev else "",
                       ev.label if ev else "", ev.recommendation if ev else "", job.error_code or "")
     out.print(table)
 
@@ -260,24 +302,25 @@ def evaluate(
         services = runtime.services
         assert services is not None
         store = services.store
-        store.migrate()
+        prepare_local_database(store)
         runtime.recover_orphans()
         store.create_lead(Lead(id=lead_id, site_id=site, first_name=first_name.strip(),
-                               last_name=last_name.strip(), monthly_rent_cents=round(monthly_rent * 100),
+                               last_name=last_name.strip(), monthly_rent=Decimal(str(monthly_rent)),
                                voucher_amount_cents=round(voucher_amount * 100), move_in_date=move_in_date))
         for i, path in enumerate(files, 1):
             data = path.read_bytes()
             kind = sniff_type(data)
-            key = f"{site}/{lead_id}/{i:02d}-{path.name}"
+            key = f"{site}/{lead_id}/{i:02d}/{path.name}"
             services.documents.put(key, data, content_type=_MIME.get(kind))
-            store.add_document(LeadDocument(id=f"doc_{nanoid(size=12)}", lead_id=lead_id, site_id=site,
-                                            document_type="other", file_name=path.name,
-                                            mime_type=_MIME.get(kind), storage_key=key, size_bytes=len(data),
-                                            uploaded_at=now + timedelta(milliseconds=i)))  # keeps file order
-        month = usage_month(now)
-        store.upsert_usage(Usage(site_id=site, month=month, evaluation_count=1, quota_limit=1_000_000))
+            # Uploaded in reverse so the application's order (newest upload first) is the folder's order.
+            store.add_document(LeadDocument(id=f"doc_{nanoid(size=12)}", lead_id=lead_id, document_type="other",
+                                            mime_type=_MIME.get(kind), storage_key=key,
+                                            uploaded_at=now - timedelta(milliseconds=i)))
+        # A site of its own gets a usage row; an existing site's row (the application's) is left as it is.
+        store.add_usage(Usage(site_id=site, month=usage_month(now), evaluation_count=1, quota_limit=1_000_000))
         store.create_job(Job(id=job_id, site_id=site, lead_id=lead_id, status=JobStatus.PENDING,
-                             requested_at=now, max_attempts=services.settings.max_attempts))
+                             requested_by="leadeval:evaluate", requested_at=now,
+                             max_retries=services.settings.max_attempts))
         _run_until_idle(runtime, timeout, job_ids={job_id})
         job = store.get_job(job_id)
         assert job is not None
@@ -307,8 +350,8 @@ def _print_job(job: Job, evaluation: Evaluation | None, overrides: Sequence[Eval
     document with its verdict, why, and the signals found on it, findings about the whole application,
     and the reasons with their points, standards and the data used. Text from files, metadata and
     people is escaped (a file named "[bold]x.pdf" prints as is)."""
-    out.print(f"[bold]{job.id}[/bold]  site {job.site_id}  lead {job.lead_id}  status [bold]{job.status}[/bold]"
-              f"  attempts {job.attempts}/{job.max_attempts}  generation {job.generation}")
+    out.print(f"[bold]{job.id}[/bold]  site {job.site_id}  lead {job.lead_id}  status [bold]{_outcome(job)}[/bold]"
+              f"  failed attempts {job.retry_count}/{job.max_retries}  generation {job.generation}")
     out.print(f"requested {_ts(job.requested_at)}"
               + (f"  ended {_ts(job.completed_at)}" if job.completed_at else ""))
     if job.error_code:
@@ -370,7 +413,7 @@ def process_jobs(
     with LocalRuntime(env) as runtime:
         services = runtime.services
         assert services is not None
-        services.store.migrate()
+        prepare_local_database(services.store)
         runtime.recover_orphans()
         active = runtime.active_jobs()
         _run_until_idle(runtime, timeout)
@@ -414,13 +457,14 @@ def jobs_retry(job_id: str) -> None:
     if job is None:
         err.print(f"[red]no job {escape(job_id)}[/red]")
         raise typer.Exit(1)
-    err.print(f"[red]{job_id}: not retried (status {job.status}; only failed jobs)[/red]")
+    err.print(f"[red]{job_id}: not retried ({_outcome(job)}; only failed jobs that were not cancelled)[/red]")
     raise typer.Exit(1)
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str) -> None:
-    """Cancel a pending or queued job; an in-flight message for it is acked, never processed."""
+    """Cancel a job not started yet (pending, queued, retrying or snoozed): it ends failed with error code
+    Cancelled, and a message still in flight for it is acked, never processed."""
     store = _store()
     if store.cancel(job_id, now=utcnow()):
         out.print(f"{job_id}: cancelled")
@@ -429,7 +473,7 @@ def jobs_cancel(job_id: str) -> None:
     if job is None:
         err.print(f"[red]no job {escape(job_id)}[/red]")
         raise typer.Exit(1)
-    err.print(f"[red]{job_id}: not cancelled (status {job.status}; only pending or queued jobs)[/red]")
+    err.print(f"[red]{job_id}: not cancelled ({_outcome(job)}; only jobs not started yet)[/red]")
     raise typer.Exit(1)
 
 
@@ -560,21 +604,22 @@ def leads_reevaluate(lead_id: Annotated[str, typer.Argument(help="The lead to ev
     documents): a new pending job, requested now, counted in the site's usage for the month. Refused
     while a job of the lead is still pending, queued or processing. Earlier evaluations are kept."""
     store = _store()
-    result = store.reevaluate(lead_id, now=utcnow(), max_attempts=_settings().max_attempts)
+    result = store.reevaluate(lead_id, now=utcnow(), max_retries=_settings().max_attempts,
+                              requested_by="leadeval:reevaluate")
     if result.status == "lead_not_found":
         err.print(f"[red]no lead {lead_id}[/red]")
         raise typer.Exit(1)
     if result.status == "in_progress":
         active = result.active_job
         err.print(f"[red]lead {lead_id} already has job {active.id if active else '?'} "
-                  f"({active.status if active else 'active'}); its evaluation will be the next one[/red]")
+                  f"({_outcome(active) if active else 'active'}); its evaluation will be the next one[/red]")
         raise typer.Exit(1)
     job = result.job
     assert job is not None
     out.print(f"lead {lead_id}: re-evaluation job [bold]{job.id}[/bold] created (site {job.site_id}, pending, "
               f"requested {_ts(job.requested_at)}); the next sweep queues it")
     if result.usage is None:
-        out.print(f"no usage row for {usage_month(job.requested_at)}: the quota is not checked for it")
+        out.print(f"no usage row for {usage_month(job.requested_at or utcnow())}: the quota is not checked for it")
         return
     u = result.usage
     out.print(f"usage {u.month}: {u.evaluation_count} of {u.quota_limit}")
@@ -612,8 +657,8 @@ def leads_history(lead_id: Annotated[str, typer.Argument(help="The lead.")]) -> 
             notes = []
             if job is not None and job.generation > 1:
                 notes.append(f"generation {job.generation}")
-            if job is not None and not job.status.terminal:
-                notes.append(f"now {job.status}")
+            if job is not None and job.state.active:
+                notes.append(f"now {_outcome(job)}")
             out.print(head + (f"  ({', '.join(notes)})" if notes else ""))
     latest = history.latest_evaluation
     if latest is None:

@@ -19,6 +19,7 @@ Powertools ``parameters`` (cached 300 s) by :func:`resolve_secret`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,29 @@ def parse_model_url(url: str, variable: str = "LEADEVAL_MODEL_URL") -> ModelSpec
         variable=variable)
 
 
+_WORKERS_AI_MODEL_ID = re.compile(r"^@[a-z0-9-]+/[A-Za-z0-9._/-]+$")
+
+
+def parse_model_allowlist(value: str | None, model: ModelSpec,
+                          variable: str = "LEADEVAL_MODEL_ALLOWLIST") -> tuple[str, ...]:
+    """The Workers AI model ids a job's ``model_version`` may select (comma-separated).
+
+    Unset: only the configured Workers AI model (none for other providers). Workers AI model ids look like
+    ``@cf/meta/llama-3.2-11b-vision-instruct`` (https://developers.cloudflare.com/workers-ai/models/).
+
+    Raises:
+        ConfigurationError: an entry is not a Workers AI model id, naming ``variable``.
+    """
+    if value is None:
+        return (model.model,) if model.kind == "workers-ai" and model.model else ()
+    ids = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    for model_id in ids:
+        if not _WORKERS_AI_MODEL_ID.match(model_id):
+            raise ConfigurationError(f"{variable}: {model_id!r} is not a Workers AI model id (e.g. "
+                                     "@cf/meta/llama-3.2-11b-vision-instruct)", variable=variable)
+    return ids
+
+
 _INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
     # field: (variable, default, min, max)
     "sweep_limit": ("LEADEVAL_SWEEP_LIMIT", 1000, 1, 100_000),
@@ -192,6 +216,7 @@ class Settings(BaseModel):
     max_pdf_pages: int = 30
     max_image_pixels: int = 50_000_000
     fetch_concurrency: int = 8
+    model_allowlist: tuple[str, ...] = ()
     secrets: dict[str, str] = {}
     secret_parameters: dict[str, str] = {}
 
@@ -247,6 +272,8 @@ class Settings(BaseModel):
             if not low <= number <= high:
                 raise ConfigurationError(f"{variable}: {number} is outside {low}..{high}", variable=variable)
             values[field_name] = number
+        values["model_allowlist"] = parse_model_allowlist(get("LEADEVAL_MODEL_ALLOWLIST"),
+                                                          parse_model_url(str(values["model_url"])))
         values["secrets"] = {n: v for n in SECRET_NAMES if (v := get(n))}
         values["secret_parameters"] = {n: v for n in SECRET_NAMES if (v := get(f"{n}_PARAMETER"))}
         settings = cls.model_validate(values)

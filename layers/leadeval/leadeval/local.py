@@ -27,14 +27,14 @@ from typing import Any
 from leadeval import bootstrap
 from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
-from leadeval.models import JobStatus
+from leadeval.models import JobState, JobStatus
 from leadeval.ports import DocumentStore
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
-ACTIVE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.PROCESSING)
+ACTIVE = (JobStatus.PENDING, JobStatus.PROCESSING)  # the application's statuses of unfinished jobs
 
 
 @dataclass
@@ -260,8 +260,8 @@ class LocalRuntime:
         from leadeval.errors import ConfigurationError
 
         assert self.services is not None
-        for job in self.services.store.list_jobs(status=JobStatus.QUEUED, limit=1000):
-            if job.error_code == "ConfigurationError":
+        for job in self.services.store.list_jobs(status=JobStatus.PENDING, limit=1000):
+            if job.state == JobState.SNOOZED and job.error_code == "ConfigurationError":
                 raise ConfigurationError(f"{job.id}: {job.error_message}")
 
     def recover_orphans(self) -> int:

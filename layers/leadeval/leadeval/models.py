@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadeval.timeutil import parse_ts
 
@@ -27,16 +27,27 @@ def to_cents(amount: Decimal | float | int | None) -> int | None:
 
 
 class _Row(BaseModel):
-    """Base for database rows: tolerant of both stored timestamp formats."""
+    """Base for database rows: tolerant of every timestamp format the application may write.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Required timestamps must parse (:func:`~leadeval.timeutil.parse_ts`); an optional one that does not
+    (a malformed value the application wrote in a column leadeval only displays) reads as None rather
+    than failing the job that carries it.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _timestamps(cls, value: Any, info: Any) -> Any:
         name = info.field_name or ""
-        if isinstance(value, str) and (name.endswith("_at")):
-            return parse_ts(value)
+        if isinstance(value, str) and name.endswith("_at"):
+            try:
+                return parse_ts(value)
+            except ValueError:
+                field = cls.model_fields.get(name)
+                if field is not None and not field.is_required():
+                    return None
+                raise
         return value
 
 
@@ -44,48 +55,119 @@ class _Row(BaseModel):
 
 
 class JobStatus(StrEnum):
-    """States of ``ai_evaluation_jobs.status`` (DESIGN §1)."""
+    """``ai_evaluation_jobs.status``: the application's vocabulary, the only values leadeval writes there."""
+
+    PENDING = "pending"  #: not started: waiting for the sweep, its message, or a retry
+    PROCESSING = "processing"  #: a worker holds it
+    COMPLETED = "completed"  #: evaluation saved (terminal)
+    FAILED = "failed"  #: a permanent error, attempts spent, or cancelled (terminal until a retry)
+
+
+class JobState(StrEnum):
+    """leadeval's finer lifecycle of a job (``ai_evaluation_jobs.leadeval_state``, read with ``status``).
+
+    Each state projects onto one application ``status``: pending, queued, retrying and snoozed are
+    ``pending``; processing is ``processing``; completed is ``completed``; failed, dead_lettered and
+    cancelled are ``failed``.
+    """
 
     PENDING = "pending"  #: waiting for a sweep to claim it
-    QUEUED = "queued"  #: a message for it is (or should be) on the jobs queue
+    QUEUED = "queued"  #: a message for it is on the jobs queue
+    RETRYING = "retrying"  #: a retryable error; its message comes back after the backoff
+    SNOOZED = "snoozed"  #: throttled or misconfigured; its message comes back, no attempt used
     PROCESSING = "processing"  #: a worker holds it until ``lease_expires_at``
     COMPLETED = "completed"  #: evaluation saved (terminal)
-    FAILED = "failed"  #: permanent error or attempts spent (terminal until an operator retry)
+    FAILED = "failed"  #: permanent error, or attempts spent with no message left (terminal until a retry)
+    DEAD_LETTERED = "dead_lettered"  #: attempts spent; its message is in the DLQ (redrive or retry)
     CANCELLED = "cancelled"  #: cancelled by an operator (terminal)
 
     @property
     def terminal(self) -> bool:
-        """True for completed, failed and cancelled."""
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+        """True for completed, failed, dead_lettered and cancelled."""
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.DEAD_LETTERED, JobState.CANCELLED)
+
+    @property
+    def active(self) -> bool:
+        """True while the job is waiting or running (pending, queued, retrying, snoozed, processing)."""
+        return not self.terminal
+
+
+_STATES_OF_STATUS = {
+    JobStatus.PENDING: (JobState.PENDING, JobState.QUEUED, JobState.RETRYING, JobState.SNOOZED),
+    JobStatus.PROCESSING: (JobState.PROCESSING,),
+    JobStatus.COMPLETED: (JobState.COMPLETED,),
+    JobStatus.FAILED: (JobState.FAILED, JobState.DEAD_LETTERED, JobState.CANCELLED),
+}
+
+
+def _alias(name: str) -> Any:
+    """An optional field read from leadeval's ``leadeval_<name>`` column (or ``<name>``)."""
+    return Field(None, validation_alias=AliasChoices(f"leadeval_{name}", name))
 
 
 class Job(_Row):
-    """One row of ``ai_evaluation_jobs``.
+    """One row of ``ai_evaluation_jobs``: the application's columns and leadeval's own (``leadeval_*``).
 
-    ``attempts`` counts claims by a worker (given back on a snooze; reset by a redrive); ``generation``
-    is bumped by operator retry and is part of the idempotency key; ``retry_count`` counts
-    retryable failures (the seed's column).
+    ``retry_count`` counts failed attempts (a crashed attempt counts once it is found) and ``max_retries``
+    is the attempt limit: the application's columns, with its meaning and its default (3) for the rows it
+    inserts. ``generation`` is bumped by an operator retry and is part of the idempotency key; ``claims``
+    fences the worker holding the job. ``requested_at`` is the canonical copy leadeval keeps once the sweep
+    has seen the row (the application's own value when it has not yet; None when that is not a timestamp:
+    such a job is failed ``InvalidJobRow`` by the first sweep or claim that meets it). ``leadeval_state`` is the raw
+    column; :attr:`state` is the lifecycle state read with ``status``.
     """
 
     id: str
     site_id: str
     lead_id: str
     status: JobStatus
-    requested_at: datetime
-    generation: int = 1
-    attempts: int = 0
-    max_attempts: int = 5
+    leadeval_state: str | None = None
+    requested_by: str | None = None
+    requested_at: datetime | None = Field(None, validation_alias=AliasChoices("leadeval_requested_at", "requested_at"))
+    model_version: str | None = None
+    generation: int = Field(1, validation_alias=AliasChoices("leadeval_generation", "generation"))
+    claims: int = Field(0, validation_alias=AliasChoices("leadeval_claims", "claims"))
     retry_count: int = 0
-    lease_expires_at: datetime | None = None
-    queued_at: datetime | None = None
+    max_retries: int = 3
+    lease_expires_at: datetime | None = _alias("lease_expires_at")
+    queued_at: datetime | None = _alias("queued_at")
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    dead_lettered_at: datetime | None = None
+    dead_lettered_at: datetime | None = _alias("dead_lettered_at")
     error_code: str | None = None
     error_message: str | None = None
     evaluation_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_first(cls, data: Any) -> Any:
+        # A row carries both requested_at columns: the canonical one wins when the sweep has written it.
+        if isinstance(data, dict) and data.get("leadeval_requested_at") is None and "requested_at" in data:
+            data = {k: v for k, v in data.items() if k != "leadeval_requested_at"}
+        return data
+
+    @property
+    def state(self) -> JobState:
+        """The lifecycle state: ``leadeval_state`` when it agrees with ``status``, else what ``status`` says
+        (a row the application inserted or re-opened: pending; failed/completed as they are)."""
+        allowed = _STATES_OF_STATUS[self.status]
+        if self.leadeval_state in {s.value for s in allowed}:
+            return JobState(self.leadeval_state)
+        return allowed[0]
+
+    @property
+    def attempts(self) -> int:
+        """Attempts made in this generation, derived: the failed ones (``retry_count``) plus the one running
+        or the one that succeeded."""
+        running_or_done = self.status in (JobStatus.PROCESSING, JobStatus.COMPLETED)
+        return self.retry_count + (1 if running_or_done else 0)
+
+    @property
+    def attempts_left(self) -> int:
+        """Attempts still allowed for this generation (``max_retries - retry_count``, at least 0)."""
+        return max(0, self.max_retries - self.retry_count)
 
 
 class JobMessage(BaseModel):
@@ -108,8 +190,13 @@ class JobMessage(BaseModel):
 
 
 class Lead(_Row):
-    """One row of ``leads`` (the application owns it). ``monthly_rent_cents`` is the full rent;
-    ``voucher_amount_cents`` is the part a housing voucher pays (0 when none)."""
+    """One row of ``leads`` (the application owns it; leadeval adds ``leadeval_voucher_cents``).
+
+    ``monthly_rent`` is the application's column: the full rent in **dollars** (a number, possibly None);
+    :attr:`monthly_rent_cents` is the same in cents, what scoring uses. ``voucher_amount_cents`` is the
+    part a housing voucher pays (0 when none). ``move_in_date`` is None when the application's text is not
+    a date.
+    """
 
     id: str
     site_id: str
@@ -117,14 +204,36 @@ class Lead(_Row):
     last_name: str
     email: str | None = None
     phone: str | None = None
-    monthly_rent_cents: int
-    voucher_amount_cents: int = 0
     move_in_date: date | None = None
+    monthly_rent: Decimal | None = None
+    voucher_amount_cents: int = Field(0, validation_alias=AliasChoices("leadeval_voucher_cents",
+                                                                       "voucher_amount_cents"))
     status: str = "new"
     ai_score: int | None = None
     ai_label: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @field_validator("move_in_date", mode="before")
+    @classmethod
+    def _lenient_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip()[:10])
+            except ValueError:
+                return None
+        return value
+
+    @field_validator("monthly_rent", mode="before")
+    @classmethod
+    def _exact_dollars(cls, value: Any) -> Any:
+        # REAL comes back as a float: go through its shortest repr so 1850.1 stays 1850.1, not 1850.0999…
+        return Decimal(repr(value)) if isinstance(value, float) else value
+
+    @property
+    def monthly_rent_cents(self) -> int:
+        """The rent in cents (0 when the application left it empty)."""
+        return to_cents(self.monthly_rent) or 0
 
     @property
     def full_name(self) -> str:
@@ -133,24 +242,29 @@ class Lead(_Row):
 
 
 class LeadDocument(_Row):
-    """One row of ``lead_documents``. ``document_type`` is what the applicant declared;
-    the real type is sniffed from the bytes. ``storage_key`` is the object key in R2/S3 or
-    the path under the local documents directory."""
+    """One row of ``lead_documents``. ``document_type`` is what the applicant declared; the real type is
+    sniffed from the bytes. ``storage_key`` is the object key in R2/S3 or the path under the local
+    documents directory. Documents belong to their lead (and so to the lead's site)."""
 
     id: str
     lead_id: str
-    site_id: str
     document_type: str = "other"
-    file_name: str = ""
-    mime_type: str | None = None
     storage_key: str
-    size_bytes: int | None = None
+    mime_type: str | None = None
     uploaded_at: datetime | None = None
     deleted_at: datetime | None = None
 
+    @property
+    def file_name(self) -> str:
+        """The file's name as a person knows it: the last part of its storage key."""
+        return self.storage_key.rstrip("/").rsplit("/", 1)[-1]
+
 
 class Usage(_Row):
-    """One row of ``ai_evaluation_usage``: evaluations accepted for a site in a month (YYYY-MM)."""
+    """One row of ``ai_evaluation_usage``: evaluations accepted for a site in a month (YYYY-MM).
+
+    The worker fails a job ``QuotaExceeded`` when ``evaluation_count > quota_limit`` (the application
+    counts a request when it accepts it)."""
 
     site_id: str
     month: str
@@ -315,11 +429,21 @@ Recommendation = Literal["approve", "review", "decline"]
 
 
 class Evaluation(BaseModel):
-    """A saved evaluation (``lead_ai_evaluations``): deterministic score, label,
-    recommendation, reasons, per-document results and audit fields."""
+    """A saved evaluation: the application's ``lead_ai_evaluations`` row and leadeval's details beside it
+    (``leadeval_evaluations``).
+
+    The application's columns: ``id`` (``eval_`` + nanoid), ``score``, ``label``, ``recommendation``,
+    ``summary`` (plain language), ``risk_flags``, ``fraud_signals`` and ``extracted_data`` (JSON objects in
+    the documented, versioned shapes of ``docs/schemas/``; built by
+    :func:`leadeval.services.results.application_json`), ``model_version`` (the model that produced the
+    facts) and ``created_at`` (also ``evaluated_at``). leadeval's: the job and its ``generation``, the
+    reasons, per-document results, flags, income figures (cents), policy version, model name, token usage
+    and an input hash for audit.
+    """
 
     id: str
     job_id: str
+    generation: int = 1
     lead_id: str
     site_id: str
     score: Annotated[int, Field(ge=0, le=100)]
@@ -329,6 +453,9 @@ class Evaluation(BaseModel):
     reasons: list[Reason] = Field(default_factory=list)
     documents: list[DocumentResult] = Field(default_factory=list)
     flags: list[Signal] = Field(default_factory=list)
+    risk_flags: dict[str, Any] = Field(default_factory=dict)
+    fraud_signals: dict[str, Any] = Field(default_factory=dict)
+    extracted_data: dict[str, Any] = Field(default_factory=dict)
     monthly_income_cents: int | None = None
     income_to_rent_ratio: float | None = None
     policy_version: str = "default-1"

@@ -17,6 +17,7 @@ from leadeval.models import (
     Extraction,
     Job,
     JobMessage,
+    JobState,
     JobStatus,
     Lead,
     LeadDocument,
@@ -26,22 +27,47 @@ from leadeval.models import (
 
 
 @dataclass(frozen=True)
+class ClaimedJob:
+    """A job a sweep claimed (``pending -> queued``): what its message carries, unvalidated (a row the
+    application wrote may hold identifiers no message can carry; the sweep fails those alone)."""
+
+    id: str
+    site_id: str
+    lead_id: str
+    generation: int
+    requested_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RejectedJob:
+    """A new row the sweep failed ``InvalidJobRow`` at once: its id and why (no row content)."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SweepOutcome:
     """What one sweep's database step did.
 
     Attributes:
-        claimed: jobs moved ``pending -> queued`` by this sweep (to be sent to SQS).
-        rescued_to_pending: long-expired ``queued``/``processing`` jobs put back to pending.
+        claimed: jobs moved ``pending -> queued`` by this sweep (to be sent to SQS), oldest request first.
+        admitted: new rows (inserted or re-opened by the application) leadeval took in.
+        rejected: new rows failed ``InvalidJobRow`` (unreadable ``requested_at``, no attempt allowed).
+        rescued_to_pending: long-expired jobs put back to the sweep (a crashed worker or a lost message).
         rescued_to_failed: long-expired jobs whose attempts were spent, failed.
     """
 
-    claimed: list[Job]
+    claimed: list[ClaimedJob]
+    admitted: int = 0
+    rejected: list[RejectedJob] = field(default_factory=list)
     rescued_to_pending: int = 0
     rescued_to_failed: int = 0
 
 
 ClaimStatus = Literal[
-    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"
+    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "in_flight", "terminal", "cancelled",
+    "rejected",
 ]
 
 
@@ -49,18 +75,19 @@ ClaimStatus = Literal[
 class ClaimResult:
     """The worker's claim of one job, and what it loaded with it (one D1 request).
 
-    ``status`` is ``claimed`` when this worker now holds the job (``processing``, attempt
-    counted, lease set); ``exhausted`` when the message found its job's last attempt crashed (the
-    job is now failed and dead-lettered: move the message to the DLQ); ``dead_lettered`` when the
-    job already is failed and dead-lettered and the message is an older copy of its generation (the
-    original redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a
-    redrive can restart the job); otherwise the message lost
-    (job unknown, superseded generation, held by another worker, already terminal or cancelled)
-    and must be acked without work, except
-    ``not_found`` (poison: dead-letter it). ``lead`` is None when the lead is missing or of
-    another site; ``documents`` holds the lead's non-deleted documents of the job's site.
+    ``status`` is ``claimed`` when this worker now holds the job (``processing``, claim number taken,
+    lease set; a crashed earlier attempt counted in ``retry_count``); ``rejected`` when the job's row
+    cannot be run (its ``requested_at`` is not a timestamp, or ``max_retries`` allows no attempt: the job
+    is now failed ``InvalidJobRow``); ``exhausted`` when the message found its job's last attempt crashed
+    (the job is now failed and dead-lettered: move the message to the DLQ); ``dead_lettered`` when the job
+    already is failed and dead-lettered and the message is an older copy of its generation (the original
+    redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a redrive can restart
+    the job); otherwise the message lost (job unknown, superseded generation, held by another worker,
+    already terminal or cancelled) and must be acked without work, except ``not_found`` (poison:
+    dead-letter it). ``lead`` is None when the lead is missing or of another site; ``documents`` holds the
+    lead's non-deleted documents, newest upload first.
     ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
-    the latest scoring policy saved for the job's site (``site_scoring_policies``, a complete
+    the latest scoring policy saved for the job's site (``leadeval_site_policies``, a complete
     ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
     """
 
@@ -87,7 +114,7 @@ class PriorSubmission:
 
 @dataclass(frozen=True)
 class SitePolicy:
-    """One saved version of a site's scoring policy (``site_scoring_policies``).
+    """One saved version of a site's scoring policy (``leadeval_site_policies``).
 
     Attributes:
         site_id: the site.
@@ -110,7 +137,7 @@ class SitePolicy:
 
 @dataclass(frozen=True)
 class EvaluationOverride:
-    """A person's decision on an evaluation (``evaluation_overrides``): the recommendation they chose
+    """A person's decision on an evaluation (``leadeval_overrides``): the recommendation they chose
     and why. It never replaces the evaluation; the latest override of an evaluation is the one in force."""
 
     id: str
@@ -184,15 +211,16 @@ class LeadHistory:
         evaluations = {e.job_id: e for e in self.evaluations}
         entries: list[HistoryEntry] = []
         for index, job in enumerate(self.jobs):
-            entries.append(HistoryEntry(job.requested_at, "requested" if index == 0 else "re-evaluation requested",
+            requested = job.requested_at or job.created_at or _EPOCH
+            entries.append(HistoryEntry(requested, "requested" if index == 0 else "re-evaluation requested",
                                         job.id, job=job))
             if job.id in evaluations:
                 continue
-            if job.status == JobStatus.FAILED:
-                entries.append(HistoryEntry(job.completed_at or job.updated_at or job.requested_at, "failed",
+            if job.state == JobState.CANCELLED:
+                entries.append(HistoryEntry(job.completed_at or job.updated_at or requested, "cancelled",
                                             job.id, job=job))
-            elif job.status == JobStatus.CANCELLED:
-                entries.append(HistoryEntry(job.completed_at or job.updated_at or job.requested_at, "cancelled",
+            elif job.status == JobStatus.FAILED:
+                entries.append(HistoryEntry(job.completed_at or job.updated_at or requested, "failed",
                                             job.id, job=job))
         jobs = {j.id: j for j in self.jobs}
         for ev in self.evaluations:
@@ -219,36 +247,56 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class JobStore(Protocol):
-    """The job database (SQLite, D1, PostgreSQL). Every transition is one guarded statement;
-    a transition that loses a race returns False and changes nothing.
+    """The job database (SQLite, D1, PostgreSQL), holding the application's tables and leadeval's own.
+    Every transition is one guarded statement; a transition that loses a race returns False and changes
+    nothing. ``ai_evaluation_jobs.status`` only ever receives the application's four values.
 
     Raises (any method): StoreUnavailableError (transient), ThrottledError, ConfigurationError.
     """
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations; return the names applied (empty when up to date)."""
+        """Apply pending leadeval migrations; return the names applied (empty when up to date).
+
+        Raises:
+            ConfigurationError: the application's tables are missing (not the application's database;
+                an embedded one needs :meth:`create_application_tables` first).
+        """
+        ...
+
+    def create_application_tables(self) -> bool:
+        """Create the application's five tables, exactly in the application's schema, in a database that
+        has none of them (embedded and test databases); True when created, False when they exist.
+
+        Raises:
+            ConfigurationError: some of the five exist and others do not.
+        """
         ...
 
     def sweep(self, *, now: datetime, limit: int, lease_seconds: float,
-              rescue_after_seconds: float) -> SweepOutcome:
-        """Rescue long-expired jobs, then claim up to ``limit`` due pending jobs
-        (``pending -> queued``, ``queued_at = now``, ``lease_expires_at = now + lease_seconds``),
-        oldest ``requested_at`` first. Two concurrent sweeps never claim the same job."""
+              rescue_after_seconds: float, admit_limit: int | None = None) -> SweepOutcome:
+        """One batch: admit up to ``admit_limit`` (default ``limit``) new rows (failing alone those whose
+        ``requested_at`` is unreadable), rescue long-expired jobs, then claim up to ``limit`` due jobs
+        (``pending -> queued``, lease ``now + lease_seconds``), oldest request first. Two concurrent sweeps
+        never claim the same job."""
         ...
 
-    def release(self, jobs: Sequence[Job], *, now: datetime) -> int:
-        """Put jobs whose message SQS rejected back to pending (guarded on ``queued`` and the
+    def release(self, jobs: Sequence[ClaimedJob], *, now: datetime) -> int:
+        """Put jobs whose message SQS rejected back to the sweep (guarded on ``queued`` and the
         generation); return how many moved."""
+        ...
+
+    def fail_invalid(self, jobs: Sequence[ClaimedJob], *, now: datetime, reason: str) -> int:
+        """Fail claimed jobs whose identifiers no message can carry (``InvalidJobRow``); return how many."""
         ...
 
     def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float,
               sent_at: datetime | None = None) -> ClaimResult:
-        """Claim the message's job for processing and load its lead, documents and usage row.
+        """Claim the message's job for processing and load its lead, documents, usage row and policy.
 
         ``sent_at`` is when SQS accepted the message (its ``SentTimestamp``; a redrive gives a new one).
-        A failed, dead-lettered job restarts (attempts reset, same generation) only for a message of its
-        generation sent after it was dead-lettered; an older copy gets ``dead_lettered``. None (unknown):
-        any message of the job's generation restarts it."""
+        A failed, dead-lettered job restarts (failed attempts reset, same generation) only for a message of
+        its generation sent after it was dead-lettered; an older copy gets ``dead_lettered``. None
+        (unknown): any message of the job's generation restarts it."""
         ...
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:
@@ -257,20 +305,22 @@ class JobStore(Protocol):
 
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
                  fingerprints: Sequence[PriorSubmission] = ()) -> bool:
-        """Atomically: insert the evaluation (unique on job_id), update the lead's
-        ai_score/ai_label/status, mark the job completed with ``evaluation_id``, and record the
-        document fingerprints. Replaying it is harmless. False if the job was no longer held."""
+        """Atomically: insert the evaluation (the application's row and leadeval's details; one per job
+        generation), set the lead's ``ai_score``/``ai_label``/``status = 'ai_evaluated'``, mark the job
+        ``completed`` with ``evaluation_id``, and record the document fingerprints. False (nothing written)
+        if the claim that loaded ``job`` no longer holds it."""
         ...
 
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
                     error_message: str, count_attempt: bool = True) -> bool:
-        """``processing -> queued`` with the error recorded and a lease covering the delay.
-        ``count_attempt=False`` (a snooze) gives the claim's attempt back."""
+        """Back to ``pending`` (state retrying, or snoozed when ``count_attempt`` is False) with the error
+        recorded and a lease covering the delay; a retry adds the failed attempt to ``retry_count``."""
         ...
 
     def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
              dead_lettered: bool = False) -> bool:
-        """``processing -> failed`` with the error (and ``dead_lettered_at`` when spent)."""
+        """``processing -> failed`` with the error (state dead_lettered when its message goes to the DLQ);
+        the failed attempt counts in ``retry_count``."""
         ...
 
     # ---- operator
@@ -278,23 +328,26 @@ class JobStore(Protocol):
         """One job, or None."""
         ...
 
-    def list_jobs(self, *, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
-        """Jobs, newest request first."""
+    def list_jobs(self, *, status: JobStatus | None = None, state: JobState | None = None,
+                  limit: int = 100) -> list[Job]:
+        """Jobs, newest request first; ``status`` filters on the application's status, ``state`` on
+        leadeval's lifecycle state (:attr:`Job.state`)."""
         ...
 
     def get_evaluation(self, job_id: str) -> Evaluation | None:
-        """The evaluation saved for a job, or None."""
+        """The latest evaluation saved for a job, or None."""
         ...
 
     def cancel(self, job_id: str, *, now: datetime) -> bool:
-        """``pending | queued -> cancelled``."""
+        """A job not started yet (pending, queued, retrying, snoozed) ends ``failed`` with code ``Cancelled``."""
         ...
 
     def requeue(self, job_id: str, *, now: datetime) -> bool:
-        """Operator retry: ``failed -> pending`` with a new generation and attempts reset."""
+        """Operator retry: a failed (not cancelled) job back to pending with a new generation and its
+        failed attempts reset."""
         ...
 
-    # ---- people stay in charge: site policies, overrides, re-evaluation, history (DESIGN §5.6)
+    # ---- people stay in charge: site policies, overrides, re-evaluation, history
     def set_policy(self, site_id: str, policy_json: str, *, now: datetime) -> SitePolicy:
         """Save a new version of a site's scoring policy (never edits an old one) and return it.
 
@@ -322,32 +375,36 @@ class JobStore(Protocol):
         """A job's overrides, oldest first (the last one is in force)."""
         ...
 
-    def reevaluate(self, lead_id: str, *, now: datetime, max_attempts: int = 5,
-                   job_id: str | None = None) -> Reevaluation:
-        """Start a new pending job for a lead (an applicant's dispute), requested ``now``, in the
-        lead's site, counted in the month's usage row; refused while the lead has a job pending,
-        queued or processing."""
+    def reevaluate(self, lead_id: str, *, now: datetime, max_retries: int = 3,
+                   job_id: str | None = None, requested_by: str | None = None) -> Reevaluation:
+        """Start a new pending job for a lead (an applicant's dispute), as the application inserts one:
+        requested ``now`` by ``requested_by``, in the lead's site, counted in the month's usage row;
+        refused while the lead has a job pending or processing."""
         ...
 
     def lead_history(self, lead_id: str) -> LeadHistory | None:
         """The lead's jobs, evaluations and overrides (one round trip), or None for an unknown lead."""
         ...
 
-    # ---- application-side writes (the application does these in production)
+    # ---- application-side writes (the application does these in production; local runs and tests use them)
     def create_lead(self, lead: Lead) -> None:
-        """Insert a lead."""
+        """Insert a lead in the application's columns (plus leadeval's voucher column)."""
         ...
 
     def add_document(self, document: LeadDocument) -> None:
-        """Insert a lead document row."""
+        """Insert a lead document row in the application's columns."""
         ...
 
-    def create_job(self, job: Job) -> None:
-        """Insert a job (normally ``pending``)."""
+    def create_job(self, job: Job, *, requested_at_text: str | None = None) -> None:
+        """Insert a pending job as the application does (its columns only: id, lead, site, requested_by,
+        requested_at, model_version, max_retries, timestamps). ``requested_at_text`` writes ``requested_at``
+        exactly as given (the application's own formats, e.g. ``2026-01-31 23:59:59``) instead of
+        ``job.requested_at`` in leadeval's format."""
         ...
 
-    def upsert_usage(self, usage: Usage) -> None:
-        """Insert or replace a site's usage row for a month."""
+    def add_usage(self, usage: Usage) -> Usage:
+        """Insert a site's usage row for a month unless one exists (an existing row is never changed);
+        return the row in force."""
         ...
 
     def close(self) -> None:

@@ -69,12 +69,11 @@ class SampleDocument:
     truth: dict[str, Any]
     uploaded_at: datetime | None = None
 
-    def to_model(self, size_bytes: int | None = None) -> LeadDocument:
-        """The ``lead_documents`` row (``size_bytes`` from the file, when given)."""
-        return LeadDocument(id=self.id, lead_id=self.lead_id, site_id=self.site_id,
-                            document_type=self.document_type, file_name=self.file_name,
-                            mime_type=self.mime_type, storage_key=self.storage_key, size_bytes=size_bytes,
-                            uploaded_at=self.uploaded_at)
+    def to_model(self) -> LeadDocument:
+        """The ``lead_documents`` row, in the application's columns (the file name is the storage key's last
+        part)."""
+        return LeadDocument(id=self.id, lead_id=self.lead_id, document_type=self.document_type,
+                            mime_type=self.mime_type, storage_key=self.storage_key, uploaded_at=self.uploaded_at)
 
 
 @dataclass
@@ -94,27 +93,45 @@ class SampleLead:
     expect: str
 
     def to_model(self) -> Lead:
-        """The ``leads`` row."""
+        """The ``leads`` row: the application's columns (rent in dollars) plus leadeval's voucher share."""
         return Lead(id=self.id, site_id=self.site_id, first_name=self.first_name, last_name=self.last_name,
-                    email=self.email, phone=self.phone, monthly_rent_cents=self.monthly_rent_cents,
+                    email=self.email, phone=self.phone, monthly_rent=Decimal(self.monthly_rent_cents) / 100,
                     voucher_amount_cents=self.voucher_amount_cents, move_in_date=self.move_in_date)
+
+
+#: Timestamp formats the application writes (rotated over the sample jobs, so every local run parses them
+#: all): SQLite's datetime('now'), ISO 8601 with Z and milliseconds, with +0000, with +00:00.
+REQUESTED_AT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.{ms}Z", "%Y-%m-%dT%H:%M:%S+0000",
+                        "%Y-%m-%dT%H:%M:%S.{ms}+00:00")
 
 
 @dataclass
 class SampleJob:
-    """One pending evaluation job. ``expect`` is set for the jobs that are not a lead's own
-    (their lead belongs to another site or does not exist); otherwise see the lead's."""
+    """One pending evaluation job, as the application inserts it (``requested_by`` a user, the seed's
+    ``model_version``, ``requested_at`` in one of the application's formats). ``expect`` is set for the jobs
+    that are not a lead's own (their lead belongs to another site or does not exist); otherwise see the
+    lead's."""
 
     id: str
     site_id: str
     lead_id: str
     requested_at: datetime
     expect: str = ""
+    requested_by: str = "user_sample_manager"
+    model_version: str | None = "@cf/meta/llama-3.2-11b-vision-instruct"
+    format_index: int = 0
 
-    def to_model(self) -> Job:
+    @property
+    def requested_at_text(self) -> str:
+        """``requested_at`` as the application wrote it (:data:`REQUESTED_AT_FORMATS`, rotated)."""
+        fmt = REQUESTED_AT_FORMATS[self.format_index % len(REQUESTED_AT_FORMATS)]
+        return self.requested_at.strftime(fmt.replace("{ms}", f"{self.requested_at.microsecond // 1000:03d}"))
+
+    def to_model(self, *, max_retries: int = 3) -> Job:
         """The ``ai_evaluation_jobs`` row, ``pending``."""
         return Job(id=self.id, site_id=self.site_id, lead_id=self.lead_id, status=JobStatus.PENDING,
-                   requested_at=self.requested_at, created_at=self.requested_at, updated_at=self.requested_at)
+                   requested_by=self.requested_by, requested_at=self.requested_at, model_version=self.model_version,
+                   max_retries=max_retries, created_at=self.requested_at, updated_at=self.requested_at)
 
 
 @dataclass
@@ -556,18 +573,19 @@ class _Builder:
             move_in_date=self.today + timedelta(days=move_in_days), expect=expect)
         self.leads.append(lead)
         self.jobs.append(SampleJob(id=f"job_{lead_id.removeprefix('lead_')}", site_id=site_id, lead_id=lead_id,
-                                   requested_at=self._requested_at()))
+                                   requested_at=self._requested_at(), format_index=len(self.jobs)))
         return lead
 
     def document(self, lead: SampleLead, doc_id: str, document_type: str, file_name: str, mime_type: str,
                  data: bytes, truth: dict[str, Any]) -> None:
-        key = f"{lead.site_id}/{lead.id}/{doc_id}-{file_name}"
+        key = f"{lead.site_id}/{lead.id}/{doc_id}/{file_name}"
         job = next(job for job in self.jobs if job.lead_id == lead.id)
         earlier = sum(1 for doc in self.documents if doc.lead_id == lead.id)
         self.documents.append(SampleDocument(
             id=doc_id, lead_id=lead.id, site_id=lead.site_id, document_type=document_type, file_name=file_name,
             mime_type=mime_type, storage_key=key, truth=truth,
-            uploaded_at=job.requested_at - timedelta(minutes=30 - 2 * earlier)))
+            # The application lists a lead's documents newest upload first: the first one built is the newest.
+            uploaded_at=job.requested_at - timedelta(minutes=30 + 2 * earlier)))
         self.files[key] = data
 
     def stub_documents(self, lead: SampleLead, stubs: list[_Stub], prefix: str) -> list[_Period]:
@@ -592,11 +610,12 @@ class _Builder:
         self.over_quota()
         self.jobs.append(SampleJob(
             id="job_sunrise_cross_site", site_id="site_sunrise", lead_id="lead_maple_low",
-            requested_at=self._requested_at(),
+            requested_at=self._requested_at(), format_index=len(self.jobs),
             expect="failed ResourceNotFound: the job is site_sunrise's but its lead belongs to site_maple"))
         self.jobs.append(SampleJob(
             id="job_sunrise_missing_lead", site_id="site_sunrise", lead_id="lead_sunrise_missing",
-            requested_at=self._requested_at(), expect="failed ResourceNotFound: the lead does not exist"))
+            requested_at=self._requested_at(), format_index=len(self.jobs),
+            expect="failed ResourceNotFound: the lead does not exist"))
 
     def strong(self) -> None:
         lead = self.lead("lead_sunrise_strong", "site_sunrise", "Avery", "Castillo", rent="1750.00",

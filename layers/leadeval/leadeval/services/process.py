@@ -43,6 +43,7 @@ from leadeval.models import (
     Verdict,
 )
 from leadeval.ports import DocumentStore, JobStore, PriorSubmission, VisionModel
+from leadeval.services.model_choice import ModelChoice, ModelRouter
 from leadeval.services.retry import RetryPolicy
 from leadeval.timeutil import usage_month
 
@@ -101,8 +102,9 @@ class ProcessContext:
         fetch_concurrency: parallel document fetches (wall time ≈ slowest fetch).
         prepare: document preparation function (``services.documents.prepare_document``).
         assess: scoring function (``services.scoring.assess``).
-        new_id: id factory for evaluations.
+        new_id: id factory for evaluations (``eval_`` + nanoid, as the application's ids).
         on_configuration_error: called when a ConfigurationError snoozes a job (metrics, alarm).
+        models: chooses the model for a job's ``model_version`` (None: ``model`` always runs).
     """
 
     store: JobStore
@@ -115,8 +117,16 @@ class ProcessContext:
     fetch_concurrency: int = 8
     prepare: Callable[[str, bytes], PreparedDocument] | None = None
     assess: Callable[..., object] | None = None
-    new_id: Callable[[], str] = field(default_factory=lambda: lambda: "eval_" + nanoid(size=16))
+    new_id: Callable[[], str] = field(default_factory=lambda: lambda: "eval_" + nanoid())
     on_configuration_error: Callable[[LeadevalError], None] | None = None
+    models: ModelRouter | None = None
+
+    def choose_model(self, requested: str | None) -> ModelChoice:
+        """The model for a job's ``model_version`` (``models`` decides; without it, always ``model``)."""
+        if self.models is None:
+            provider, _, model_id = self.model.name.partition(":")
+            self.models = ModelRouter(self.model, provider=provider, default_id=model_id or None)
+        return self.models.choose(requested)
 
 
 def _log(job_id: str, text: str, **extra: object) -> None:
@@ -142,6 +152,11 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
     if claim.status == "not_found":
         logger.warning(f"[{message.job_id}] message names an unknown job", extra={"job_id": message.job_id})
         return JobOutcome(Outcome.POISON, message.job_id, error_code="UnknownJob", detail="not_found")
+    if claim.status == "rejected":
+        reason = (claim.job.error_message if claim.job else None) or "the job's row cannot be run"
+        logger.error(f"[{message.job_id}] Job failed: InvalidJobRow: {reason}",
+                     extra={"job_id": message.job_id, "error_code": "InvalidJobRow"})
+        return JobOutcome(Outcome.FAILED, message.job_id, error_code="InvalidJobRow", detail=claim.status)
     if claim.status == "exhausted":
         logger.error(f"[{message.job_id}] Job failed: AttemptsExhausted (last attempt never finished)",
                      extra={"job_id": message.job_id, "error_code": "AttemptsExhausted"})
@@ -158,7 +173,8 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
 
     job = claim.job
     _log(job.id, f"Starting processing for lead {job.lead_id}", lead_id=job.lead_id, site_id=job.site_id,
-         attempt=job.attempts, generation=job.generation, redriven=claim.redriven)
+         attempt=job.retry_count + 1, max_retries=job.max_retries, generation=job.generation,
+         redriven=claim.redriven)
     calls = [0]
     try:
         evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls,
@@ -175,8 +191,10 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
 
 def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: datetime,
                     ai_calls: int) -> JobOutcome:
-    decision = ctx.retry_policy.decide(exc, attempts=job.attempts, max_attempts=job.max_attempts)
-    extra = {"job_id": job.id, "error_code": decision.error_code, "attempt": job.attempts}
+    # This attempt is attempt retry_count + 1 of max_retries (the application's counter and limit).
+    attempt = job.retry_count + 1
+    decision = ctx.retry_policy.decide(exc, attempts=attempt, max_attempts=job.max_retries)
+    extra = {"job_id": job.id, "error_code": decision.error_code, "attempt": attempt}
     if decision.action in ("retry", "snooze"):
         saved = ctx.store.retry_later(job, now=now, delay_seconds=decision.delay_seconds,
                                       error_code=decision.error_code, error_message=decision.error_message,
@@ -218,7 +236,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         raise QuotaExceeded(f"monthly quota exceeded for {usage.month}: "
                             f"{usage.evaluation_count} > {usage.quota_limit}")
     if usage is None:
-        logger.warning(f"[{job.id}] no usage row for {usage_month(job.requested_at)}; quota not checked",
+        month = usage_month(job.requested_at) if job.requested_at else "the job's month"
+        logger.warning(f"[{job.id}] no usage row for {month}; quota not checked",
                        extra={"job_id": job.id, "site_id": job.site_id})
 
     accepted = list(documents[: ctx.max_documents])
@@ -236,7 +255,11 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         for p in prepared.values():
             p.signals.extend(reuse_signals(p.document_id, p.sha256, applicant_hash, prior))
 
-    _log(job.id, "Calling AI evaluation...", model=ctx.model.name, documents=len(prepared))
+    choice = ctx.choose_model(job.model_version)
+    model = choice.model
+    _log(job.id, f"Model: {model.name} ({choice.reason})", model=model.name,
+         requested_model=choice.requested, model_honoured=choice.honoured)
+    _log(job.id, "Calling AI evaluation...", model=model.name, documents=len(prepared))
     extractions: list[Extraction] = []
     for doc in accepted:
         p = prepared.get(doc.id)
@@ -244,7 +267,7 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             continue
         try:
             calls[0] += 1
-            extraction = ctx.model.extract(p)
+            extraction = model.extract(p)
         except DocumentUnreadable as exc:
             results[doc.id] = _unreadable(doc, exc.message, p)
             continue
@@ -267,17 +290,21 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     from leadeval.services.scoring import assess
 
     assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
+    from leadeval.services.results import application_json
+
+    # The model that actually produced the facts (the application's model_version column).
     model_versions = sorted({e.model_version for e in extractions if e.model_version})
     usage_total = sum((e.usage for e in extractions), start=ModelUsage())
     evaluation = Evaluation(
-        id=ctx.new_id(), job_id=job.id, lead_id=lead.id, site_id=job.site_id,
+        id=ctx.new_id(), job_id=job.id, generation=job.generation, lead_id=lead.id, site_id=job.site_id,
         score=assessment.score, label=assessment.label, recommendation=assessment.recommendation,
         summary=assessment.summary, reasons=assessment.reasons, documents=assessment.documents,
         flags=assessment.flags, monthly_income_cents=assessment.monthly_income_cents,
         income_to_rent_ratio=assessment.income_to_rent_ratio, policy_version=assessment.policy_version,
-        model=ctx.model.name, model_version=",".join(model_versions) or None,
+        model=model.name, model_version=",".join(model_versions) or model.name,
         prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
-        input_hash=_input_hash(ordered, lead, assessment.policy_version, ctx.model.name), created_at=now)
+        input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name), created_at=now,
+        **application_json(lead, assessment, model=model.name))
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
          score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
     return evaluation

@@ -604,8 +604,14 @@ _SIGNAL_TEXT: dict[str, tuple[str, str]] = {
 }
 
 
+def signal_text(code: str) -> tuple[str, str]:
+    """``(title, standard)`` of a signal code in plain language: what was found and what would have been
+    needed (a generic sentence for a code without its own)."""
+    return _SIGNAL_TEXT.get(code, (f"Finding '{code}'", "no such finding"))
+
+
 def _signal_reason(signal: Signal, points: int, labels: dict[str, str], policy: ScoringPolicy) -> Reason:
-    title, standard = _SIGNAL_TEXT.get(signal.code, (f"Finding '{signal.code}'", "no such finding"))
+    title, standard = signal_text(signal.code)
     if signal.code == "stale_document":
         standard = (
             f"pay stubs at most {policy.max_pay_stub_age_days} days old, bank statements at most "

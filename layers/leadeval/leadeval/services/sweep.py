@@ -26,6 +26,9 @@ class SweepResult:
 
     Attributes:
         claimed: jobs moved pending -> queued.
+        admitted: new rows (inserted or re-opened by the application) taken in.
+        rejected: new rows failed ``InvalidJobRow`` (unreadable requested_at, no attempt allowed), and claimed
+            jobs whose identifiers no message can carry.
         sent: messages SQS accepted.
         released: jobs put back to pending because SQS rejected their entry.
         rescued_to_pending / rescued_to_failed: long-expired jobs rescued.
@@ -35,6 +38,8 @@ class SweepResult:
     """
 
     claimed: int
+    admitted: int
+    rejected: int
     sent: int
     released: int
     rescued_to_pending: int
@@ -69,19 +74,25 @@ def run_sweep(store: JobStore, queue: JobQueue, *, now: datetime, limit: int, ba
     claim_limit = max(0, min(limit, backlog_limit - backlog))
     # Rescue runs even when backpressure allows no claim (LIMIT 0 claims nothing).
     outcome = store.sweep(now=now, limit=claim_limit, lease_seconds=lease_seconds,
-                          rescue_after_seconds=rescue_after_seconds)
+                          rescue_after_seconds=rescue_after_seconds, admit_limit=limit)
+    for rejected in outcome.rejected:
+        logger.error(f"[{rejected.id}] Job failed: InvalidJobRow: {rejected.reason}",
+                     extra={"job_id": rejected.id, "error_code": "InvalidJobRow"})
     claimed = outcome.claimed
     sent = released = calls = 0
     messages, invalid = [], []
     for job in claimed:
         try:
-            messages.append(JobMessage.for_job(job))
+            messages.append(JobMessage(job_id=job.id, site_id=job.site_id, lead_id=job.lead_id,
+                                       generation=job.generation))
         except ValidationError:
             invalid.append(job)  # e.g. an empty site id written by the application: never blocks the others
     if invalid:
-        released += store.release(invalid, now=now)
-        logger.error("jobs with identifiers no message can carry were released to pending",
-                     extra={"job_ids": [j.id for j in invalid][:20]})
+        reason = "the job's identifiers cannot be carried by a message (empty or over 64 characters)"
+        store.fail_invalid(invalid, now=now, reason=reason)
+        for job in invalid:
+            logger.error(f"[{job.id}] Job failed: InvalidJobRow: {reason}",
+                         extra={"job_id": job.id, "error_code": "InvalidJobRow"})
     if messages:
         result = queue.send(messages)
         sent, calls = len(result.sent), result.calls
@@ -90,7 +101,8 @@ def run_sweep(store: JobStore, queue: JobQueue, *, now: datetime, limit: int, ba
             released += store.release([j for j in claimed if j.id in failed], now=now)
             logger.warning("SQS rejected entries; jobs released to pending",
                            extra={"rejected": len(failed), "released": released})
-    sweep = SweepResult(claimed=len(claimed), sent=sent, released=released,
+    sweep = SweepResult(claimed=len(claimed), admitted=outcome.admitted,
+                        rejected=len(outcome.rejected) + len(invalid), sent=sent, released=released,
                         rescued_to_pending=outcome.rescued_to_pending,
                         rescued_to_failed=outcome.rescued_to_failed, backlog=backlog,
                         claim_limit=claim_limit, sqs_calls=calls)

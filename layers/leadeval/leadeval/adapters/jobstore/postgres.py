@@ -332,14 +332,12 @@ class PostgresJobStore(SqlJobStore):
     def migrate(self) -> list[str]:
         """Apply pending migrations (translated), holding an advisory lock so concurrent migrators wait.
 
-        Before the files: ``CREATE OR REPLACE FUNCTION leadeval_ts`` (the timestamp parser every query
-        uses). After them: the PostgreSQL-only partial index for the sweep's claim. Both are idempotent.
-        Returns the file names applied (empty when up to date).
+        Before the files: ``CREATE OR REPLACE FUNCTION leadeval_ts`` (the parser of the application's
+        timestamps, idempotent). Returns the file names applied (empty when up to date).
         """
         self._run(self._stmt("migration_lock"), self._stmt("timestamp_function"))
         try:
             applied = super().migrate()
-            self._run(self._stmt("due_index"))
         finally:
             # A lost connection took the lock with it: nothing to release then.
             with contextlib.suppress(StoreUnavailableError):

@@ -1,10 +1,15 @@
 """The SQL job store shared by every SQL backend, over a small executor port.
 
-Queries live in ``sql/<dialect>.sql`` as named blocks (``-- name: claim_due``); SQLite and D1 share
-``sqlite.sql``. Each job step is one *batch* of statements that the executor runs atomically (a
-transaction for SQLite/PostgreSQL, one ``{"batch": [...]}`` request for D1), so the D1 budget holds:
-one request per sweep, and per job one for claim-and-load, one for the fingerprint lookup and one for
-the result write.
+Queries live in ``sql/queries.sql`` as named blocks (``-- name: claim_due``), with a dialect overlay
+(``sql/sqlite.sql`` for SQLite and D1, ``sql/postgresql.sql``) replacing the blocks whose SQL differs, and
+fragments (``-- name: _held``) pasted where a block says ``{{_held}}``. Each job step is one *batch* of
+statements that the executor runs atomically (a transaction for SQLite/PostgreSQL, one ``{"batch": [...]}``
+request for D1), so the D1 budget holds: one request per sweep, and per job one for claim-and-load, one
+for the fingerprint lookup and one for the result write.
+
+The application's tables are a contract (``sql/application_schema.sql``): queries read and write their
+columns in the application's shape and vocabulary, and leadeval's lifecycle lives in its own ``leadeval_*``
+columns and tables (``migrations/``).
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from leadeval.errors import StoreUnavailableError
-from leadeval.models import Evaluation, Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
+from leadeval.errors import ConfigurationError, StoreUnavailableError
+from leadeval.models import Evaluation, Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
 from leadeval.ports import (
+    ClaimedJob,
     ClaimResult,
     EvaluationOverride,
     LeadHistory,
     PriorSubmission,
     Reevaluation,
+    RejectedJob,
     SitePolicy,
     SweepOutcome,
 )
@@ -36,17 +43,39 @@ from leadeval.timeutil import format_ts, parse_ts, plus_seconds, usage_month
 logger = logging.getLogger(__name__)
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_FRAGMENT = re.compile(r"\{\{(_\w+)\}\}")
+
+#: The application's five tables (``sql/application_schema.sql``).
+APPLICATION_TABLES = ("leads", "lead_documents", "ai_evaluation_usage", "ai_evaluation_jobs", "lead_ai_evaluations")
+
+
+def _blocks(file_name: str) -> dict[str, str]:
+    text = resources.files("leadeval.adapters.jobstore").joinpath(f"sql/{file_name}").read_text("utf-8")
+    parts = _NAME_LINE.split(text)
+    return {name: body.strip().rstrip(";").strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
 @cache
 def load_queries(dialect: str = "sqlite") -> dict[str, str]:
-    """Named queries of ``sql/<dialect>.sql`` as ``{name: sql}`` (comments kept, trailing ``;`` dropped)."""
-    text = resources.files("leadeval.adapters.jobstore").joinpath(f"sql/{dialect}.sql").read_text("utf-8")
-    parts = _NAME_LINE.split(text)
-    queries: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        queries[name] = body.strip().rstrip(";").strip()
-    return queries
+    """Named queries for ``dialect``: ``sql/queries.sql`` overlaid by ``sql/<dialect>.sql``, fragments pasted
+    in (``{{_name}}``; fragments themselves are left out). Returns ``{name: sql}``.
+
+    Raises:
+        KeyError: a block names a fragment that does not exist.
+    """
+    blocks = _blocks("queries.sql") | _blocks(f"{dialect}.sql")
+    fragments = {name: _strip_comments(body) for name, body in blocks.items() if name.startswith("_")}
+
+    def paste(sql: str) -> str:
+        for _ in range(3):  # fragments may use fragments
+            sql = _FRAGMENT.sub(lambda m: fragments[m.group(1)], sql)
+        return sql
+
+    return {name: paste(body) for name, body in blocks.items() if not name.startswith("_")}
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,11 @@ def default_migrations_dir() -> Path:
     return Path(__file__).resolve().parents[5] / "migrations"
 
 
+def application_schema_script() -> str:
+    """The application's schema (SQLite dialect), as ``sql/application_schema.sql`` holds it."""
+    return resources.files("leadeval.adapters.jobstore").joinpath("sql/application_schema.sql").read_text("utf-8")
+
+
 def _json_load(value: Any, default: Any) -> Any:
     if value is None or value == "":
         return default
@@ -108,16 +142,23 @@ def _json_load(value: Any, default: Any) -> Any:
 
 
 def evaluation_from_row(row: Mapping[str, Any]) -> Evaluation:
-    """Build an :class:`Evaluation` from a ``lead_ai_evaluations`` row (JSON columns decoded)."""
+    """Build an :class:`Evaluation` from a joined ``lead_ai_evaluations`` + ``leadeval_evaluations`` row
+    (JSON columns decoded; the summary queries leave the lists and JSON objects out)."""
     data = dict(row)
-    data["reasons"] = _json_load(data.get("reasons"), [])
-    data["documents"] = _json_load(data.get("documents"), [])
-    data["flags"] = _json_load(data.get("flags"), [])
+    for name, default in (("reasons", []), ("documents", []), ("flags", []), ("risk_flags", {}),
+                          ("fraud_signals", {}), ("extracted_data", {})):
+        data[name] = _json_load(data.get(name), default)
     return Evaluation.model_validate(data)
 
 
+def _claimed(row: Mapping[str, Any]) -> ClaimedJob:
+    return ClaimedJob(id=str(row["id"]), site_id=str(row["site_id"] or ""), lead_id=str(row["lead_id"] or ""),
+                      generation=int(row["leadeval_generation"]),
+                      requested_at=parse_ts(row.get("leadeval_requested_at")))
+
+
 class SqlJobStore:
-    """:class:`~leadeval.ports.JobStore` over a :class:`SqlExecutor` and a dialect's query file.
+    """:class:`~leadeval.ports.JobStore` over a :class:`SqlExecutor` and a dialect's queries.
 
     Args:
         executor: runs batches atomically.
@@ -140,10 +181,41 @@ class SqlJobStore:
         """The statements of one migration file for this dialect (PostgreSQL translates them)."""
         return split_sql_script(script)
 
-    # ------------------------------------------------------------------ migrations
+    # ------------------------------------------------------------------ schema
+    def _application_tables(self) -> set[str]:
+        return {row["name"] for row in self._run(self._stmt("application_tables"))[0]}
+
+    def create_application_tables(self) -> bool:
+        """See :meth:`~leadeval.ports.JobStore.create_application_tables`."""
+        present = self._application_tables()
+        if len(present) == len(APPLICATION_TABLES):
+            return False
+        if present:
+            missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
+            raise ConfigurationError(f"this database has some of the application's tables but not {missing}: "
+                                     "leadeval creates them only in an empty database",
+                                     variable="LEADEVAL_DATABASE_URL")
+        statements = [Statement(f"application_schema.sql#{i}", sql) for i, sql in
+                      enumerate(self.migration_statements(application_schema_script()), 1)]
+        self._run(*statements)
+        logger.info("application tables created", extra={"tables": len(statements)})
+        return True
+
     def migrate(self) -> list[str]:
-        """Apply the migration files not yet recorded in ``leadeval_migrations``, in name order;
-        each file and its record go in one batch. Returns the names applied."""
+        """Apply the migration files not yet recorded in ``leadeval_migrations``, in name order; each file
+        and its record go in one batch. Returns the names applied.
+
+        Raises:
+            ConfigurationError: the application's tables are missing (``LEADEVAL_DATABASE_URL`` does not
+                point at the application's database; an embedded one needs ``leadeval db init``).
+        """
+        present = self._application_tables()
+        if len(present) < len(APPLICATION_TABLES):
+            missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
+            raise ConfigurationError(
+                f"the application's tables are missing here ({missing}): LEADEVAL_DATABASE_URL must point at the "
+                "application's database; for an embedded or test database run `leadeval db init`",
+                variable="LEADEVAL_DATABASE_URL")
         self._run(self._stmt("migrations_table"))
         done = {row["name"] for row in self._run(self._stmt("applied_migrations"))[0]}
         applied = []
@@ -160,24 +232,36 @@ class SqlJobStore:
 
     # ------------------------------------------------------------------ sweep
     def sweep(self, *, now: datetime, limit: int, lease_seconds: float,
-              rescue_after_seconds: float) -> SweepOutcome:
+              rescue_after_seconds: float, admit_limit: int | None = None) -> SweepOutcome:
         ts = format_ts(now)
         rescue_before = format_ts(plus_seconds(now, -rescue_after_seconds))
-        exhausted, to_pending, claimed = self._run(
+        admit = int(limit if admit_limit is None else admit_limit)
+        rejected, admitted, exhausted, crashed, lost, claimed = self._run(
+            self._stmt("reject_new_rows", now=ts, limit=admit),
+            self._stmt("admit_new_rows", limit=admit),
             self._stmt("rescue_exhausted", now=ts, rescue_before=rescue_before),
-            self._stmt("rescue_to_pending", now=ts, rescue_before=rescue_before),
+            self._stmt("rescue_crashed", now=ts, rescue_before=rescue_before),
+            self._stmt("rescue_lost", rescue_before=rescue_before),
             self._stmt("claim_due", now=ts, lease_until=format_ts(plus_seconds(now, lease_seconds)),
                        limit=int(limit)),
         )
-        jobs = sorted((Job.model_validate(r) for r in claimed), key=lambda j: (j.requested_at, j.id))
-        return SweepOutcome(claimed=jobs, rescued_to_pending=len(to_pending), rescued_to_failed=len(exhausted))
+        jobs = sorted((_claimed(r) for r in claimed), key=lambda j: (j.requested_at is None, j.requested_at, j.id))
+        return SweepOutcome(claimed=jobs, admitted=len(admitted),
+                            rejected=[RejectedJob(str(r["id"]), str(r["error_message"])) for r in rejected],
+                            rescued_to_pending=len(crashed) + len(lost), rescued_to_failed=len(exhausted))
 
-    def release(self, jobs: Sequence[Job], *, now: datetime) -> int:
+    def release(self, jobs: Sequence[ClaimedJob], *, now: datetime) -> int:
+        if not jobs:
+            return 0
+        results = self._run(*(self._stmt("release", job_id=j.id, generation=j.generation) for j in jobs))
+        return sum(len(rows) for rows in results)
+
+    def fail_invalid(self, jobs: Sequence[ClaimedJob], *, now: datetime, reason: str) -> int:
         if not jobs:
             return 0
         ts = format_ts(now)
-        results = self._run(*(self._stmt("release", now=ts, job_id=j.id, generation=j.generation)
-                              for j in jobs))
+        results = self._run(*(self._stmt("fail_invalid", job_id=j.id, generation=j.generation, now=ts,
+                                         error_message=reason[:1000]) for j in jobs))
         return sum(len(rows) for rows in results)
 
     # ------------------------------------------------------------------ worker
@@ -186,7 +270,9 @@ class SqlJobStore:
         ts = format_ts(now)
         key = {"job_id": message.job_id, "generation": message.generation, "now": ts}
         lease_until = format_ts(plus_seconds(now, lease_seconds))
-        claimed, redriven, exhausted, current, lead, docs, usage, policy = self._run(
+        rejected, _admitted, claimed, redriven, exhausted, current, lead, docs, usage, policy = self._run(
+            self._stmt("reject_job", job_id=message.job_id, now=ts),
+            self._stmt("admit_job", job_id=message.job_id),
             self._stmt("claim_job", lease_until=lease_until, **key),
             self._stmt("claim_redriven", lease_until=lease_until, sent_at=format_ts(sent_at), **key),
             self._stmt("fail_exhausted", **key),
@@ -207,21 +293,24 @@ class SqlJobStore:
                 usage=Usage.model_validate(usage[0]) if usage else None,
                 policy_json=policy[0]["policy_json"] if policy else None,
             )
+        if rejected:
+            return ClaimResult(status="rejected", job=job)
         if exhausted:
             return ClaimResult(status="exhausted", job=job)
         if job.generation > message.generation:
             return ClaimResult(status="stale_generation", job=job)
-        if job.status == JobStatus.CANCELLED:
+        state = job.state
+        if state == JobState.CANCELLED:
             return ClaimResult(status="cancelled", job=job)
-        if job.status == JobStatus.PROCESSING:
+        if state == JobState.PROCESSING:
             return ClaimResult(status="in_flight", job=job)
-        if job.status == JobStatus.FAILED and job.dead_lettered_at is not None:
+        if state == JobState.DEAD_LETTERED:
             # Same generation, sent before the dead-lettering (else claim_redriven restarted the job): the
             # original redelivered after its DLQ send failed, or a duplicate. It belongs in the DLQ too.
             return ClaimResult(status="dead_lettered", job=job)
-        if job.status.terminal:
+        if state.terminal:
             return ClaimResult(status="terminal", job=job)
-        # queued/pending but not claimable (e.g. message generation ahead of the row): treat as stale.
+        # pending but not claimable (e.g. message generation ahead of the row): treat as stale.
         return ClaimResult(status="stale_generation", job=job)
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:
@@ -231,27 +320,32 @@ class SqlJobStore:
         rows = self._run(self._stmt("prior_submissions", hashes=json.dumps(hashes)))[0]
         return [PriorSubmission(file_sha256=r["file_sha256"], name_hash=r["name_hash"]) for r in rows]
 
+    def _held(self, job: Job, now: datetime) -> dict[str, Any]:
+        # The holder's claim number is part of every guard: a worker whose lease expired and whose job was
+        # reclaimed under the same generation can no longer write over the new holder.
+        return {"job_id": job.id, "generation": job.generation, "claims": job.claims, "now": format_ts(now)}
+
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
                  fingerprints: Sequence[PriorSubmission] = ()) -> bool:
-        ts = format_ts(now)
-        # The holder's claim number (attempts) is part of the guard: a worker whose lease expired and whose job
-        # was reclaimed under the same generation can no longer write over the new holder.
-        guard = {"job_id": job.id, "generation": job.generation, "attempts": job.attempts, "now": ts}
+        guard = self._held(job, now)
         ev = evaluation
         statements = [
             self._stmt(
+                "insert_evaluation_details", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id,
+                reasons=_dump_list(ev.reasons), documents=_dump_list(ev.documents), flags=_dump_list(ev.flags),
+                monthly_income_cents=ev.monthly_income_cents, income_to_rent_ratio=ev.income_to_rent_ratio,
+                policy_version=ev.policy_version, model=ev.model, prompt_tokens=ev.prompt_tokens,
+                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, **guard),
+            self._stmt(
                 "insert_evaluation", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id, score=ev.score,
                 label=ev.label, recommendation=ev.recommendation, summary=ev.summary,
-                reasons=_dump_list(ev.reasons), documents=_dump_list(ev.documents),
-                flags=_dump_list(ev.flags), monthly_income_cents=ev.monthly_income_cents,
-                income_to_rent_ratio=ev.income_to_rent_ratio, policy_version=ev.policy_version,
-                model=ev.model, model_version=ev.model_version, prompt_tokens=ev.prompt_tokens,
-                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, **guard),
-            self._stmt("update_lead_score", score=ev.score, label=ev.label, lead_status="evaluated",
-                       lead_id=job.lead_id, site_id=job.site_id, **guard),
-            *(self._stmt("record_fingerprint", file_sha256=f.file_sha256, name_hash=f.name_hash, now=ts)
+                risk_flags=_dump_json(ev.risk_flags), fraud_signals=_dump_json(ev.fraud_signals),
+                extracted_data=_dump_json(ev.extracted_data), model_version=ev.model_version, **guard),
+            self._stmt("update_lead_score", score=ev.score, label=ev.label, lead_id=job.lead_id,
+                       site_id=job.site_id, **guard),
+            *(self._stmt("record_fingerprint", file_sha256=f.file_sha256, name_hash=f.name_hash, now=guard["now"])
               for f in fingerprints),
-            self._stmt("complete_job", **guard),
+            self._stmt("complete_job", id=ev.id, **guard),
         ]
         results = self._run(*statements)
         return bool(results[-1])
@@ -259,22 +353,22 @@ class SqlJobStore:
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
                     error_message: str, count_attempt: bool = True) -> bool:
         rows = self._run(self._stmt(
-            "retry_later", job_id=job.id, generation=job.generation, attempts=job.attempts, now=format_ts(now),
-            lease_until=format_ts(plus_seconds(now, delay_seconds)), count_attempt=1 if count_attempt else 0,
-            error_code=error_code, error_message=error_message[:1000]))[0]
+            "retry_later", lease_until=format_ts(plus_seconds(now, delay_seconds)),
+            count_attempt=1 if count_attempt else 0, error_code=error_code, error_message=error_message[:1000],
+            **self._held(job, now)))[0]
         return bool(rows)
 
     def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
              dead_lettered: bool = False) -> bool:
         rows = self._run(self._stmt(
-            "fail_job", job_id=job.id, generation=job.generation, attempts=job.attempts, now=format_ts(now),
-            error_code=error_code,
-            error_message=error_message[:1000], dead_lettered=1 if dead_lettered else 0))[0]
+            "fail_job", error_code=error_code, error_message=error_message[:1000],
+            dead_lettered=1 if dead_lettered else 0, **self._held(job, now)))[0]
         return bool(rows)
 
     def reset_in_flight(self, *, now: datetime) -> int:
-        """Local runtime only: every queued/processing job back to pending (its emulated queue died with the
-        process that ran it). Never call this against a database a real queue serves."""
+        """Local runtime only: every job with a message out (queued, retrying, snoozed) or held by a worker back
+        to the sweep (its emulated queue died with the process that ran it). Never call this against a database
+        a real queue serves."""
         return len(self._run(self._stmt("reset_in_flight", now=format_ts(now)))[0])
 
     # ------------------------------------------------------------------ operator
@@ -282,8 +376,10 @@ class SqlJobStore:
         rows = self._run(self._stmt("get_job", job_id=job_id))[0]
         return Job.model_validate(rows[0]) if rows else None
 
-    def list_jobs(self, *, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
-        rows = self._run(self._stmt("list_jobs", status=str(status) if status else None, limit=int(limit)))[0]
+    def list_jobs(self, *, status: JobStatus | None = None, state: JobState | None = None,
+                  limit: int = 100) -> list[Job]:
+        rows = self._run(self._stmt("list_jobs", status=str(status) if status else None,
+                                    state=str(state) if state else None, limit=int(limit)))[0]
         return [Job.model_validate(r) for r in rows]
 
     def get_evaluation(self, job_id: str) -> Evaluation | None:
@@ -351,15 +447,15 @@ class SqlJobStore:
     def list_overrides(self, job_id: str) -> list[EvaluationOverride]:
         return [_override(r) for r in self._run(self._stmt("job_overrides", job_id=job_id))[0]]
 
-    def reevaluate(self, lead_id: str, *, now: datetime, max_attempts: int = 5,
-                   job_id: str | None = None) -> Reevaluation:
+    def reevaluate(self, lead_id: str, *, now: datetime, max_retries: int = 3,
+                   job_id: str | None = None, requested_by: str | None = None) -> Reevaluation:
         """One batch: create the job (guarded), count it in the month's usage row, and read the
         lead and its active jobs to explain a refusal."""
         new_id = job_id or _new_id("job_", 12)
         created, usage, lead, active = self._run(
             self._stmt("insert_reevaluation_job", job_id=new_id, lead_id=lead_id, now=format_ts(now),
-                       max_attempts=int(max_attempts)),
-            self._stmt("count_reevaluation_usage", job_id=new_id, month=usage_month(now), now=format_ts(now)),
+                       max_retries=int(max_retries), requested_by=requested_by),
+            self._stmt("count_reevaluation_usage", job_id=new_id, month=usage_month(now)),
             self._stmt("get_lead", lead_id=lead_id),
             self._stmt("lead_active_jobs", lead_id=lead_id, job_id=new_id),
         )
@@ -388,27 +484,32 @@ class SqlJobStore:
         self._run(self._stmt(
             "insert_lead", id=lead.id, site_id=lead.site_id, first_name=lead.first_name,
             last_name=lead.last_name, email=lead.email, phone=lead.phone,
-            monthly_rent_cents=lead.monthly_rent_cents, voucher_amount_cents=lead.voucher_amount_cents,
-            move_in_date=lead.move_in_date.isoformat() if lead.move_in_date else None, status=lead.status,
+            move_in_date=lead.move_in_date.isoformat() if lead.move_in_date else None,
+            monthly_rent=float(lead.monthly_rent) if lead.monthly_rent is not None else None,
+            voucher_cents=lead.voucher_amount_cents, status=lead.status,
             now=format_ts(lead.created_at or _now())))
 
     def add_document(self, document: LeadDocument) -> None:
         d = document
         self._run(self._stmt(
-            "insert_document", id=d.id, lead_id=d.lead_id, site_id=d.site_id, document_type=d.document_type,
-            file_name=d.file_name, mime_type=d.mime_type, storage_key=d.storage_key, size_bytes=d.size_bytes,
-            uploaded_at=format_ts(d.uploaded_at or _now()), deleted_at=format_ts(d.deleted_at)))
+            "insert_document", id=d.id, lead_id=d.lead_id, document_type=d.document_type, mime_type=d.mime_type,
+            storage_key=d.storage_key, uploaded_at=format_ts(d.uploaded_at or _now()),
+            deleted_at=format_ts(d.deleted_at)))
 
-    def create_job(self, job: Job) -> None:
+    def create_job(self, job: Job, *, requested_at_text: str | None = None) -> None:
+        if job.requested_at is None and requested_at_text is None:
+            raise ValueError("a job needs a requested_at")
         self._run(self._stmt(
-            "insert_job", id=job.id, site_id=job.site_id, lead_id=job.lead_id, status=str(job.status),
-            requested_at=format_ts(job.requested_at), generation=job.generation, attempts=job.attempts,
-            max_attempts=job.max_attempts, now=format_ts(job.created_at or _now())))
+            "insert_job", id=job.id, lead_id=job.lead_id, site_id=job.site_id, requested_by=job.requested_by,
+            requested_at=requested_at_text or format_ts(job.requested_at), model_version=job.model_version,
+            max_retries=int(job.max_retries), now=format_ts(job.created_at or _now())))
 
-    def upsert_usage(self, usage: Usage) -> None:
-        self._run(self._stmt("upsert_usage", site_id=usage.site_id, month=usage.month,
-                             evaluation_count=usage.evaluation_count, quota_limit=usage.quota_limit,
-                             now=format_ts(_now())))
+    def add_usage(self, usage: Usage) -> Usage:
+        _inserted, row = self._run(
+            self._stmt("insert_usage", site_id=usage.site_id, month=usage.month,
+                       evaluation_count=usage.evaluation_count, quota_limit=usage.quota_limit),
+            self._stmt("get_usage", site_id=usage.site_id, month=usage.month))
+        return Usage.model_validate(row[0])
 
     def close(self) -> None:
         self.executor.close()
@@ -437,6 +538,10 @@ def _new_id(prefix: str, size: int = 16) -> str:
 
 def _dump_list(items: Iterable[Any]) -> str:
     return json.dumps([i.model_dump(mode="json") for i in items], separators=(",", ":"))
+
+
+def _dump_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _now() -> datetime:
