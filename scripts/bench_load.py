@@ -834,7 +834,8 @@ class Orchestrator:
             mismatched = conn.execute(
                 "SELECT count(*) FROM ai_evaluation_jobs j LEFT JOIN leadeval_evaluations e ON e.job_id = j.id "
                 "WHERE j.id LIKE 'job\\_0%' AND ((j.status = 'completed' AND (e.evaluation_id IS NULL OR "
-                "j.evaluation_id IS DISTINCT FROM e.evaluation_id)) OR (j.status <> 'completed' AND e.evaluation_id IS NOT NULL))"
+                "j.evaluation_id IS DISTINCT FROM e.evaluation_id)) "
+                "OR (j.status <> 'completed' AND e.evaluation_id IS NOT NULL))"
             ).fetchone()[0]
             failed = dict(conn.execute("SELECT coalesce(error_code, '?'), count(*) FROM ai_evaluation_jobs "
                                        "WHERE status = 'failed' GROUP BY 1").fetchall())

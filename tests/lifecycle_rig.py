@@ -332,7 +332,8 @@ class LifecycleRig:
         """Rows of the application's lead_ai_evaluations per job id (read straight from the tables; a row
         without leadeval's details would count under None)."""
         rows = self.store.executor.execute_batch([_raw(
-            "SELECT x.job_id FROM lead_ai_evaluations e LEFT JOIN leadeval_evaluations x ON x.evaluation_id = e.id")])[0]
+            "SELECT x.job_id FROM lead_ai_evaluations e "
+            "LEFT JOIN leadeval_evaluations x ON x.evaluation_id = e.id")])[0]
         return Counter(r["job_id"] for r in rows)
 
     def dlq_jobs(self) -> list[str | None]:

@@ -329,6 +329,16 @@ class PostgresJobStore(SqlJobStore):
         """The statements of one SQLite migration file, each through :func:`translate_sqlite_ddl`."""
         return [translate_sqlite_ddl(stmt) for stmt in split_sql_script(script)]
 
+    def create_application_tables(self) -> bool:
+        """The application's tables in an empty database (see :meth:`SqlJobStore.create_application_tables`),
+        plus, only then, a ``datetime(text)`` function with SQLite's meaning for ``datetime('now')``: the
+        application writes timestamps with it in its SQL, and a database leadeval creates must run that SQL
+        as it is."""
+        created = super().create_application_tables()
+        if created:
+            self._run(self._stmt("timestamp_function"), self._stmt("sqlite_datetime_function"))
+        return created
+
     def migrate(self) -> list[str]:
         """Apply pending migrations (translated), holding an advisory lock so concurrent migrators wait.
 

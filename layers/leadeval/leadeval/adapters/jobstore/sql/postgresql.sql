@@ -31,6 +31,18 @@ AS $fn$
     END
 $fn$;
 
+-- name: sqlite_datetime_function
+-- datetime(text) -> text, SQLite's datetime() for the forms the application writes in SQL (datetime('now')
+-- and a timestamp to normalise), in SQLite's format 'YYYY-MM-DD HH:MM:SS' (UTC). Created only by
+-- PostgresJobStore.create_application_tables(), in databases leadeval creates, so the application's own
+-- statements (e.g. the manual test's INSERT ... datetime('now')) run there as they are.
+CREATE OR REPLACE FUNCTION datetime(value text) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $fn$
+    SELECT to_char(CASE WHEN lower(btrim(value)) = 'now' THEN now() ELSE leadeval_ts(value) END AT TIME ZONE 'UTC',
+                   'YYYY-MM-DD HH24:MI:SS')
+$fn$;
+
 -- name: _canonical_requested_at
 -- The application's requested_at in leadeval's canonical form (ISO 8601 UTC, milliseconds, Z), or NULL when
 -- it is not a timestamp (see leadeval_ts). The CAST lets an application column of type timestamptz work too.
