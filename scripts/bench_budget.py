@@ -129,14 +129,14 @@ def _clone_sample(n_jobs: int, store: Any, documents: Any, *, today: Any) -> int
         for doc in sample.documents:
             key = f"{k}/{doc.storage_key}"
             documents.put(key, sample.files[doc.storage_key])
-            row = doc.to_model(size_bytes=len(sample.files[doc.storage_key]))
-            store.add_document(row.model_copy(update={"id": f"{doc.id}-{k}", "lead_id": f"{doc.lead_id}-{k}",
-                                                      "storage_key": key}))
+            store.add_document(doc.to_model().model_copy(update={"id": f"{doc.id}-{k}",
+                                                                 "lead_id": f"{doc.lead_id}-{k}", "storage_key": key}))
         for job in sample.jobs:
             if created == n_jobs:
                 break
             store.create_job(Job(id=f"{job.id}-{k}", site_id=job.site_id, lead_id=f"{job.lead_id}-{k}",
-                                 status=JobStatus.PENDING, requested_at=job.requested_at))
+                                 status=JobStatus.PENDING, requested_at=job.requested_at),
+                             requested_at_text=job.requested_at_text)
             created += 1
     return created
 
@@ -237,8 +237,8 @@ def measure_sqs(job_counts: list[int], tmp: Path) -> list[dict[str, Any]]:
             ts = format_ts(now - timedelta(minutes=5))
             conn = fake.connection()  # set-up straight into the fake's database (not measured)
             conn.executemany(insert_job, [{"id": f"job-{i:05d}", "site_id": "site_a", "lead_id": f"lead-{i}",
-                                           "status": "pending", "requested_at": ts, "generation": 1,
-                                           "attempts": 0, "max_attempts": 5, "now": ts} for i in range(n)])
+                                           "requested_by": "bench", "requested_at": ts, "model_version": None,
+                                           "max_retries": 5, "now": ts} for i in range(n)])
             url = client.create_queue(QueueName=f"bench-{n}")["QueueUrl"]
             services = build_services(_settings(), store=store, queue=SqsJobQueue(url, client=client))
             calls.clear()

@@ -467,3 +467,20 @@ def _columns(store: Any) -> dict[str, dict[str, str]]:
             rows = raw(store, f"SELECT name, type FROM pragma_table_info('{table}')")
         out[table] = {r["name"]: str(r["type"]).lower() for r in rows}
     return out
+
+
+def test_unreadable_optional_timestamps_never_break_the_sweep_or_the_job(migrated: Backend, tmp_path: Path) -> None:
+    """A row whose created_at/updated_at the application wrote badly is claimed, sent and completed like any
+    other (leadeval needs only requested_at); the good job beside it too."""
+    store = migrated.store
+    p = pipeline(store, tmp_path)
+    add_application_rows(store, p, build_sample_set(today=utcnow().date()), lead_id="lead_1", site_id="site_1")
+    at = format_ts(utcnow() - timedelta(minutes=1))
+    raw(store, INSERT_JOB, id="job_good", lead_id="lead_1", site_id="site_1", model_version=None, requested_at=at)
+    raw(store, "INSERT INTO ai_evaluation_jobs (id, lead_id, site_id, status, requested_at, created_at, updated_at) "
+               "VALUES ('job_odd', 'lead_1', 'site_1', 'pending', :at, 'last tuesday', '??')", at=at)
+
+    p.run()
+
+    assert {j.id: (str(j.status), j.created_at) for j in store.list_jobs()} == {
+        "job_good": ("completed", iso(at)), "job_odd": ("completed", None)}

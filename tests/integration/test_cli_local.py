@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from leadeval.adapters.jobstore.sql import Statement
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.cli import app
-from leadeval.models import Job, JobStatus
+from leadeval.models import Job, JobState, JobStatus
+from leadeval.timeutil import format_ts
 from tests.helpers import text_pdf
 
 pytestmark = pytest.mark.slow
@@ -73,8 +75,12 @@ def test_interrupted_run_is_recovered_and_evaluate_waits_only_for_its_own_job(db
     # An interrupted run: a job of the same lead claimed (processing, lease far ahead) whose message died with
     # that run's emulated queue.
     store.create_job(Job(id="job_interrupted", site_id=done.site_id, lead_id=done.lead_id,
-                         status=JobStatus.PROCESSING, requested_at=done.requested_at, attempts=1,
-                         lease_expires_at=datetime(2999, 1, 1, tzinfo=UTC)))
+                         status=JobStatus.PENDING, requested_at=done.requested_at))
+    store.executor.execute_batch([Statement(
+        "interrupted", "UPDATE ai_evaluation_jobs SET status = 'processing', leadeval_state = 'processing', "
+        "leadeval_requested_at = requested_at, leadeval_claims = 1, leadeval_lease_expires_at = :lease "
+        "WHERE id = 'job_interrupted'", {"lease": format_ts(datetime(2999, 1, 1, tzinfo=UTC))})])
+    assert store.get_job("job_interrupted").state == JobState.PROCESSING
     store.close()
 
     result = runner.invoke(app, ["process", "--timeout", "60"])
@@ -92,3 +98,73 @@ def test_read_commands_do_not_create_a_database(db: Path) -> None:
     result = CliRunner().invoke(app, ["jobs", "list"])
     assert result.exit_code == 2 and "no database at" in result.output
     assert not db.exists()
+
+
+def test_evaluate_on_an_existing_site_leaves_its_usage_row_alone(db: Path, tmp_path: Path) -> None:
+    """`evaluate --site` of a site the application already has: its usage row is not replaced (26/25 stays
+    26/25), and the job is judged against it (QuotaExceeded)."""
+    from leadeval.models import Usage
+    from leadeval.timeutil import usage_month, utcnow
+
+    store = SqliteJobStore(db)
+    store.create_application_tables()
+    store.migrate()
+    store.add_usage(Usage(site_id="site_real", month=usage_month(utcnow()), evaluation_count=26, quota_limit=25))
+    store.close()
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "stub.pdf").write_bytes(text_pdf(["EARNINGS STATEMENT", "Employee: Jane Doe", "Gross Pay 4,000.00"]))
+
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--monthly-rent", "1200", "--first-name", "Jane",
+                                      "--last-name", "Doe", "--site", "site_real"])
+
+    assert "QuotaExceeded" in result.output, result.output
+    store = SqliteJobStore(db)
+    rows = store.executor.execute_batch([Statement("usage", "SELECT * FROM ai_evaluation_usage", {})])[0]
+    assert rows == [{"site_id": "site_real", "month": usage_month(utcnow()), "evaluation_count": 26,
+                     "quota_limit": 25}]
+    store.close()
+
+
+def test_the_readmes_manual_test_recipe_completes_the_job(db: Path, tmp_path: Path) -> None:
+    """README "Run the spec's manual test": after the sample data, the SQL it gives (the original processor's
+    INSERT verbatim) and `leadeval process` complete job_test123 in the application's shape."""
+    import re
+    import sqlite3
+
+    from tests.conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"<!-- manual-test:start -->\n```sh\n(.*?)```\n<!-- manual-test:end -->", readme, re.S)
+    assert block is not None
+    sql = re.search(r"<<'SQL'\n(.*?)\nSQL\n", block.group(1), re.S)
+    assert sql is not None and "'job_test123'" in sql.group(1) and "leadeval process" in block.group(1)
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.executescript(sql.group(1))
+
+    result = runner.invoke(app, ["process", "--timeout", "120"])
+
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as conn:
+        job = conn.execute("SELECT status, retry_count, max_retries, evaluation_id FROM ai_evaluation_jobs "
+                           "WHERE id = 'job_test123'").fetchone()
+        lead = conn.execute("SELECT ai_score, ai_label, status FROM leads WHERE id = 'lead_existing'").fetchone()
+        evaluation = conn.execute("SELECT score, label, model_version FROM lead_ai_evaluations WHERE id = ?",
+                                  (job[3],)).fetchone()
+    assert job[:3] == ("completed", 0, 3) and job[3].startswith("eval_")
+    assert lead == (90, "A", "ai_evaluated") and evaluation == (90, "A", "offline-patterns-1")
+
+
+def test_db_migrate_refuses_an_empty_database_and_db_init_creates_the_applications_tables(db: Path) -> None:
+    """`db migrate` on a database without the application's tables exits 2 naming `db init`; `db init`
+    creates them and migrates; both are then no-ops."""
+    runner = CliRunner()
+    refused = runner.invoke(app, ["db", "migrate"])
+    assert refused.exit_code == 2 and "db init" in refused.output and "Traceback" not in refused.output
+    created = runner.invoke(app, ["db", "init"])
+    assert created.exit_code == 0 and "created the application's tables" in created.output, created.output
+    again = runner.invoke(app, ["db", "init"])
+    assert again.exit_code == 0 and "the application's tables exist; applied 0 migration(s)" in again.output
+    assert "applied 0 migration(s) (database up to date)" in runner.invoke(app, ["db", "migrate"]).output
