@@ -41,7 +41,8 @@ class SweepOutcome:
 
 
 ClaimStatus = Literal[
-    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "in_flight", "terminal", "cancelled"
+    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "ahead_generation", "in_flight",
+    "terminal", "cancelled"
 ]
 
 
@@ -57,7 +58,9 @@ class ClaimResult:
     redrive can restart the job); otherwise the message lost
     (job unknown, superseded generation, held by another worker, already terminal or cancelled)
     and must be acked without work, except
-    ``not_found`` (poison: dead-letter it). ``lead`` is None when the lead is missing or of
+    ``not_found`` (poison: dead-letter it). ``stale_generation`` means the row has moved past the
+    message's generation (final for that generation); ``ahead_generation`` that the message names a
+    generation the row has not reached (not final: an operator retry may reach it later). ``lead`` is None when the lead is missing or of
     another site; ``documents`` holds the lead's non-deleted documents of the job's site.
     ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
     the latest scoring policy saved for the job's site (``site_scoring_policies``, a complete

@@ -211,6 +211,8 @@ class SqlJobStore:
             return ClaimResult(status="exhausted", job=job)
         if job.generation > message.generation:
             return ClaimResult(status="stale_generation", job=job)
+        if job.generation < message.generation:  # a generation the row has not reached (yet): never final
+            return ClaimResult(status="ahead_generation", job=job)
         if job.status == JobStatus.CANCELLED:
             return ClaimResult(status="cancelled", job=job)
         if job.status == JobStatus.PROCESSING:
@@ -221,7 +223,7 @@ class SqlJobStore:
             return ClaimResult(status="dead_lettered", job=job)
         if job.status.terminal:
             return ClaimResult(status="terminal", job=job)
-        # queued/pending but not claimable (e.g. message generation ahead of the row): treat as stale.
+        # queued/pending with its attempts spent but not crashed: nothing this message can do.
         return ClaimResult(status="stale_generation", job=job)
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:
