@@ -97,6 +97,23 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {"Records": records}
 
 
+def invoke_worker(handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any],
+                  context: Any) -> dict[str, Any]:
+    """Invoke a worker handler as the SQS event source mapping sees it: a partial batch response, or, when
+    the invocation fails as a whole (:class:`~leadeval.handlers.WorkerBatchFailed`: every record failed for
+    an infrastructure reason), every record reported failed (none is deleted; all come back).
+
+    Returns:
+        ``{"batchItemFailures": [{"itemIdentifier": message id}, ...]}``.
+    """
+    from leadeval.handlers import WorkerBatchFailed
+
+    try:
+        return handler(event, context) or {"batchItemFailures": []}
+    except WorkerBatchFailed:
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event.get("Records", [])]}
+
+
 def scheduled_event() -> dict[str, Any]:
     """The sweep's event, as EventBridge Scheduler sends our template's ``Input``."""
     return {"execution_id": str(uuid.uuid4()), "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -242,7 +259,7 @@ class LocalRuntime:
         if not messages:
             return 0
         self.invocations["worker"] += 1
-        result = load_handler("worker")(sqs_event(messages, self.queue_arn), FakeLambdaContext())
+        result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:

@@ -60,8 +60,9 @@ class ClaimResult:
     and must be acked without work, except
     ``not_found`` (poison: dead-letter it). ``stale_generation`` means the row has moved past the
     message's generation (final for that generation); ``ahead_generation`` that the message names a
-    generation the row has not reached (not final: an operator retry may reach it later). ``lead`` is None when the lead is missing or of
-    another site; ``documents`` holds the lead's non-deleted documents of the job's site.
+    generation the row has not reached (not final: an operator retry may reach it later).
+    ``lead`` is None when the lead is missing or of another site; ``documents`` holds the lead's
+    non-deleted documents of the job's site.
     ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
     the latest scoring policy saved for the job's site (``site_scoring_policies``, a complete
     ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
