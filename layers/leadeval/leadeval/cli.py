@@ -77,7 +77,7 @@ def _settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
     except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc.message}")
+        err.print(f"[red]Configuration error:[/red] {escape(exc.message)}")
         raise typer.Exit(2) from exc
 
 
@@ -189,7 +189,7 @@ def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) ->
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     except ConfigurationError as exc:
-        err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
+        err.print(f"[red]Configuration error, stopping:[/red] {escape(exc.message)}")
         raise typer.Exit(2) from exc
 
 
@@ -708,6 +708,6 @@ def main() -> None:
     try:
         app()
     except LeadevalError as exc:
-        err.print(f"[red]{exc.code}: {exc.message}[/red]")
+        err.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")  # redacted (LeadevalError)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 
