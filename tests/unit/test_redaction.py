@@ -71,6 +71,7 @@ def test_redact_replaces_credentials(text: str, expected: str) -> None:
     "D1 HTTP 401 code 10000: the API token was refused; check CLOUDFLARE_API_TOKEN (it needs D1 Read and D1 Write)",
     '{"prompt_tokens":120,"completion_tokens":40,"token_variable":"CLOUDFLARE_D1_API_TOKEN"}',
     "password authentication failed for user \"leadeval\"",
+    'curl … -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -d \'{"prompt":"agree"}\'',
 ])
 def test_redact_leaves_ordinary_messages_alone(text: str) -> None:
     assert redact(text) == text

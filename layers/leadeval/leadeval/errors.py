@@ -35,15 +35,16 @@ REDACTED = "[REDACTED]"
 # backslashes and separators, so redacting a JSON log line keeps it valid JSON.
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization: Bearer <t> / Basic <t> / <t>; also "authorization": "…" in an echoed JSON body
-    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic|token)\s+)?"
-                r"[^\s\"'\\,;]+"), r"\1\2 " + REDACTED),
+    # (a shell reference such as $CLOUDFLARE_API_TOKEN, shown in help text, is no secret and is kept)
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?>(?:(bearer|basic|token)\s+)?)"
+                r"(?!\$)[^\s\"'\\,;]+"), r"\1\2 " + REDACTED),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + REDACTED),
     # api_key=…, "api_token": "…", password: …, secret=…, X-Auth-Key: …
     # (a ':' counts only when a space or a quote follows: "the_secret:88" is a log line's location)
     (re.compile(r"(?i)\b((?:[a-z0-9]+[_-])*(?:api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|token|"
                 r"secret(?:[_-]access)?(?:[_-]key)?|password|passwd|pwd|x-auth-key)[\"']?"
                 r"(?:\s*=\s*[\"']?|\s*:(?:\s+[\"']?|[\"'])))"
-                r"[^\s\"'\\,;&]+"), r"\1" + REDACTED),
+                r"(?!\$)[^\s\"'\\,;&]+"), r"\1" + REDACTED),
     # scheme://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@\"']+):[^@\s/\"']+@"), r"\1:" + REDACTED + "@"),
     # AWS access key ids
