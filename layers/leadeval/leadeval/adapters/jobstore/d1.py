@@ -707,7 +707,7 @@ __all__ = [
     "classify_d1_error",
     "convert_named_params",
     "error_from_transport",
-    "sql_error_summary",
     "error_info",
     "json_param",
+    "sql_error_summary",
 ]
