@@ -146,7 +146,7 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     from leadeval import handlers
     from leadeval.adapters.idempotency import SqlitePersistenceLayer
     from leadeval.bootstrap import build_services
-    from leadeval.local import FakeLambdaContext
+    from leadeval.local import FakeLambdaContext, invoke_worker
     from leadeval.testing import MemoryDocumentStore, MemoryQueue
     from leadeval.testing_ai import FakeWorkersAI
     from leadeval.timeutil import utcnow
@@ -174,7 +174,8 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     started = time.perf_counter()
     while messages := queue.receive(1):
         start, calls_before = len(fake.requests), ai.calls
-        result = handlers.handle_worker(queue.sqs_event(messages), FakeLambdaContext(), services)
+        result = invoke_worker(lambda event, context: handlers.handle_worker(event, context, services),
+                               queue.sqs_event(messages), FakeLambdaContext())
         job_id = json.loads(messages[0].body)["job_id"]
         per_delivery.append((job_id, since(start)))
         ai_calls[job_id] += ai.calls - calls_before

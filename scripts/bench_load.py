@@ -333,7 +333,7 @@ def worker_main(spec: dict[str, Any]) -> None:
     records not reported failed; until ``stop`` is set. One ``batch`` event line per batch."""
     services, events, _, calls = _child_setup(spec)
     from leadeval.handlers import handle_worker
-    from leadeval.local import FakeLambdaContext, sqs_event
+    from leadeval.local import FakeLambdaContext, invoke_worker, sqs_event
     from leadeval.observability import metrics
 
     store, client = services.store, services.queue.client
@@ -355,7 +355,8 @@ def worker_main(spec: dict[str, Any]) -> None:
         events.write({"k": "recv", "n": len(messages)})
         started = time.perf_counter()
         context = FakeLambdaContext(timeout_seconds=spec["worker_timeout_seconds"])
-        result = handle_worker(sqs_event(messages, spec["queue_arn"]), context, services)
+        result = invoke_worker(lambda event, ctx: handle_worker(event, ctx, services),
+                               sqs_event(messages, spec["queue_arn"]), context)
         metrics.flush_metrics()
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
@@ -75,3 +76,16 @@ def make_services(tmp_path: Path, **overrides: object) -> Services:
     services.store.create_application_tables()
     services.store.migrate()
     return services
+
+
+def leave_in_flight(store: Any, job_id: str, *, lease_until: datetime, claims: int = 1) -> None:
+    """Put a job in the state a worker that died mid-job leaves it: ``processing`` (status and state), its
+    canonical requested_at written, held until ``lease_until``. Raw SQL, as only a worker's claim gets there."""
+    from leadeval.adapters.jobstore.sql import Statement
+    from leadeval.timeutil import format_ts
+
+    store.executor.execute_batch([Statement(
+        "in_flight", "UPDATE ai_evaluation_jobs SET status = 'processing', leadeval_state = 'processing', "
+        "leadeval_requested_at = COALESCE(leadeval_requested_at, requested_at), leadeval_claims = :claims, "
+        "leadeval_lease_expires_at = :lease, started_at = requested_at WHERE id = :id",
+        {"id": job_id, "claims": claims, "lease": format_ts(lease_until)})])

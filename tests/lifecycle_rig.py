@@ -27,7 +27,7 @@ from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
 from leadeval.errors import LeadevalError, ModelRejected, ModelUnavailableError, ThrottledError
 from leadeval.handlers import handle_sweep, handle_worker
-from leadeval.local import FakeLambdaContext
+from leadeval.local import FakeLambdaContext, invoke_worker
 from leadeval.models import (
     Extraction,
     Job,
@@ -246,8 +246,8 @@ class LifecycleRig:
         if not messages:
             return result
         self.worker_invocations += 1
-        answer = handle_worker(self.queue.sqs_event(messages), FakeLambdaContext(timeout_seconds=900),
-                               self.services)
+        answer = invoke_worker(lambda event, context: handle_worker(event, context, self.services),
+                               self.queue.sqs_event(messages), FakeLambdaContext(timeout_seconds=900))
         result.failures = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
         for m in messages:
             if m.message_id not in result.failures:

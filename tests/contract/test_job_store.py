@@ -517,17 +517,18 @@ class TestClaim:
         assert (result.job.attempts, result.job.retry_count, result.job.claims, result.job.started_at,
                 result.job.lease_expires_at) == (2, 1, 2, at, at + timedelta(seconds=LEASE))
 
-    @pytest.mark.parametrize("generation", [1, 3])
-    def test_message_of_another_generation_is_stale(self, job_store: JobStore, generation: int) -> None:
-        """After an operator retry (generation 2), a generation-1 message (superseded) or a
-        generation-3 one (ahead of the row) claims nothing."""
+    @pytest.mark.parametrize(("generation", "status"), [(1, "stale_generation"), (3, "ahead_generation")])
+    def test_message_of_another_generation_claims_nothing(self, job_store: JobStore, generation: int,
+                                                          status: str) -> None:
+        """After an operator retry (generation 2), a generation-1 message (superseded: stale) or a
+        generation-3 one (ahead of the row) claims nothing, and says which."""
         job = claimed_job(job_store)
         assert job_store.fail(job, now=NOW, error_code="ModelRejected", error_message="refused")
         assert job_store.requeue("job-1", now=NOW + timedelta(seconds=1))
 
         result = claim(job_store, job, NOW + timedelta(seconds=2), generation=generation)
 
-        assert result.status == "stale_generation"
+        assert result.status == status
         assert (result.job.state, result.job.generation, result.job.attempts) == (JobState.PENDING, 2, 0)
 
     def test_cancelled_job(self, job_store: JobStore) -> None:
@@ -566,6 +567,24 @@ class TestClaim:
         assert job_store.fail(job, now=NOW, error_code="QuotaExceeded", error_message="quota")
         result = claim(job_store, job, NOW + timedelta(seconds=1))
         assert (result.status, result.job.status, result.job.generation) == ("terminal", JobStatus.FAILED, 1)
+
+    @pytest.mark.parametrize("end", ["failed", "completed", "cancelled"])
+    def test_a_generation_ahead_of_an_ended_job_is_ahead_not_final(self, job_store: JobStore, end: str) -> None:
+        """A message naming generation 2 of a job still at generation 1 that ended (failed, completed or
+        cancelled): ``ahead_generation``, never ``terminal``/``cancelled``, which the worker caches as final for
+        that generation (an operator retry would later reach generation 2 and find it answered)."""
+        if end == "cancelled":
+            make_lead(job_store)
+            job = make_job(job_store)
+            assert job_store.cancel("job-1", now=NOW)
+        else:
+            job = claimed_job(job_store)
+            if end == "failed":
+                assert job_store.fail(job, now=NOW, error_code="QuotaExceeded", error_message="quota")
+            else:
+                assert job_store.complete(job, evaluation(job), now=NOW)
+        result = claim(job_store, job, NOW + timedelta(seconds=1), generation=2)
+        assert (result.status, str(result.job.state), result.job.generation) == ("ahead_generation", end, 1)
 
     def test_spent_attempts_with_live_lease_are_in_flight(self, job_store: JobStore) -> None:
         """The last attempt is still running: a duplicate message neither claims nor fails the job."""

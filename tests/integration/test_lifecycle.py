@@ -40,7 +40,7 @@ from leadeval.cli import app
 from leadeval.config import Settings
 from leadeval.errors import StoreUnavailableError
 from leadeval.handlers import handle_worker
-from leadeval.local import FakeLambdaContext, sqs_event
+from leadeval.local import FakeLambdaContext, invoke_worker, sqs_event
 from leadeval.models import Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
 from leadeval.services.process import ProcessContext, process_message
 from leadeval.services.sweep import run_sweep
@@ -805,6 +805,33 @@ def test_a_worker_killed_with_sigkill_is_reclaimed_after_its_lease(tmp_path: Pat
     store.close()
 
 
+@pytest.mark.slow
+def test_after_sigkill_the_in_progress_record_ends_with_the_lease_not_the_lambda_timeout(tmp_path: Path) -> None:
+    """Issue 10: the in-progress idempotency record of a killed worker outlived the job's lease (it followed the
+    Lambda's remaining time only), so the job waited for the Lambda timeout. Here the simulated Lambda has 60 s
+    and the lease is 2 s: the record's expiry is bounded by the lease, and a redelivery 2.5 s after the claim
+    completes the job (before the fix it was answered "in progress" for a minute)."""
+    env = _seed_crash_job(tmp_path)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(_event(env["message"])))
+    crashed = _worker(tmp_path, event, WORKER_CRASH_AT="before_write", WORKER_CRASH_MODE="block",
+                      WORKER_TIMEOUT_SECONDS="60")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    held = store.get_job("job_kill")
+    [lock] = store.executor.execute_batch([_raw("SELECT status, in_progress_expiration FROM leadeval_idempotency")])[0]
+    lease_end_ms = held.lease_expires_at.timestamp() * 1000
+    assert lock["status"] == "INPROGRESS" and lock["in_progress_expiration"] <= lease_end_ms + 1000
+
+    time.sleep(max(0.0, (lease_end_ms - time.time() * 1000) / 1000) + 0.5)
+    reclaimed = _worker(tmp_path, event, WORKER_TIMEOUT_SECONDS="60")
+    assert _answer(reclaimed) == {"batchItemFailures": []}, reclaimed.stderr[-2000:]
+    done = store.get_job("job_kill")
+    assert (done.status, done.attempts) == (JobStatus.COMPLETED, 2)
+    assert _lines(tmp_path / "calls.txt") == 2
+    store.close()
+
+
 # =========================================================================== helpers
 
 
@@ -884,7 +911,8 @@ class _MotoQueues:
                                            MessageAttributeNames=["All"]).get("Messages", [])
 
     def invoke(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = handle_worker(sqs_event(messages, self.queue_arn), FakeLambdaContext(), self.services)
+        answer = invoke_worker(lambda event, context: handle_worker(event, context, self.services),
+                               sqs_event(messages, self.queue_arn), FakeLambdaContext())
         failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
         for m in messages:
             if m["MessageId"] not in failed:

@@ -47,7 +47,7 @@ from leadeval.adapters.storage.s3 import R2DocumentStore
 from leadeval.bootstrap import build_services
 from leadeval.cli import _load_sample
 from leadeval.config import Settings
-from leadeval.local import FakeLambdaContext
+from leadeval.local import FakeLambdaContext, invoke_worker
 from leadeval.models import Extraction, JobState, JobStatus, PreparedDocument, Verdict
 from leadeval.samples import build_sample_set
 from leadeval.testing import MemoryQueue
@@ -195,7 +195,8 @@ class Pipeline:
         delivered = 0
         while messages := self.queue.receive(1):
             start = len(self.fake_d1.requests)
-            result = handlers.handle_worker(self.queue.sqs_event(messages), FakeLambdaContext(), self.services)
+            result = invoke_worker(lambda event, context: handlers.handle_worker(event, context, self.services),
+                                   self.queue.sqs_event(messages), FakeLambdaContext())
             job_id = json.loads(messages[0].body)["job_id"]
             self.deliveries.append((job_id, self._requests_since(start)))
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}

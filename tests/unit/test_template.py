@@ -347,6 +347,7 @@ def test_no_wildcard_resources_in_template_policies(template: dict[str, Any]) ->
      "Maximum"),
     ("Leadeval", "JobsRescued", ("service", "leadeval"), "Sum"),
     ("Leadeval", "ConfigurationErrors", ("service", "leadeval"), "Sum"),
+    ("Leadeval", "InfrastructureErrors", ("service", "leadeval"), "Sum"),
     ("AWS/Lambda", "Errors", ("FunctionName", {"Ref": "WorkerFunction"}), "Sum"),
 ])
 def test_alarm_exists(template: dict[str, Any], namespace: str, metric: str, dimension: tuple[str, Any],
@@ -370,10 +371,18 @@ def test_custom_metric_alarms_match_powertools_settings(template: dict[str, Any]
     env = _env(template)
     custom = [res["Properties"] for res in _resources(template, "AWS::CloudWatch::Alarm").values()
               if not res["Properties"]["Namespace"].startswith("AWS/")]
-    assert {alarm["MetricName"] for alarm in custom} == {"JobsRescued", "ConfigurationErrors"}
+    assert {alarm["MetricName"] for alarm in custom} == {"JobsRescued", "ConfigurationErrors", "InfrastructureErrors"}
     for alarm in custom:  # Powertools Metrics: namespace + default dimension service=<service name>
         assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
         assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+
+
+def test_the_infrastructure_alarm_watches_the_metric_the_worker_emits(template: dict[str, Any]) -> None:
+    """The alarm's metric name is the one handle_worker adds (a rename on either side breaks this)."""
+    from leadeval.handlers import INFRASTRUCTURE_METRIC
+
+    alarm = template["Resources"]["InfrastructureErrorsAlarm"]["Properties"]
+    assert alarm["MetricName"] == INFRASTRUCTURE_METRIC
 
 
 def test_alarm_email_subscription_is_optional(template: dict[str, Any]) -> None:

@@ -78,7 +78,7 @@ def _settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
     except ConfigurationError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc.message}")
+        err.print(f"[red]Configuration error:[/red] {escape(exc.message)}")
         raise typer.Exit(2) from exc
 
 
@@ -148,20 +148,31 @@ def demo(
     """Load the sample data into the embedded database and run the pipeline until no job is due."""
     env = _local_env()
     settings = _settings()
-    if settings.database.kind == "sqlite" and not keep:
-        path = settings.sqlite_path()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    elif settings.database.kind != "sqlite":
+    if settings.database.kind != "sqlite":
         err.print("[red]demo loads sample rows; it only runs on the embedded SQLite database.[/red]")
         raise typer.Exit(2)
 
-    from leadeval.local import LocalRuntime
+    from leadeval.local import LocalRunLock
     from leadeval.samples import build_sample_set
 
+    lock = LocalRunLock.for_settings(settings)
+    lock.acquire()  # before deleting anything: another local run may be using this database
+    try:
+        _demo(env, settings, lock, keep=keep, timeout=timeout, sample=build_sample_set(today=utcnow().date()))
+    finally:
+        lock.release()
+
+
+def _demo(env: dict[str, str], settings: Settings, lock, *, keep: bool, timeout: float, sample) -> None:
+    """``demo`` once the run lock is held: start afresh (unless ``keep``), load the sample, run, report."""
+    from leadeval.local import LocalRuntime
+
+    if not keep:
+        path = settings.sqlite_path()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     started = time.monotonic()
-    sample = build_sample_set(today=utcnow().date())
-    with LocalRuntime(env) as runtime:
+    with LocalRuntime(env, lock=lock) as runtime:
         services = runtime.services
         assert services is not None
         store = services.store
@@ -218,7 +229,7 @@ def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) ->
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     except ConfigurationError as exc:
-        err.print(f"[red]Configuration error, stopping:[/red] {exc.message}")
+        err.print(f"[red]Configuration error, stopping:[/red] {escape(exc.message)}")
         raise typer.Exit(2) from exc
 
 
@@ -286,15 +297,21 @@ def evaluate(
     """Evaluate the files in DIRECTORY as one applicant's documents, through the full pipeline."""
     from nanoid import generate as nanoid
 
-    from leadeval.local import LocalRuntime
+    from leadeval.local import LocalRuntime, folder_documents
     from leadeval.services.documents import sniff_type
 
     move_in_date = _check_evaluate_inputs(monthly_rent, voucher_amount, first_name, last_name, site, move_in)
     env = _local_env()
-    _settings()
-    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    settings = _settings()
+    # Read through the local file store's guard: a link leading outside DIRECTORY is never followed.
+    files: list[tuple[str, bytes]] = []
+    for name, data, why in folder_documents(directory, max_bytes=settings.max_document_bytes, recursive=False):
+        if data is None:
+            err.print(f"[yellow]skipped {escape(name)}: {why}[/yellow]")
+        else:
+            files.append((name, data))
     if not files:
-        err.print(f"[red]{directory} holds no files[/red]")
+        err.print(f"[red]{escape(str(directory))} holds no files that can be read[/red]")
         raise typer.Exit(2)
     now = utcnow()
     lead_id, job_id = f"lead_{nanoid(size=12)}", f"job_{nanoid(size=12)}"
@@ -307,10 +324,9 @@ def evaluate(
         store.create_lead(Lead(id=lead_id, site_id=site, first_name=first_name.strip(),
                                last_name=last_name.strip(), monthly_rent=Decimal(str(monthly_rent)),
                                voucher_amount_cents=round(voucher_amount * 100), move_in_date=move_in_date))
-        for i, path in enumerate(files, 1):
-            data = path.read_bytes()
+        for i, (name, data) in enumerate(files, 1):
             kind = sniff_type(data)
-            key = f"{site}/{lead_id}/{i:02d}/{path.name}"
+            key = f"{site}/{lead_id}/{i:02d}/{name}"
             services.documents.put(key, data, content_type=_MIME.get(kind))
             # Uploaded in reverse so the application's order (newest upload first) is the folder's order.
             store.add_document(LeadDocument(id=f"doc_{nanoid(size=12)}", lead_id=lead_id, document_type="other",
@@ -753,6 +769,6 @@ def main() -> None:
     try:
         app()
     except LeadevalError as exc:
-        err.print(f"[red]{exc.code}: {exc.message}[/red]")
+        err.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")  # redacted (LeadevalError)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 

@@ -27,14 +27,50 @@ Every class carries ``code``: the value written to ``ai_evaluation_jobs.error_co
 
 from __future__ import annotations
 
+import re
+
+REDACTED = "[REDACTED]"
+
+# Credentials as they appear in echoed requests, URLs and provider answers. Values stop at whitespace, quotes,
+# backslashes and separators, so redacting a JSON log line keeps it valid JSON.
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization: Bearer <t> / Basic <t> / <t>; also "authorization": "…" in an echoed JSON body
+    # (a shell reference such as $CLOUDFLARE_API_TOKEN, shown in help text, is no secret and is kept)
+    (re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?>(?:(bearer|basic|token)\s+)?)"
+                r"(?!\$)[^\s\"'\\,;]+"), r"\1\2 " + REDACTED),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{4,}"), r"\1 " + REDACTED),
+    # api_key=…, "api_token": "…", password: …, secret=…, X-Auth-Key: …
+    # (a ':' counts only when a space or a quote follows: "the_secret:88" is a log line's location)
+    (re.compile(r"(?i)\b((?:[a-z0-9]+[_-])*(?:api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|token|"
+                r"secret(?:[_-]access)?(?:[_-]key)?|password|passwd|pwd|x-auth-key)[\"']?"
+                r"(?:\s*=\s*[\"']?|\s*:(?:\s+[\"']?|[\"'])))"
+                r"(?!\$)[^\s\"'\\,;&]+"), r"\1" + REDACTED),
+    # scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@\"']+):[^@\s/\"']+@"), r"\1:" + REDACTED + "@"),
+    # AWS access key ids
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials replaced by ``[REDACTED]``: ``Authorization`` header values, ``Bearer``
+    tokens, ``api_key`` / ``token`` / ``password`` / ``secret`` assignments (``=``, ``:``, JSON), passwords in
+    URLs (``postgresql://user:[REDACTED]@host``) and AWS access key ids. Applied to every error message
+    (:class:`LeadevalError`) and every JSON log line (``observability.logger``), so a provider that echoes a
+    request cannot put a token in a log, the database or the CLI's output."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
 
 class LeadevalError(Exception):
-    """Base class of every error leadeval raises on purpose."""
+    """Base class of every error leadeval raises on purpose. Its message is redacted (:func:`redact`)."""
 
     code: str = "ProcessingError"
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or self.__class__.__name__).strip().splitlines()[0])
+        super().__init__(redact(message) if message else
+                         (self.__doc__ or self.__class__.__name__).strip().splitlines()[0])
 
     @property
     def message(self) -> str:

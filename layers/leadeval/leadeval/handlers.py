@@ -7,18 +7,20 @@ tests and the local runtime call them directly with the events in ``events/`` an
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
 from leadeval.adapters.queue.sqs import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.bootstrap import Services
-from leadeval.errors import LeadevalError
+from leadeval.errors import ConfigurationError, LeadevalError
 from leadeval.models import JobMessage
 from leadeval.observability import logger as powertools_logger
 from leadeval.observability import metrics
@@ -30,8 +32,40 @@ logger = logging.getLogger(__name__)
 
 
 class RedeliverLater(Exception):
-    """Raised for a record whose message must come back (retry, snooze, deadline): the batch
-    processor reports it in ``batchItemFailures``. Carries only ids and codes."""
+    """Raised for a record whose message must come back (retry, snooze, deadline, a failed store, idempotency
+    table or queue): the batch processor reports it in ``batchItemFailures``. Carries ids and codes only.
+
+    Attributes:
+        reason: ``deadline``, ``in_progress``, ``retry``, ``snooze``, ``infrastructure`` or ``unexpected``.
+        error_code: the leadeval error code (``StoreUnavailable``, ``IdempotencyUnavailable``, ``ModelUnavailable``…).
+        error_class: the class name of the exception behind it (``RedeliverLater`` when there is none).
+        component: ``store``, ``idempotency``, ``queue`` or ``worker`` when the record failed for an
+            infrastructure reason (or an unexpected exception: ``worker``); None for a job's own retry.
+        level: the log level of the record's line (``logging.WARNING`` or ``logging.ERROR``).
+        extra: more fields for the log line (codes and counts only).
+    """
+
+    def __init__(self, reason: str, *, error_code: str, error_class: str = "RedeliverLater",
+                 component: str | None = None, level: int = logging.WARNING, **extra: Any) -> None:
+        super().__init__(f"{reason}:{error_code}")
+        self.reason = reason
+        self.error_code = error_code
+        self.error_class = error_class
+        self.component = component
+        self.level = level
+        self.extra = extra
+
+
+#: Counted once per record that failed because the job store, the idempotency store or the queue failed (or
+#: an exception escaped the job's own error handling); ``InfrastructureErrorsAlarm`` (template.yaml) watches it.
+INFRASTRUCTURE_METRIC = "InfrastructureErrors"
+
+
+class WorkerBatchFailed(Exception):
+    """Raised by :func:`handle_worker` when every record of the batch failed for an infrastructure reason, so
+    the invocation counts as an error (Lambda ``Errors``: ``WorkerErrorsAlarm``) instead of a quiet success.
+    The event source mapping then makes the whole batch visible again after its visibility timeout, which is
+    what reporting every record would have done. The message holds counts only."""
 
 
 class _NotFinal(Exception):
@@ -50,6 +84,8 @@ class _NotFinal(Exception):
 #: that was not dead-lettered only leaves ``failed`` through an operator retry (a new generation), and a redrive
 #: keeps the generation, so a skipped older generation never becomes claimable again.
 _CACHED = {Outcome.COMPLETED, Outcome.FAILED}
+#: ``ahead_generation`` (a message naming a generation the row has not reached) is deliberately absent: an
+#: operator retry may reach that generation later, and a cached skip would then ack its real message unworked.
 _CACHED_SKIPS = {"terminal", "cancelled", "stale_generation"}
 
 #: Idempotency records live as long as a message can: the jobs queue's MessageRetentionPeriod (4 days,
@@ -104,9 +140,15 @@ def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dic
     s = services.settings
     if isinstance(event, dict) and event.get("execution_id"):
         powertools_logger.set_correlation_id(str(event["execution_id"]))
-    result = run_sweep(services.store, services.queue, now=_now(services), limit=s.sweep_limit,
-                       backlog_limit=s.sweep_backlog_limit, lease_seconds=s.lease_seconds,
-                       rescue_after_seconds=s.rescue_after_seconds)
+    try:
+        result = run_sweep(services.store, services.queue, now=_now(services), limit=s.sweep_limit,
+                           backlog_limit=s.sweep_backlog_limit, lease_seconds=s.lease_seconds,
+                           rescue_after_seconds=s.rescue_after_seconds)
+    except Exception as exc:
+        # One structured line (codes, class and where: never the exception's text or a traceback, which may
+        # quote values), then the invocation fails as before so SweepErrorsAlarm counts it.
+        logger.error("Sweep failed: nothing was claimed or rescued", extra=failure_fields(exc))
+        raise
     metrics.add_metric(name="JobsClaimed", unit=MetricUnit.Count, value=result.claimed)
     metrics.add_metric(name="JobsSent", unit=MetricUnit.Count, value=result.sent)
     metrics.add_metric(name="JobsReleased", unit=MetricUnit.Count, value=result.released)
@@ -123,49 +165,170 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
     backoff and the record reported failed) or moved to the DLQ (attempts spent, unknown job).
     Records not started before the Lambda's remaining time drops under
     ``LEADEVAL_JOB_BUDGET_SECONDS`` are reported failed without claiming, so no attempt is used.
+
+    No failure is silent: every record reported in ``batchItemFailures`` gets exactly one WARNING or ERROR
+    line, "message reported for redelivery", with ``job_id`` (None for an unparseable body), ``message_id``,
+    ``error_code``, ``error_class`` and ``reason``; a record failed by the job store, the idempotency store or
+    the queue (or by an unexpected exception) also counts 1 in the ``InfrastructureErrors`` metric.
+
+    Raises:
+        WorkerBatchFailed: every record of the batch failed for an infrastructure reason (logged at ERROR).
     """
     ctx = services.process_context()
     if ctx.on_configuration_error is None:
         ctx.on_configuration_error = _count_configuration_error
     config, process_job = _idempotent_processor(services)
-    if context is not None:
-        config.register_lambda_context(context)
+    # The in-progress idempotency record of a record expires with the Lambda's remaining time or the job's
+    # lease, whichever ends first: after a crash, the redelivered message can take the job back as soon as
+    # the lease allows it, never later.
+    config.register_lambda_context(LeaseBoundContext(context, ctx.lease_seconds))
     budget_ms = services.settings.job_budget_seconds * 1000
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    infrastructure: Counter[str] = Counter()
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
         powertools_logger.append_keys(message_id=record.message_id)
+        job_id: str | None = None
         try:
-            if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < budget_ms:
-                logger.warning("not enough time left to start this record; reported for redelivery",
-                               extra={"remaining_ms": lambda_context.get_remaining_time_in_millis()})
-                _delay(services, record, 0)
-                raise RedeliverLater("deadline")
             try:
-                message = JobMessage.model_validate_json(record.body)
-            except ValidationError:
-                logger.error("malformed message body; moving it to the DLQ intact",
-                             extra={"error_code": "MalformedMessage"})
-                _dead_letter(services, record, "MalformedMessage")
-                metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
-                return "poison"
-            powertools_logger.append_keys(job_id=message.job_id)
-            try:
-                result = process_job(message=message, sent_at=_sent_at(record))
-                outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
-                                     detail=result["detail"], ai_calls=result["ai_calls"])
-            except _NotFinal as not_final:
-                outcome = not_final.outcome
-            except IdempotencyAlreadyInProgressError:
-                logger.info("the same job generation is being processed by another invocation; "
-                            "message will come back after its visibility timeout")
-                raise RedeliverLater("in_progress") from None
-            return _settle(services, record, outcome)
+                return _handle_record(record, lambda_context)
+            except RedeliverLater as report:
+                failure = report
+            except Exception as exc:  # the store, the idempotency table, the queue, or a bug
+                failure = _infrastructure_failure(exc)
+            job_id = _job_id_of(record)
+            _log_report(failure, job_id=job_id, message_id=record.message_id)
+            if failure.component is not None:
+                infrastructure[failure.component] += 1
+                metrics.add_metric(name=INFRASTRUCTURE_METRIC, unit=MetricUnit.Count, value=1)
+            raise failure
         finally:
             powertools_logger.remove_keys(["message_id", "job_id"])
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    def _handle_record(record: SQSRecord, lambda_context: Any) -> str:
+        try:
+            message = JobMessage.model_validate_json(record.body)
+        except ValidationError:
+            logger.error("malformed message body; moving it to the DLQ intact",
+                         extra={"error_code": "MalformedMessage"})
+            _dead_letter(services, record, "MalformedMessage")
+            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+            return "poison"
+        powertools_logger.append_keys(job_id=message.job_id)
+        if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < budget_ms:
+            remaining = lambda_context.get_remaining_time_in_millis()
+            raise RedeliverLater("deadline", error_code="DeadlineNear", remaining_ms=remaining,
+                                 **_delay(services, record, 0))
+        try:
+            result = process_job(message=message, sent_at=_sent_at(record))
+            outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
+                                 detail=result["detail"], ai_calls=result["ai_calls"])
+        except _NotFinal as not_final:
+            outcome = not_final.outcome
+        except IdempotencyAlreadyInProgressError:
+            # Another invocation holds this job generation; the message comes back after its visibility timeout.
+            raise RedeliverLater("in_progress", error_code="InProgress",
+                                 error_class="IdempotencyAlreadyInProgressError") from None
+        return _settle(services, record, outcome)
+
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    records = len(response.get("batchItemFailures", []))
+    total = len(event.get("Records") or []) if isinstance(event, dict) else 0
+    if total and records == total and sum(infrastructure.values()) == total:
+        logger.error("Every record of the batch failed for an infrastructure reason; failing the invocation",
+                     extra={"records": total, "by_component": dict(infrastructure)})
+        raise WorkerBatchFailed(f"all {total} records failed for an infrastructure reason: "
+                                + ", ".join(f"{k} {v}" for k, v in sorted(infrastructure.items())))
+    return response
+
+
+class LeaseBoundContext:
+    """The Lambda context as Powertools Idempotency sees it: ``get_remaining_time_in_millis`` is the smaller
+    of the Lambda's remaining time and the job lease, so an in-progress idempotency record never outlives the
+    lease (Powertools sets its ``in_progress_expiration`` to now + that value, ``BasePersistenceLayer
+    .save_inprogress``). Other attributes are the wrapped context's.
+
+    Args:
+        context: the Lambda context, or None (tests, tools): then the lease alone.
+        lease_seconds: the job lease (``ProcessContext.lease_seconds``), seconds.
+    """
+
+    def __init__(self, context: Any, lease_seconds: float) -> None:
+        self.context = context
+        self.lease_seconds = lease_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds: min(the Lambda's remaining time, the lease), never negative."""
+        lease_ms = int(self.lease_seconds * 1000)
+        if self.context is None:
+            return lease_ms
+        return max(0, min(lease_ms, int(self.context.get_remaining_time_in_millis())))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.context, name)
+
+
+def failure_fields(exc: BaseException) -> dict[str, Any]:
+    """Log fields describing an exception without its text (which may quote values or echo credentials):
+    ``error_code`` (the leadeval code, ``ProcessingError`` for foreign exceptions), ``error_class``,
+    ``cause_class`` (the innermost ``__cause__``, when there is one) and ``raised_at`` (file:line in function
+    of the innermost frame: where it was raised)."""
+    fields: dict[str, Any] = {"error_code": getattr(exc, "code", None) if isinstance(exc, LeadevalError)
+                              else "ProcessingError", "error_class": type(exc).__name__}
+    cause = exc
+    while cause.__cause__ is not None and cause.__cause__ is not cause:
+        cause = cause.__cause__
+    if cause is not exc:
+        fields["cause_class"] = type(cause).__name__
+    tb = cause.__traceback__ or exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        code = tb.tb_frame.f_code
+        fields["raised_at"] = f"{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name}"
+    return fields
+
+
+def _infrastructure_failure(exc: Exception) -> RedeliverLater:
+    """What to report for an exception that escaped a record's processing.
+
+    Outside the job's own pipeline (whose errors ``process_message`` records as retries or failures), only the
+    job store (claim, result write), the idempotency store and the queue are called, so a leadeval error is the
+    store's (queue errors are tagged where the queue is called), a Powertools idempotency error the idempotency
+    store's, and anything else an unexpected exception of the worker.
+    """
+    if isinstance(exc, RedeliverLater):
+        return exc
+    fields = failure_fields(exc)
+    if isinstance(exc, _QueueFailure):
+        return RedeliverLater("infrastructure", component="queue", level=logging.ERROR,
+                              **{**failure_fields(exc.error), "operation": exc.operation})
+    if isinstance(exc, IdempotencyError):
+        fields["error_code"] = "IdempotencyUnavailable"
+        return RedeliverLater("infrastructure", component="idempotency", level=logging.ERROR, **fields)
+    if isinstance(exc, LeadevalError):
+        if isinstance(exc, ConfigurationError):
+            _count_configuration_error(exc)
+            fields["variable"] = exc.variable
+        return RedeliverLater("infrastructure", component="store", level=logging.ERROR, **fields)
+    return RedeliverLater("unexpected", component="worker", level=logging.ERROR, **fields)
+
+
+def _log_report(report: RedeliverLater, *, job_id: str | None, message_id: str) -> None:
+    """The one line of a reported record."""
+    what = f"[{job_id}] " if job_id else ""
+    logger.log(report.level, f"{what}message reported for redelivery ({report.reason}): {report.error_code}",
+               extra={**report.extra, "job_id": job_id, "message_id": message_id, "reason": report.reason,
+                      "error_code": report.error_code, "error_class": report.error_class,
+                      "component": report.component})
+
+
+def _job_id_of(record: SQSRecord) -> str | None:
+    try:
+        return JobMessage.model_validate_json(record.body).job_id
+    except ValidationError:
+        return None
 
 
 def _sent_at(record: SQSRecord) -> datetime | None:
@@ -200,6 +363,8 @@ def _count_configuration_error(error: LeadevalError) -> None:
 def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
     metrics.add_metric(name=f"Jobs{outcome.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
                        value=1)
+    job = {"error_code": outcome.error_code or outcome.outcome.value,
+           "error_class": outcome.error_class or "RedeliverLater"}
     if outcome.outcome == Outcome.SNOOZE:
         # A snooze re-sends the body with a delay and acks this copy: throttling uses no attempt in the
         # database and, this way, no receive count in SQS either (a long outage would otherwise push the
@@ -209,25 +374,46 @@ def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
             services.queue.requeue(record.body, delay_seconds=outcome.delay_seconds)
             return outcome.outcome.value
         except LeadevalError as exc:
-            logger.warning("could not re-send the snoozed message; delaying it instead",
-                           extra={"error_code": exc.code})
-    if outcome.outcome in (Outcome.RETRY, Outcome.SNOOZE):
-        _delay(services, record, outcome.delay_seconds)
-        raise RedeliverLater(f"{outcome.outcome.value}:{outcome.error_code}")
+            # Reported with the delay instead: the queue failed, so it counts as an infrastructure failure.
+            raise RedeliverLater("snooze", component="queue", level=logging.WARNING, operation="requeue",
+                                 job_error_code=job["error_code"], delay_seconds=outcome.delay_seconds,
+                                 **failure_fields(exc), **_delay(services, record, outcome.delay_seconds)) from exc
+    if outcome.outcome == Outcome.RETRY:
+        delayed = _delay(services, record, outcome.delay_seconds)
+        raise RedeliverLater("retry", component="queue" if delayed else None, delay_seconds=outcome.delay_seconds,
+                             **job, **delayed)
     if outcome.outcome in (Outcome.DEAD_LETTERED, Outcome.POISON):
         _dead_letter(services, record, outcome.error_code or outcome.outcome.value)
     return outcome.outcome.value
 
 
-def _delay(services: Services, record: SQSRecord, seconds: int) -> None:
+class _QueueFailure(Exception):
+    """A queue call failed while settling a record (wraps the leadeval error; ``operation`` names the call)."""
+
+    def __init__(self, operation: str, error: Exception) -> None:
+        super().__init__(operation)
+        self.operation = operation
+        self.error = error
+
+
+def _delay(services: Services, record: SQSRecord, seconds: int) -> dict[str, Any]:
+    """Set the record's visibility to ``seconds``. Returns ``{}``, or the fields describing the queue's
+    failure (the message then comes back after the queue's visibility timeout; nothing is lost)."""
     try:
         services.queue.change_visibility(record.receipt_handle, seconds)
     except LeadevalError as exc:
-        # The message still comes back after the queue's visibility timeout; nothing is lost.
-        logger.warning("could not change the message visibility", extra={"error_code": exc.code})
+        return {"visibility_error_code": exc.code, "visibility_error_class": type(exc).__name__}
+    return {}
 
 
 def _dead_letter(services: Services, record: SQSRecord, reason: str) -> None:
-    """Send the record's body, untouched, to the DLQ; if that fails, raise so the message is kept."""
-    services.queue.dead_letter(record.body, reason=reason)
+    """Send the record's body, untouched, to the DLQ; if that fails, raise so the message is kept.
+
+    Raises:
+        _QueueFailure: the DLQ refused the message (the record is then reported for redelivery).
+    """
+    try:
+        services.queue.dead_letter(record.body, reason=reason)
+    except Exception as exc:
+        raise _QueueFailure("dead_letter", exc) from exc
     logger.info("message moved to the DLQ", extra={"reason": reason})

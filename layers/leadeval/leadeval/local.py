@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 from leadeval import bootstrap
 from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
+from leadeval.errors import LeadevalError
 from leadeval.models import JobState, JobStatus
 from leadeval.ports import DocumentStore
 
@@ -97,10 +98,137 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {"Records": records}
 
 
+def invoke_worker(handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any],
+                  context: Any) -> dict[str, Any]:
+    """Invoke a worker handler as the SQS event source mapping sees it: a partial batch response, or, when
+    the invocation fails as a whole (:class:`~leadeval.handlers.WorkerBatchFailed`: every record failed for
+    an infrastructure reason), every record reported failed (none is deleted; all come back).
+
+    Returns:
+        ``{"batchItemFailures": [{"itemIdentifier": message id}, ...]}``.
+    """
+    from leadeval.handlers import WorkerBatchFailed
+
+    try:
+        return handler(event, context) or {"batchItemFailures": []}
+    except WorkerBatchFailed:
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event.get("Records", [])]}
+
+
 def scheduled_event() -> dict[str, Any]:
     """The sweep's event, as EventBridge Scheduler sends our template's ``Input``."""
     return {"execution_id": str(uuid.uuid4()), "scheduled_time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                               time.gmtime())}
+
+
+class LocalRunBusy(LeadevalError):
+    """Another local run holds the database (see :class:`LocalRunLock`)."""
+
+    code = "LocalRunBusy"
+
+
+class LocalRunLock:
+    """One database, one local run at a time: an exclusive ``flock`` on ``<database>.lock``.
+
+    A second ``leadeval demo`` / ``evaluate`` / ``process`` on the same database stops at start with
+    :class:`LocalRunBusy` naming the holder (pid, start time) instead of putting the first run's live jobs back
+    to pending. The kernel releases the lock when its process ends, ``kill -9`` included, so the next run
+    takes over at once and knows that jobs left in flight (and their in-progress idempotency records) are
+    orphans. The lock file is kept (deleting it would let two runs lock two different files).
+
+    Args:
+        path: the lock file (created with its folder when missing).
+        database: how the database is named in the message (a URL: its password is redacted).
+    """
+
+    def __init__(self, path: Path, database: str) -> None:
+        self.path = path
+        self.database = database
+        self._handle: Any = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LocalRunLock:
+        """The lock of ``settings``' database: ``<file>.lock`` beside a SQLite file; for another database,
+        ``.leadeval/local-run-<hash of its URL>.lock``."""
+        if settings.database.kind == "sqlite":
+            path = Path(f"{settings.sqlite_path()}.lock")
+        else:
+            digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+            path = Path(".leadeval") / f"local-run-{digest}.lock"
+        return cls(path, settings.database_url)
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._handle is not None
+
+    def acquire(self) -> None:
+        """Take the lock without waiting.
+
+        Raises:
+            LocalRunBusy: another process holds it (the message names its pid and start time).
+        """
+        import fcntl
+
+        if self._handle is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the run's lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise LocalRunBusy(f"another local run ({holder}) is using {self.database}: wait for it to finish "
+                               f"or stop it, then try again (lock file {self.path})") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Release the lock (closing the file releases the ``flock``)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> LocalRunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def folder_documents(folder: Path, *, max_bytes: int, recursive: bool = True,
+                     ) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """The documents of a local folder, read through :class:`~leadeval.adapters.storage.local.LocalDocumentStore`
+    and its guard: ``(key, data, None)`` per readable file, ``(key, None, why)`` per skipped one.
+
+    Links are never followed out of ``folder``: directories are walked without following links, and a file
+    that is a link leading outside the folder (``/etc/hostname``…) is skipped ("a link leading outside the
+    folder"), as is a file over ``max_bytes`` (bytes) or anything that is not a regular file. Hidden names
+    (``.…``) are skipped silently. Keys are POSIX paths relative to ``folder``, in sorted order.
+    """
+    from leadeval.adapters.storage.local import LocalDocumentStore
+    from leadeval.errors import DocumentMissing, DocumentTooLarge
+
+    store = LocalDocumentStore(folder)
+    keys: list[str] = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        base = Path(top).relative_to(folder)
+        keys.extend((base / name).as_posix() for name in files if not name.startswith("."))
+    for key in sorted(keys):
+        try:
+            yield key, store.get(key, max_bytes=max_bytes), None
+        except DocumentTooLarge:
+            yield key, None, f"larger than {max_bytes} bytes (LEADEVAL_MAX_DOCUMENT_BYTES)"
+        except DocumentMissing as exc:
+            yield key, None, ("a link leading outside the folder" if "outside" in exc.message
+                              else "not a regular file")
 
 
 def mirror_folder(settings: Settings) -> Path:
@@ -152,8 +280,11 @@ class LocalRuntime:
     """
 
     def __init__(self, env: Mapping[str, str], *, batch_size: int = 5, visibility_timeout: int = 30,
-                 max_receive_count: int = 10, bucket: str = "leadeval-documents") -> None:
+                 max_receive_count: int = 10, bucket: str = "leadeval-documents",
+                 lock: LocalRunLock | None = None) -> None:
         self.env = dict(env)
+        self.lock = lock
+        self._owns_lock = lock is None
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
@@ -172,7 +303,15 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> Services:
-        """Start moto, create the queues (and the bucket), and install the services the handlers use."""
+        """Take the database's :class:`LocalRunLock` (unless one was given), start moto, create the queues
+        (and the bucket), and install the services the handlers use.
+
+        Raises:
+            LocalRunBusy: another local run holds the database.
+        """
+        if self.lock is None:
+            self.lock = LocalRunLock.for_settings(Settings.from_env(self.env))
+        self.lock.acquire()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         from moto.server import ThreadedMotoServer
 
@@ -203,9 +342,18 @@ class LocalRuntime:
             s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
             s3.create_bucket(Bucket=self.bucket)
             env["LEADEVAL_DOCUMENTS_URL"] = f"s3://{self.bucket}"
-            mirror = mirror_folder(Settings.from_env(env))
-            for path in sorted(p for p in mirror.rglob("*") if p.is_file()) if mirror.is_dir() else []:
-                s3.put_object(Bucket=self.bucket, Key=path.relative_to(mirror).as_posix(), Body=path.read_bytes())
+            settings = Settings.from_env(env)
+            mirror = mirror_folder(settings)
+            skipped = 0
+            for key, data, _ in folder_documents(mirror, max_bytes=settings.max_document_bytes) \
+                    if mirror.is_dir() else ():
+                if data is None:
+                    skipped += 1
+                    continue
+                s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+            if skipped:
+                logger.warning("files of the documents folder not loaded (links leading outside it, oversized "
+                               "or special files)", extra={"skipped": skipped})
         self.services = build_services(Settings.from_env(env))
         if mirror is not None:
             self.services.overrides["documents"] = MirroredDocumentStore(self.services.documents, mirror)
@@ -214,13 +362,15 @@ class LocalRuntime:
         return self.services
 
     def stop(self) -> None:
-        """Stop moto and close the services."""
+        """Stop moto, close the services and release the run lock (when this runtime took it)."""
         if self.services is not None:
             self.services.close()
         bootstrap._services = None
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self._owns_lock and self.lock is not None:
+            self.lock.release()
 
     # ------------------------------------------------------------------ invocations
     def sweep(self) -> dict[str, Any]:
@@ -242,7 +392,7 @@ class LocalRuntime:
         if not messages:
             return 0
         self.invocations["worker"] += 1
-        result = load_handler("worker")(sqs_event(messages, self.queue_arn), FakeLambdaContext())
+        result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:
@@ -266,15 +416,27 @@ class LocalRuntime:
 
     def recover_orphans(self) -> int:
         """Put back to pending the jobs an earlier, interrupted local run left queued or processing: their
-        messages were in that run's emulated queue, which is gone. Returns how many."""
-        assert self.services is not None
+        messages were in that run's emulated queue, which is gone. Their in-progress idempotency records
+        (SQLite) are deleted too, so the jobs run at once instead of waiting for those records to expire.
+        Safe because this run holds the database's :class:`LocalRunLock`: no other local run is alive on it.
+        Returns how many jobs were put back."""
+        assert self.services is not None and self.lock is not None and self.lock.held
+        from leadeval.adapters.idempotency import SqlitePersistenceLayer, sqlite_records_path
         from leadeval.timeutil import utcnow
 
         reset = getattr(self.services.store, "reset_in_flight", None)
         count = reset(now=utcnow()) if reset else 0
-        if count:
+        records = sqlite_records_path(self.services.settings)
+        cleared = 0
+        if records is not None and records.exists():
+            layer = SqlitePersistenceLayer(records)
+            try:
+                cleared = layer.delete_in_progress()
+            finally:
+                layer.close()
+        if count or cleared:
             logger.warning("jobs left in flight by an interrupted local run were put back to pending",
-                           extra={"jobs": count})
+                           extra={"jobs": count, "in_progress_records": cleared})
         return count
 
     def _active(self, job_ids: set[str] | None) -> int:

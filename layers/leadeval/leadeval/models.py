@@ -170,15 +170,30 @@ class Job(_Row):
         return max(0, self.max_retries - self.retry_count)
 
 
+#: Grammar of the identifiers a job message may carry: 1-64 ASCII letters, digits, ``_``, ``-``, ``.`` or ``:``
+#: (nanoid, UUID, ``job_…``-style ids). Anything else is refused before any SQL runs.
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+#: Highest generation a message may carry: 2**31 - 1 fits every backend's integer exactly (SQLite and
+#: PostgreSQL 64-bit integers, D1's JSON numbers bound as 64-bit floats). Operator retries bump it by one.
+MAX_GENERATION = 2**31 - 1
+
+_MessageId = Annotated[str, Field(pattern=ID_PATTERN, strict=True)]
+
+
 class JobMessage(BaseModel):
-    """The SQS message body: identifiers only, never personal data (the DLQ keeps it 14 days)."""
+    """The SQS message body: identifiers only, never personal data (the DLQ keeps it 14 days).
+
+    Validation is the poison filter: ids must match :data:`ID_PATTERN` and ``generation`` must be a JSON
+    integer in ``1..MAX_GENERATION`` (no strings, floats or booleans), so a body that could break a driver
+    (an integer SQLite cannot bind, a 10 KB id) is a malformed message that goes to the DLQ intact.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    job_id: Annotated[str, Field(min_length=1, max_length=64)]
-    site_id: Annotated[str, Field(min_length=1, max_length=64)]
-    lead_id: Annotated[str, Field(min_length=1, max_length=64)]
-    generation: Annotated[int, Field(ge=1)] = 1
+    job_id: _MessageId
+    site_id: _MessageId
+    lead_id: _MessageId
+    generation: Annotated[int, Field(ge=1, le=MAX_GENERATION, strict=True)] = 1
 
     @classmethod
     def for_job(cls, job: Job) -> JobMessage:

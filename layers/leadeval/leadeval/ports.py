@@ -66,8 +66,8 @@ class SweepOutcome:
 
 
 ClaimStatus = Literal[
-    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "in_flight", "terminal", "cancelled",
-    "rejected",
+    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "ahead_generation", "in_flight",
+    "terminal", "cancelled", "rejected",
 ]
 
 
@@ -84,8 +84,10 @@ class ClaimResult:
     redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a redrive can restart
     the job); otherwise the message lost (job unknown, superseded generation, held by another worker,
     already terminal or cancelled) and must be acked without work, except ``not_found`` (poison:
-    dead-letter it). ``lead`` is None when the lead is missing or of another site; ``documents`` holds the
-    lead's non-deleted documents, newest upload first.
+    dead-letter it). ``stale_generation`` means the row has moved past the message's generation (final for
+    that generation); ``ahead_generation`` that the message names a generation the row has not reached (not
+    final: an operator retry may reach it later). ``lead`` is None when the lead is missing or of another
+    site; ``documents`` holds the lead's non-deleted documents, newest upload first.
     ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
     the latest scoring policy saved for the job's site (``leadeval_site_policies``, a complete
     ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).

@@ -295,6 +295,10 @@ class _FakeAPI:
     def __init__(self, replies: Iterable[FakeReply] = ()) -> None:
         self.script: deque[FakeReply] = deque(replies)
         self.requests: list[RecordedRequest] = []
+        self.echo_requests = False
+        """When True, every error answer's messages end with the request's ``Authorization`` header and the
+        start of its body, as an echoing proxy or a careless server would answer (no token may reach an
+        error, a log line or the CLI's output)."""
 
     @property
     def calls(self) -> int:
@@ -356,13 +360,38 @@ class _FakeAPI:
                       else len(text or "") // 4)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
-    @staticmethod
-    def _error_response(reply: FakeReply) -> httpx.Response | None:
+    def _error_response(self, reply: FakeReply, request: httpx.Request | None = None) -> httpx.Response | None:
         if reply.raw is not None:
-            return httpx.Response(reply.status, content=reply.raw, headers=dict(reply.headers))
+            raw = reply.raw
+            if self.echo_requests and request is not None:
+                raw += self._echo(request).encode()
+            return httpx.Response(reply.status, content=raw, headers=dict(reply.headers))
         if reply.body is not None:
-            return httpx.Response(reply.status, json=reply.body, headers=dict(reply.headers))
+            body = reply.body
+            if self.echo_requests and request is not None:
+                body = _with_echo(body, self._echo(request))
+            return httpx.Response(reply.status, json=body, headers=dict(reply.headers))
         return None
+
+    @staticmethod
+    def _echo(request: httpx.Request) -> str:
+        return (f" (request: {request.method} {request.url} authorization={request.headers.get('authorization')}"
+                f" body={request.content.decode('utf-8', 'replace')[:200]})")
+
+
+def _with_echo(body: Any, echo: str) -> Any:
+    """A copy of an error body whose messages (Cloudflare ``errors[].message``, OpenAI ``error.message``,
+    vLLM's top-level ``message``) end with ``echo``."""
+    body = json.loads(json.dumps(body))
+    if isinstance(body, dict):
+        for item in body.get("errors") or []:
+            if isinstance(item, dict):
+                item["message"] = f"{item.get('message', '')}{echo}"
+        if isinstance(body.get("error"), dict):
+            body["error"]["message"] = f"{body['error'].get('message') or ''}{echo}"
+        if "message" in body:
+            body["message"] = f"{body['message']}{echo}"
+    return body
 
 
 class FakeWorkersAI(_FakeAPI):
@@ -419,7 +448,7 @@ class FakeWorkersAI(_FakeAPI):
             check_image_data_url(body["image"])
         self.requests.append(RecordedRequest(request.method, path, headers, body))
         reply = self._next(request, body["messages"], has_image)
-        error = self._error_response(reply)
+        error = self._error_response(reply, request)
         if error is not None:
             return error
         return httpx.Response(reply.status, headers=dict(reply.headers), json={
@@ -500,7 +529,7 @@ class FakeOpenAICompatible(_FakeAPI):
                 "message": "response_format is not supported by this model", "type": "invalid_request_error",
                 "param": "response_format", "code": None}})
         reply = self._next(request, body["messages"], images > 0)
-        error = self._error_response(reply)
+        error = self._error_response(reply, request)
         if error is not None:
             return error
         return httpx.Response(reply.status, headers=dict(reply.headers), json={

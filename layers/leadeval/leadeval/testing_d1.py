@@ -31,6 +31,10 @@ passes against it speaks D1's protocol rather than the fake's:
   "messages": []}``. ``rows_read`` is approximate (rows returned or changed: SQLite does not expose
   the rows it scanned through Python's ``sqlite3``).
 
+Echoing endpoint: with ``echo_requests=True`` every error answer's message ends with the request as a
+careless proxy would echo it (``request: POST <url> authorization=Bearer <token> body=<JSON>``), to prove
+that no token reaches an error, a log line or the CLI's output.
+
 Fault injection: :meth:`FakeD1.fail_next` (the next request(s) get a given status/code/message and
 optional ``retry-after``), :meth:`FakeD1.block_for_rate_limit` (every request answers the API's
 five-minute block, HTTP 429 code 971 without ``retry-after``, until :meth:`FakeD1.unblock`), and
@@ -239,6 +243,8 @@ class FakeD1:
         api_token: the only bearer token it accepts.
         numbers_as_real: bind JSON numbers as REAL (the live API's observed behaviour); False binds
             whole numbers as INTEGER.
+        echo_requests: append the request (method, URL, ``Authorization`` header, body) to every error
+            answer's message, as an echoing proxy would.
 
     Attributes:
         requests: the decoded JSON body of every request received (None when not JSON), in order.
@@ -253,7 +259,9 @@ class FakeD1:
         database_id: str,
         api_token: str,
         numbers_as_real: bool = True,
+        echo_requests: bool = False,
     ) -> None:
+        self.echo_requests = echo_requests
         self.db_path = str(db_path)
         self.account_id = account_id
         self.database_id = database_id
@@ -323,6 +331,17 @@ class FakeD1:
     # ------------------------------------------------------------------ HTTP
     def __call__(self, request: httpx.Request) -> httpx.Response:
         """Answer one request (see the module docstring for the contract)."""
+        response = self._answer(request)
+        if not self.echo_requests or response.status_code < 400:
+            return response
+        envelope = json.loads(response.content)
+        echo = (f" (request: {request.method} {request.url} authorization={request.headers.get('authorization')}"
+                f" body={request.content.decode('utf-8', 'replace')[:300]})")
+        for error in envelope.get("errors") or []:
+            error["message"] = f"{error.get('message', '')}{echo}"
+        return httpx.Response(response.status_code, headers=response.headers, json=envelope)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
             body = self._decode(request)
             self.requests.append(body)

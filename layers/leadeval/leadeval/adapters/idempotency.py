@@ -125,13 +125,36 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
             self._db().execute("DELETE FROM leadeval_idempotency WHERE id = ?", (data_record.idempotency_key,))
 
 
+    def delete_in_progress(self) -> int:
+        """Delete every ``INPROGRESS`` record; returns how many. Only for the owner of the database when no
+        worker can be running (a local run that holds the run lock, after a crash): those records belong to
+        invocations that are gone, and would otherwise hold their jobs until they expire."""
+        with self._lock:
+            return self._db().execute("DELETE FROM leadeval_idempotency WHERE status = 'INPROGRESS'").rowcount
+
+    def close(self) -> None:
+        """Close the connection (the next call reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def sqlite_records_path(settings: Settings) -> Path | None:
+    """The SQLite file holding the idempotency records, or None when they are in DynamoDB."""
+    if settings.idempotency_table:
+        return None
+    if settings.database.kind == "sqlite":
+        return settings.sqlite_path()
+    return Path(".leadeval") / "idempotency.db"
+
+
 def make_persistence_layer(settings: Settings) -> BasePersistenceLayer:
     """DynamoDB when ``LEADEVAL_IDEMPOTENCY_TABLE`` is set; else SQLite (the job database file when it is
     SQLite, otherwise ``.leadeval/idempotency.db``)."""
-    if settings.idempotency_table:
+    path = sqlite_records_path(settings)
+    if path is None:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
         return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-    if settings.database.kind == "sqlite":
-        return SqlitePersistenceLayer(settings.sqlite_path())
-    return SqlitePersistenceLayer(Path(".leadeval") / "idempotency.db")
+    return SqlitePersistenceLayer(path)

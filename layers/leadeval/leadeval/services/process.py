@@ -79,6 +79,7 @@ class JobOutcome:
         evaluation: the saved evaluation when completed.
         detail: why a message was skipped (claim status) — ids and codes only.
         ai_calls: vision-model calls made for this job in this attempt.
+        error_class: the class name of the exception behind ``error_code`` (RETRY/SNOOZE/FAILED), for logs.
     """
 
     outcome: Outcome
@@ -88,6 +89,7 @@ class JobOutcome:
     evaluation: Evaluation | None = None
     detail: str | None = None
     ai_calls: int = 0
+    error_class: str | None = None
 
 
 @dataclass
@@ -167,6 +169,12 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
         _log(message.job_id, "Job already dead-lettered: moving this copy of its message to the DLQ",
              claim_status=claim.status, error_code=code)
         return JobOutcome(Outcome.DEAD_LETTERED, message.job_id, error_code=code, detail=claim.status)
+    if claim.status == "ahead_generation":
+        logger.warning(f"[{message.job_id}] Skipping message: ahead_generation (the job has not reached it)",
+                       extra={"job_id": message.job_id, "claim_status": claim.status,
+                              "generation": message.generation,
+                              "job_generation": claim.job.generation if claim.job else None})
+        return JobOutcome(Outcome.SKIPPED, message.job_id, detail=claim.status)
     if claim.status != "claimed" or claim.job is None:
         _log(message.job_id, f"Skipping message: {claim.status}", claim_status=claim.status)
         return JobOutcome(Outcome.SKIPPED, message.job_id, detail=claim.status)
@@ -204,13 +212,14 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
             if ctx.on_configuration_error and isinstance(exc, LeadevalError):
                 ctx.on_configuration_error(exc)
         else:
-            logger.warning(f"[{job.id}] Job will be retried in {decision.delay_seconds}s: "
-                           f"{decision.error_code}", extra={**extra, "delay_seconds": decision.delay_seconds})
+            # INFO: the worker handler writes the record's one WARNING line when it reports the message.
+            logger.info(f"[{job.id}] Job will be retried in {decision.delay_seconds}s: "
+                        f"{decision.error_code}", extra={**extra, "delay_seconds": decision.delay_seconds})
         if not saved:
             return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
         outcome = Outcome.RETRY if decision.action == "retry" else Outcome.SNOOZE
         return JobOutcome(outcome, job.id, delay_seconds=decision.delay_seconds,
-                          error_code=decision.error_code, ai_calls=ai_calls)
+                          error_code=decision.error_code, ai_calls=ai_calls, error_class=type(exc).__name__)
     dead = decision.action == "dead_letter"
     saved = ctx.store.fail(job, now=now, error_code=decision.error_code, error_message=decision.error_message,
                            dead_lettered=dead)
@@ -219,7 +228,7 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
     if not saved:
         return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
     return JobOutcome(Outcome.DEAD_LETTERED if dead else Outcome.FAILED, job.id,
-                      error_code=decision.error_code, ai_calls=ai_calls)
+                      error_code=decision.error_code, ai_calls=ai_calls, error_class=type(exc).__name__)
 
 
 def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],

@@ -39,7 +39,7 @@ HTTP 404, or code 7003 / 7404 (no such account / database)        ``Configuratio
 code 7500 with a transient message (debug-d1.mdx list)            ``StoreUnavailableError``
 code 7500 with HTTP 5xx (``internal error; reference = …``)       ``StoreUnavailableError``
 code 7500 with HTTP 4xx (syntax, no such table, constraint,       ``ProcessingError("D1 SQL error in
-``SQLITE_TOOBIG``, …; 400 since 2024-04-15, cloudflare-docs        <statement>: <message>")``
+``SQLITE_TOOBIG``, …; 400 since 2024-04-15, cloudflare-docs        <statement>: <safe summary>")``
 PR #13934)
 other HTTP 5xx, 408                                               ``StoreUnavailableError``
 other HTTP 4xx (a malformed request: our bug)                     ``ProcessingError``
@@ -47,6 +47,11 @@ anything else (2xx with ``success: false``, a non-JSON body)      ``StoreUnavail
 httpx timeouts and transport errors                               ``StoreUnavailableError``
 httpx unsupported protocol / invalid URL                          ``ConfigurationError(API URL)``
 ===============================================================  ======================================
+
+Messages: an error raised here never carries D1's text as such, only codes and a safe summary
+(:func:`sql_error_summary`: known SQLite phrases with word-character identifiers, ``SQLITE_*`` names): a
+proxy or gateway in front of the API that echoes the request would otherwise put ``Authorization: Bearer
+<token>`` into the job's error message, the logs and the CLI's output.
 
 Transient D1 messages (``src/content/docs/d1/observability/debug-d1.mdx``, "Recommended action:
 retry"): "D1 DB reset because its code was updated.", "Network connection lost.", "Internal error …
@@ -289,8 +294,9 @@ class D1ErrorInfo:
 
     Attributes:
         codes: API error codes in order (``errors[].code``).
-        message: the API's messages joined by `` | `` (SQLite's text for SQL errors: table and
-            column names only, never bound values).
+        message: the API's messages joined by `` | ``. For classification only: errors carry
+            :func:`sql_error_summary` of it, never the text itself (an echoing endpoint may put the request's
+            ``Authorization`` header in it).
         failed_index: index of the failing statement when the answer says which (a ``result``
             entry with ``success: false``), else None.
     """
@@ -326,6 +332,42 @@ def error_info(body: Any) -> D1ErrorInfo:
                     messages.append(str(entry["error"]))
                 break
     return D1ErrorInfo(codes=tuple(codes), message=" | ".join(messages), failed_index=failed)
+
+
+#: SQLite / D1 error phrases kept in an error's message, with identifiers restricted to word characters
+#: (table and column names, an SQL keyword): the rest of a provider's text is never copied, since an endpoint
+#: (a proxy, a misconfigured gateway) may echo the request, its ``Authorization`` header included.
+_SQL_PHRASES = (
+    re.compile(r"no such (?:table|column|function|index|collation|savepoint): [\w.]{1,128}"),
+    re.compile(r"(?:UNIQUE|NOT NULL|CHECK|FOREIGN KEY|PRIMARY KEY) constraint failed"
+               r"(?:: [\w.]{1,128}(?:, [\w.]{1,128}){0,15})?"),
+    re.compile(r'near "\w{1,64}": syntax error'),
+    re.compile(r"(?:table|index|view|trigger) [\w.]{1,128} already exists"),
+    re.compile(r"duplicate column name: \w{1,128}"),
+    re.compile(r"incomplete input|too many SQL variables|string or blob too big|statement too long|"
+               r"Wrong number of parameter bindings for SQL query|No SQL statements detected|datatype mismatch|"
+               r"cannot start a transaction within a transaction|"
+               r"please use the state\.storage\.transaction\(\) API|The request is malformed"),
+)
+_SQLITE_CODE = re.compile(r"\bSQLITE_[A-Z_]{2,40}\b")
+
+
+def sql_error_summary(message: str) -> str:
+    """A safe summary of a D1 error message: the first known SQLite/D1 phrase (:data:`_SQL_PHRASES`) and the
+    ``SQLITE_*`` result-code names it holds, e.g. ``UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT``;
+    ``"no message"`` / ``"message withheld (N characters)"`` otherwise. Nothing else of the text is kept."""
+    if not message.strip():
+        return "no message"
+    parts = []
+    for pattern in _SQL_PHRASES:
+        found = pattern.search(message)
+        if found:
+            parts.append(found.group())
+            break
+    codes = list(dict.fromkeys(_SQLITE_CODE.findall(message)))
+    if codes:
+        parts.append(" ".join(codes))
+    return ": ".join(parts) if parts else f"message withheld ({len(message)} characters)"
 
 
 def _retry_after_seconds(value: str | None, now: datetime | None) -> float | None:
@@ -402,15 +444,18 @@ def classify_d1_error(
             f"{what}: no such D1 account or database; check {database_variable}", variable=database_variable
         )
     if SQL_ERROR_CODE in codes:
-        if any(fragment in lowered for fragment in TRANSIENT_MESSAGES) or (status or 0) >= 500:
-            return StoreUnavailableError(f"{what}: transient D1 failure: {info.message}")
+        transient = next((f for f in TRANSIENT_MESSAGES if f in lowered), None)
+        if transient is not None or (status or 0) >= 500:
+            # the known phrase as D1 wrote it (a constant of its error list), never the rest of its text
+            said = info.message[lowered.index(transient):][:len(transient)] if transient else "internal error"
+            return StoreUnavailableError(f"{what}: transient D1 failure: {said}")
         label = _statement_label(statement_names, info.failed_index)
-        return ProcessingError(f"D1 SQL error in {label}: {info.message}")
+        return ProcessingError(f"D1 SQL error in {label}: {sql_error_summary(info.message)}")
     if status is not None and (status >= 500 or status == 408):
         return StoreUnavailableError(f"{what}: D1 unavailable")
     if status is not None and 400 <= status < 500:
         label = _statement_label(statement_names, info.failed_index)
-        return ProcessingError(f"D1 rejected the request for {label}: {info.message or 'no message'}")
+        return ProcessingError(f"D1 rejected the request for {label}: {sql_error_summary(info.message)}")
     return StoreUnavailableError(f"{what}: unexpected D1 answer")
 
 
@@ -664,4 +709,5 @@ __all__ = [
     "error_from_transport",
     "error_info",
     "json_param",
+    "sql_error_summary",
 ]

@@ -241,7 +241,9 @@ class PostgresExecutor:
                 statement timeout (``QueryCanceled``). The transaction was rolled back (or never
                 committed) in every case.
             ProcessingError: any other ``psycopg.Error`` (an SQL bug, a constraint violation), naming
-                the statement, its SQLSTATE and primary message (never the DETAIL, which quotes values).
+                the statement, its SQLSTATE and primary message (never the DETAIL, which quotes values);
+                or any other exception raised while running the batch (its class only), after the
+                transaction was rolled back.
         """
         import psycopg
         from psycopg import errors
@@ -278,6 +280,13 @@ class PostgresExecutor:
                     raise StoreUnavailableError(f"PostgreSQL connection lost in {current}: "
                                                 f"{type(exc).__name__}") from exc
                 raise ProcessingError(f"SQL error in {current}: {_describe(exc)}") from exc
+            except Exception as exc:
+                # Not the driver's (a parameter mapping that fails, a bug in a caller): the transaction
+                # block rolled back on the way out; a connection left unusable is dropped.
+                idle = psycopg.pq.TransactionStatus.IDLE
+                if conn.closed or conn.broken or conn.info.transaction_status != idle:
+                    self._drop()
+                raise ProcessingError(f"unexpected {type(exc).__name__} in {current}") from exc
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

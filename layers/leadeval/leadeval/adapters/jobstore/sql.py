@@ -299,6 +299,8 @@ class SqlJobStore:
             return ClaimResult(status="exhausted", job=job)
         if job.generation > message.generation:
             return ClaimResult(status="stale_generation", job=job)
+        if job.generation < message.generation:  # a generation the row has not reached (yet): never final
+            return ClaimResult(status="ahead_generation", job=job)
         state = job.state
         if state == JobState.CANCELLED:
             return ClaimResult(status="cancelled", job=job)
@@ -310,7 +312,8 @@ class SqlJobStore:
             return ClaimResult(status="dead_lettered", job=job)
         if state.terminal:
             return ClaimResult(status="terminal", job=job)
-        # pending but not claimable (e.g. message generation ahead of the row): treat as stale.
+        # pending but not claimable (e.g. a job re-opened by the application, not admitted yet): nothing
+        # this message can do; the sweep sends the new run's message.
         return ClaimResult(status="stale_generation", job=job)
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:

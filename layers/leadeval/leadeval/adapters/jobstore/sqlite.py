@@ -44,24 +44,39 @@ class SqliteExecutor:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # the first read: fails on a file that is no database
+                conn.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
     def execute_batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
         """Run ``statements`` in one transaction; rows of each as dicts.
 
+        The transaction is rolled back on *any* exception, not only ``sqlite3.Error`` (a parameter the
+        driver cannot bind raises ``OverflowError``): a failed batch never leaves the connection inside
+        a transaction holding the write lock.
+
         Raises:
-            StoreUnavailableError: the database is locked past the busy timeout or cannot be opened.
-            ProcessingError: an SQL error (a bug), naming the statement.
+            StoreUnavailableError: the database is locked past the busy timeout, cannot be opened, or is
+                not usable (not a database, corrupt, I/O error, disk full, read-only): see
+                :data:`UNAVAILABLE_CODES`.
+            ProcessingError: an SQL error (a bug), naming the statement; or any other exception raised
+                while running it (its class only: its text may quote a bound value).
         """
         with self._lock:
             self.batches += 1
             try:
                 conn = self._connection()
             except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"cannot open SQLite database: {exc}") from exc
+                raise StoreUnavailableError(f"cannot open SQLite database: {_code_name(exc)}") from exc
+            if conn.in_transaction:  # never expected: a batch always ends its transaction
+                logger.warning("SQLite connection was left inside a transaction; rolling it back")
+                self._rollback(conn)
+                conn = self._connection()
             current = "BEGIN"
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -70,16 +85,31 @@ class SqliteExecutor:
                     current = stmt.name
                     cursor = conn.execute(stmt.sql, dict(stmt.params))
                     results.append([dict(row) for row in cursor.fetchall()] if cursor.description else [])
+                current = "COMMIT"
                 conn.execute("COMMIT")
                 return results
-            except sqlite3.OperationalError as exc:
-                _rollback(conn)
-                if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                    raise StoreUnavailableError(f"SQLite busy in {current}") from exc
-                raise ProcessingError(f"SQL error in {current}: {exc}") from exc
             except sqlite3.Error as exc:
-                _rollback(conn)
+                self._rollback(conn)
+                if _primary_code(exc) in UNAVAILABLE_CODES:
+                    raise StoreUnavailableError(f"SQLite {_code_name(exc)} in {current}") from exc
                 raise ProcessingError(f"SQL error in {current}: {exc}") from exc
+            except Exception as exc:
+                self._rollback(conn)
+                raise ProcessingError(f"unexpected {type(exc).__name__} in {current}") from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        """Roll back the open transaction; if that fails, drop the connection (closing it ends the
+        transaction and releases the lock) so the next batch opens a fresh one."""
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._conn = None
 
     def close(self) -> None:
         with self._lock:
@@ -88,9 +118,24 @@ class SqliteExecutor:
                 self._conn = None
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        conn.execute("ROLLBACK")
+#: SQLite primary result codes meaning the database cannot serve now, not that our SQL is wrong
+#: (https://www.sqlite.org/rescode.html): the caller retries later and the failure is reported as an
+#: infrastructure failure rather than a bug.
+UNAVAILABLE_CODES = frozenset({
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_PERM, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOLFS,
+})
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _code_name(exc: sqlite3.Error) -> str:
+    """``SQLITE_NOTADB``-style name of the error (never its text), or its class name."""
+    return getattr(exc, "sqlite_errorname", None) or type(exc).__name__
 
 
 class SqliteJobStore(SqlJobStore):

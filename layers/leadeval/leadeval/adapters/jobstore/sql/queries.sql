@@ -465,9 +465,11 @@ SELECT o.* FROM leadeval_overrides o
 
 -- name: reset_in_flight
 -- Local runtime only: its queue lives and dies with the process, so at start no queued, retrying, snoozed or
--- processing job of the local database can have a message; they go back to the sweep (attempts kept).
+-- processing job of the local database can have a message; they go back to the sweep. A job a dead run was
+-- processing counts that attempt as failed (as a rescue does).
 UPDATE ai_evaluation_jobs
-   SET status = 'pending', leadeval_state = 'pending', leadeval_queued_at = NULL,
+   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+       status = 'pending', leadeval_state = 'pending', leadeval_queued_at = NULL,
        leadeval_lease_expires_at = NULL, updated_at = :now
  WHERE (status = 'pending' AND leadeval_state IN {{_message_out}})
     OR (status = 'processing' AND leadeval_state = 'processing')
