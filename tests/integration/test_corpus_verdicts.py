@@ -268,8 +268,7 @@ def test_png_bomb_of_an_accepted_type_is_refused_by_its_pixel_count(offline: App
     """The same attack in an accepted type (synthetic, beside the corpus GIF): refused from the header."""
     offline.evaluate({"d1": _png_bomb()})
     message = offline.job().error_message
-    assert message.startswith("no document could be used (1 unreadable: image too large: decompression bomb "
-                              "(DecompressionBombError: Image size (3600000000 pixels) exceeds limit")
+    assert message == "no document could be used (1 unreadable: image too large: 60000x60000 pixels (limit 50000000))"
 
 
 def test_jpeg_named_png_is_read_as_jpeg_and_sent_to_a_vision_model_as_jpeg(corpus_dir: Path, tmp_path: Path) -> None:
