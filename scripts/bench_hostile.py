@@ -197,10 +197,11 @@ def _limits() -> dict[str, Any]:
             "LEADEVAL_MAX_PDF_OBJECTS": f"{limits.max_pdf_objects:,}",
             "LEADEVAL_MAX_PDF_CONTENT_BYTES": f"{limits.max_content_bytes:,}",
             "LEADEVAL_MAX_PDF_PAGE_OPERATORS": f"{limits.max_page_operators:,}",
+            "LEADEVAL_MAX_PDF_PAGE_TEXT_OPERATORS": f"{limits.max_page_text_operators:,}",
             "LEADEVAL_MAX_IMAGE_PIXELS": f"{limits.max_image_pixels:,}",
             "LEADEVAL_MAX_DECODED_IMAGE_BYTES": f"{limits.max_decoded_image_bytes:,}",
             "LEADEVAL_MAX_IMAGE_FRAMES": limits.max_image_frames,
-            "LEADEVAL_DOCUMENT_SECONDS": f"{limits.time_budget_seconds:g} s"}
+            "LEADEVAL_DOCUMENT_BUDGET_SECONDS": f"{limits.time_budget_seconds:g} s"}
 
 
 def main() -> int:
@@ -215,7 +216,7 @@ def main() -> int:
         print("run `make venv` first", file=sys.stderr)
         return 2
     limits = _limits()
-    budget_s = float(limits["LEADEVAL_DOCUMENT_SECONDS"].split()[0])
+    budget_s = float(limits["LEADEVAL_DOCUMENT_BUDGET_SECONDS"].split()[0])
     stub = clean_paystub_pdf()
     started = time.perf_counter()
     print("[bench_hostile] baseline", file=sys.stderr)

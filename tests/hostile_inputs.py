@@ -272,6 +272,90 @@ def gif_animation(frames: int = 5) -> bytes:
     return out.getvalue()
 
 
+# --------------------------------------------------------------------------- at the budgets
+
+
+def operators_at_budget_pdf(pages: int = 1, text_shows: int = 19_987, rectangles: int = 79_900) -> bytes:
+    """``pages`` pages drawing one shared content stream: the pay stub (13 text-show operators),
+    ``text_shows`` text-show operators and ``rectangles`` filled rectangles. The defaults are at the
+    default page budgets (20,000 text-show operators; 199,820 of the 200,000 operators: the scan
+    counts ``(a)Tj`` and ``0 0 1 1 re f`` as two each), so PDFium builds all of them."""
+    prefix = text_operators()[:-3] + b"\n/F1 1 Tf\n"
+    body = b"(a)Tj " * text_shows + b"\nET\n" + b"0 0 1 1 re f\n" * rectangles
+    objects: dict[int, bytes] = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 4: stream_object(
+        zlib.compress(prefix + body), flate=True), 5: FONT}
+    kids = []
+    for i in range(pages):
+        kids.append(b"%d 0 R" % (10 + i))
+        objects[10 + i] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + PAGE_RESOURCES
+                           + b" /Contents 4 0 R >>")
+    objects[2] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % pages
+    return pdf_bytes(objects)
+
+
+def reverse_text_pdf(pages: int = 1, objects: int = 19_987) -> bytes:
+    """``pages`` pages sharing one content stream of ``objects`` one-letter text objects on one line,
+    from right to left: PDFium's text extraction inserts each into a sorted list, so it takes time
+    quadratic in them (the slowest page the text budget lets through)."""
+    letters = b"abcdefghijklmnopqrstuvwxyz"
+    body = b"".join(b"BT /F1 1 Tf %.2f 10 Td (%c)Tj ET\n" % ((objects - i) * 0.03, letters[i % 26])
+                    for i in range(objects))
+    objects_: dict[int, bytes] = {1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                                  4: stream_object(zlib.compress(body), flate=True), 5: FONT}
+    kids = []
+    for i in range(pages):
+        kids.append(b"%d 0 R" % (10 + i))
+        objects_[10 + i] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + PAGE_RESOURCES
+                            + b" /Contents 4 0 R >>")
+    objects_[2] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % pages
+    return pdf_bytes(objects_)
+
+
+def content_at_budget_pdf(content_bytes: int = 16 * 1024 * 1024 - 4096) -> bytes:
+    """The pay stub's page padded with blanks to ``content_bytes`` of content (just under the default
+    16 MiB budget): PDFium inflates all of it to load the page."""
+    prefix = text_operators()
+    blocks, rest = divmod(content_bytes - len(prefix), 1 << 20)
+    return one_page_pdf(repeated_zlib(prefix, b" " * (1 << 20), blocks, b" " * rest), flate=True)
+
+
+def png_rgb(width: int = 5790, height: int = 5790) -> bytes:
+    """An 8-bit RGB PNG (Pillow decodes it into 4 bytes per pixel: 5790 x 5790 is just under 128 MiB)."""
+    return png_bytes(width, height, bit_depth=8, color_type=2)
+
+
+def tiff_rgb(width: int = 4096, height: int = 4096) -> bytes:
+    """A Deflate-compressed RGB TIFF (counted at two copies of 4 bytes per pixel: 4096 x 4096 is 128 MiB)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (250, 250, 250)).save(out, "TIFF", compression="tiff_deflate")
+    return out.getvalue()
+
+
+def jpeg_progressive(width: int = 7400, height: int = 5500) -> bytes:
+    """A progressive 4:2:0 JPEG: libjpeg keeps its DCT coefficients for the whole image (3 bytes per
+    pixel) whatever the scale it decodes at; 7400 x 5500 is just under the 128 MiB decode budget."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (240, 240, 240)).save(out, "JPEG", quality=80, progressive=True,
+                                                             subsampling="4:2:0")
+    return out.getvalue()
+
+
+def heic_photo(width: int = 5712, height: int = 4284) -> bytes:
+    """A HEIC the size of a 24-megapixel phone photo (5712 x 4284: recent iPhones' default), one flat
+    colour (encoding takes a few seconds)."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (230, 230, 230)).save(out, "HEIF", quality=30)
+    return out.getvalue()
+
+
 def svg_external_entity() -> bytes:
     """An SVG whose DOCTYPE declares an external entity reading a local file (XXE)."""
     return (b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -291,6 +375,7 @@ class HostileInput:
     file_name: str
     build: Callable[[], bytes]
     what: str
+    heavy: bool = False  # slow to build or to prepare, or builds a large image in memory: the benchmark only
 
 
 #: Every generated input, clean baseline first (the order of the benchmark table).
@@ -314,6 +399,25 @@ INPUTS: tuple[HostileInput, ...] = (
     HostileInput("gif", "anim.gif", gif_animation, "animated GIF"),
     HostileInput("svg_xxe", "xxe.svg", svg_external_entity, "SVG with an external entity"),
     HostileInput("pdf_zip_polyglot", "polyglot.pdf", pdf_zip_polyglot, "PDF/ZIP polyglot (setup.exe after %%EOF)"),
+    # just under the budgets: the most each budget lets through
+    HostileInput("limit_pdf_page", "limit_page.pdf", operators_at_budget_pdf,
+                 "at the budgets: PDF page of 20,000 text-show operators + 79,900 rectangles"),
+    HostileInput("limit_pdf_30_pages", "limit_30_pages.pdf",
+                 lambda: operators_at_budget_pdf(30, 19_000, 20_000),
+                 "at the budgets: 30 pages of 19,000 text-show operators + 20,000 rectangles (11 MB of content)"),
+    HostileInput("limit_pdf_reverse_text", "limit_reverse.pdf", reverse_text_pdf,
+                 "at the budgets: PDF page of 19,987 text objects right to left (PDFium's slowest text)"),
+    HostileInput("pdf_reverse_text_20_pages", "reverse_20_pages.pdf", lambda: reverse_text_pdf(20),
+                 "20 such pages (each accepted; together over the time budget)", heavy=True),
+    HostileInput("limit_pdf_content", "limit_content.pdf", content_at_budget_pdf,
+                 "at the budgets: PDF content stream inflating to 16 MiB − 4 KiB"),
+    HostileInput("limit_png", "limit.png", png_rgb, "at the budgets: RGB PNG 5790x5790 (33.5 Mpx)"),
+    HostileInput("limit_webp", "limit.webp", lambda: webp_solid(2896, 2896), "at the budgets: WebP 2896x2896"),
+    HostileInput("limit_tiff", "limit.tiff", tiff_rgb, "at the budgets: RGB TIFF 4096x4096", heavy=True),
+    HostileInput("heic_24mp", "photo24.heic", heic_photo, "HEIC 5712x4284 (24.5 Mpx phone photo size)",
+                 heavy=True),
+    HostileInput("limit_jpeg_progressive", "limit_progressive.jpg", jpeg_progressive,
+                 "at the budgets: progressive JPEG 7400x5500 (40.7 Mpx)", heavy=True),
 )
 
 BY_NAME: dict[str, HostileInput] = {item.name: item for item in INPUTS}

@@ -2,11 +2,14 @@
 
 PDFium builds every page object (one per path, image and text-show operator, with per-character data
 for text) when it loads a page, and inflates the page's content streams whole. Measured with pypdfium2 on
-a page of repeated operators (``docs/benchmarks.md``, "Hostile documents"): about 570 bytes per
-text-show operator, 170 bytes per other operator, plus the inflated streams themselves. A 48 KB file
-whose page holds 4 million ``(a)Tj`` took 2.4 GB; a 1 MB file whose content stream inflates to 1 GiB
-took 2.3 GB. So before PDFium sees a page, this module measures what it would have to build, with work
-bounded by the budgets rather than by what the file claims:
+pages of repeated operators (``docs/benchmarks.md``, "Hostile documents"): about 570 bytes per
+text-show operator and 170 per other operator, plus the inflated streams themselves; a 48 KB file
+whose page holds 4 million ``(a)Tj`` took 2.4 GB, a 1 MB file whose content stream inflates to 1 GiB
+2.3 GB. Its text extraction also takes time quadratic in the text objects of a line when they come out
+of left-to-right order (each is inserted into a sorted list; forms drawn again restart the order):
+10,000 such objects 0.8 s, 20,000 3.3 s, 40,000 13 s. So before PDFium sees a page, this module
+measures what it would have to build, with work bounded by the budgets rather than by what the file
+claims:
 
 - :func:`check_object_claims`: the trailer's ``/Size`` and the cross-reference streams' ``/Index``
   ranges, read from the raw bytes before pypdf parses the cross-reference data (pypdf builds one
@@ -274,6 +277,11 @@ class ContentCensus:
     over_budget: str | None = None
 
 
+def _last_whitespace(data: bytes, end: int) -> int:
+    """Index of the last space, newline or carriage return before ``end`` (-1 when none)."""
+    return max(data.rfind(b" ", 0, end), data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end))
+
+
 class _Scanner:
     """Counts operators over chunks of one logical content stream (a page's streams are one)."""
 
@@ -285,11 +293,15 @@ class _Scanner:
         data = self._carry + chunk
         cut = len(data)
         if not final:
-            # Tokens may straddle chunks: keep what follows the last whitespace for the next chunk,
-            # unless that tail is long (a run without whitespace is scanned as it is).
-            last = max(data.rfind(b" "), data.rfind(b"\n"), data.rfind(b"\r"))
+            # Tokens may straddle chunks: keep what follows the last whitespace for the next chunk
+            # (and the name before it, so that "/Name Do" stays together), unless that tail is long
+            # (a run without whitespace is scanned as it is).
+            last = _last_whitespace(data, len(data))
             if last >= 0 and len(data) - last <= 4096:
                 cut = last + 1
+                start = _last_whitespace(data, last) + 1
+                if data[start:start + 1] == b"/":
+                    cut = start
         part, self._carry = data[:cut], data[cut:]
         self.stats.operators += len(_OPERATOR.findall(part))
         self.stats.text_operators += len(_TEXT_SHOW.findall(part))
@@ -433,7 +445,7 @@ def measure_content(pages: list[tuple[Any, Any]], *, max_content_bytes: int, max
     Returns:
         A :class:`ContentCensus`; ``over_budget`` holds the reason when a budget was exceeded:
         "PDF content too large: more than 16,777,216 bytes of decompressed content streams (limit …)",
-        "PDF page too complex: page 1 draws more than 50,000 text-show operators (limit 50,000)",
+        "PDF page too complex: page 1 draws more than 20,000 text-show operators (limit 20,000)",
         "corrupt PDF: form XObjects on page 2 nested more than 32 deep" or "… draw each other in a cycle".
 
     Raises:
