@@ -380,7 +380,7 @@ class HostileInput:
 
 #: Every generated input, clean baseline first (the order of the benchmark table).
 INPUTS: tuple[HostileInput, ...] = (
-    HostileInput("clean_paystub", "paystub.pdf", clean_paystub_pdf, "clean one-page pay stub (baseline)"),
+    HostileInput("clean_paystub", "paystub.pdf", clean_paystub_pdf, "clean one-page pay stub"),
     HostileInput("text_show_4m", "text_show_4m.pdf", text_show_bomb_pdf,
                  "PDF page with 4,000,000 text-show operators"),
     HostileInput("inflate_1gib", "inflate_1gib.pdf", inflation_bomb_pdf,

@@ -185,6 +185,46 @@ def test_page_text_budget_is_exact() -> None:
                                       "(limit 20,000)")
 
 
+def _png_sub_rows(data: bytes, columns: int) -> bytes:
+    """``data`` (padded to whole rows) encoded with the PNG "Sub" predictor, one byte per pixel."""
+    data += b" " * (-len(data) % columns)
+    out = bytearray()
+    for start in range(0, len(data), columns):
+        row = data[start:start + columns]
+        out += b"\x01" + bytes((row[i] - (row[i - 1] if i else 0)) & 0xFF for i in range(columns))
+    return bytes(out)
+
+
+def test_predictor_cannot_hide_operators_from_the_scan() -> None:
+    """A PNG predictor turns the operators into deltas: the stream is decoded with its parameters (by pypdf,
+    under the budget), as PDFium decodes it, before it is scanned."""
+    content = _text_shows(20_001)
+    encoded = zlib.compress(_png_sub_rows(content, 100))
+    assert b"Tj" not in zlib.decompress(encoded)  # the raw inflated bytes hide them
+    data = h.pdf_bytes({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + h.PAGE_RESOURCES
+           + b" /Contents 4 0 R >>",
+        4: h.stream_object(encoded, flate=True, extra=b"/DecodeParms << /Predictor 12 /Columns 100 >> "),
+        5: h.FONT,
+    })
+    assert prepare_document("d1", data).unreadable_reason == (
+        "PDF page too complex: page 1 draws more than 20,000 text-show operators (limit 20,000)")
+
+
+def test_content_stream_that_cannot_be_decoded_is_not_handed_to_pdfium(monkeypatch: pytest.MonkeyPatch) -> None:
+    _forbid_pdfium(monkeypatch)
+    data = h.pdf_bytes({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        4: h.stream_object(b"4254 zz>", extra=b"/Filter /ASCIIHexDecode "),
+    })
+    assert prepare_document("d1", data).unreadable_reason == (
+        "corrupt PDF: content stream 4 0 R cannot be decoded (PdfStreamError)")
+
+
 def test_operators_are_counted_outside_names_and_numbers() -> None:
     content = b"q 1 0 0 1 0 0 cm /GS1 gs 0 0 m 10 10 l S Q\nBT /F1 12 Tf [(x) -120 (y)] TJ (z) ' 1 2 (w) \" ET"
     doc = prepare_document("d1", h.one_page_pdf(content), limits=DocumentLimits(min_text_chars=1))

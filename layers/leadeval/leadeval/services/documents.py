@@ -23,20 +23,23 @@ document over it is `unreadable` with the reason (sizes and counts) while the jo
   scanned (``max_content_bytes`` in all, ``max_page_operators`` and ``max_page_text_operators`` per
   page, forms counted each time they are drawn) before PDFium loads a page
   (:mod:`leadeval.services.pdf_budget`);
-- for an image, the size from its header (WebP and PNG are read here, before Pillow allocates
-  anything), then the pixels (``max_image_pixels``), the frames (``max_image_frames``; only the
-  first is used) and the bytes the decoder will hold (``max_decoded_image_bytes``: width × height ×
-  bytes per pixel of the decoded mode × the copies the format's decoder makes, e.g. three for WebP).
-  JPEGs are decoded at a reduced DCT scale (``Image.draft``), large images reduced band by band;
+- for an image, the size from its header (PNG, WebP and JPEG headers are read here, before Pillow
+  allocates anything), then the pixels (``max_image_pixels``), the frames (``max_image_frames``;
+  only the first is used) and the bytes the decoder will hold (``max_decoded_image_bytes``: width ×
+  height × bytes per pixel of the decoded mode × the copies the format's decoder makes, e.g. four
+  for WebP, plus a progressive JPEG's coefficient buffers). JPEGs are decoded at a reduced DCT scale
+  (``Image.draft``); large images, and HEIF planes as pillow-heif decodes them, are reduced band by
+  band;
 - ``time_budget_seconds`` per document, checked between steps (before the PDF census, each page's
   text extraction and rendering, an image's decode); the budgets above bound each step.
 
 Measured (``make bench-hostile``, ``docs/benchmarks.md``, "Hostile documents"): the whole
 ``leadeval evaluate`` process peaks at about 200 MB on a clean one-page pay stub; before these checks a
-48 KB PDF of 4 million text-show operators took 2.4 GB, a 1 MB PDF inflating to 1 GiB 2.3 GB and a 38-byte
-16383×3050 WebP 950 MB. With them no generated or corpus hostile input takes more than about 1.5 times the
-pay stub's peak. (The earlier note here, that preparation "stays well under Lambda's 512 MB", did
-not hold for such inputs.)
+48 KB PDF of 4 million text-show operators took 2.4 GB, a 1 MB PDF inflating to 1 GiB 2.3 GB and a
+16383×3050 WebP 950 MB. With them every hostile input tried stays at about the pay stub's peak, and
+the most the budgets let through (an RGB PNG just under ``max_decoded_image_bytes``) reaches 1.8 times
+it. (The earlier note here, that preparation "stays well under Lambda's 512 MB", did not hold for
+such inputs.)
 
 Heavy libraries (pypdf, pypdfium2, Pillow, pillow_heif) are imported inside the functions
 that need them, so importing this module costs nothing at a worker's cold start.

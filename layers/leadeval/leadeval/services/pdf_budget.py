@@ -28,8 +28,9 @@ The operator scan is a tokenizer-free approximation: operator-like words outside
 the first word of a string literal counts too. It overcounts a text page by about its word count (a dense
 real page: 5,000 operators), which the budgets leave room for.
 
-Everything here reads structure only and raises :class:`OverBudget` (with a reason made of sizes, counts
-and object numbers) when a budget is exceeded. pypdf objects are passed in; nothing here imports PDFium.
+Everything here reads structure only; a budget exceeded is reported as a reason made of sizes, counts
+and object numbers (:class:`OverBudget`, or :attr:`ContentCensus.over_budget` for the content, so that
+what was measured on the way is kept). pypdf objects are passed in; nothing here imports PDFium.
 """
 
 from __future__ import annotations
@@ -59,16 +60,19 @@ _DELIMS = rb"\s()<>\[\]{}%"
 _OPERATOR = re.compile(rb"(?<![^" + _DELIMS + rb"])[A-Za-z'\"][A-Za-z0-9*'\"]*(?![^" + _DELIMS + rb"/])")
 _TEXT_SHOW = re.compile(rb"(?<![^" + _DELIMS + rb"])(?:Tj|TJ|'|\")(?![^" + _DELIMS + rb"/])")
 _DO = re.compile(rb"/([^" + _DELIMS + rb"/]+)\s*Do(?![^" + _DELIMS + rb"/])")
-_WHITESPACE = re.compile(rb"[\x00\t\n\x0c\r ]")
 
 #: ``/Size N`` (trailer, cross-reference stream) and ``/Index [a n b m …]`` (cross-reference stream).
 _SIZE = re.compile(rb"/Size\s+(\d{1,20})")
-_INDEX = re.compile(rb"/Index\s*\[([\d\s]{0,2000})\]")
+_INDEX = re.compile(rb"/Index\s*\[([\d\s]*)\]")
 
 
 class OverBudget(Exception):
     """The document exceeds a preparation budget; ``str(exc)`` is the reason shown to people (sizes,
     counts and object numbers only)."""
+
+
+class _Over(Exception):
+    """A content budget was exceeded (internal: becomes ``ContentCensus.over_budget``)."""
 
 
 @dataclass
@@ -375,13 +379,20 @@ def _decoded_chunks(stream: Any, cap: int, meter: StreamStats) -> Iterator[bytes
     """The stream's decoded bytes in chunks, at most ``cap`` bytes in all; ``meter.decoded`` and
     ``meter.encoded`` track the output and the input consumed.
 
-    Flate alone (what content streams use) is inflated with ``zlib.decompressobj`` and ``max_length``;
-    unfiltered data is sliced; other filter chains are decoded by pypdf under its output limits
-    (``pypdf.Configuration``) set to ``cap``: a chain that would go past it counts as ``cap`` bytes. A
-    stream pypdf cannot decode yields nothing (PDFium cannot draw it either).
+    Flate alone without decode parameters (what content streams use) is inflated with
+    ``zlib.decompressobj`` and ``max_length`` (a corrupt block ends it, as it ends PDFium's); unfiltered
+    data is sliced; other filter chains, and Flate with parameters (a PNG predictor would hide the
+    operators from the scan), are decoded by pypdf under its output limits (``pypdf.Configuration``)
+    set to ``cap``: a chain that would go past it counts as ``cap`` bytes.
+
+    Raises:
+        _Over: "corrupt PDF: content stream N 0 R cannot be decoded (…)" when pypdf cannot decode a
+            chain: what it holds could not be measured.
     """
     raw = _raw(stream)
     filters = _filters(stream)
+    if "/DecodeParms" in stream or "/DP" in stream:  # a predictor: pypdf applies it as PDFium does
+        filters = ["(with parameters)"]
     if not filters:
         meter.decoded = meter.encoded = min(len(raw), cap)
         for start in range(0, meter.decoded, _CHUNK):
@@ -406,8 +417,10 @@ def _decoded_chunks(stream: Any, cap: int, meter: StreamStats) -> Iterator[bytes
     except LimitReachedError:
         meter.encoded, meter.decoded = len(raw), cap
         return
-    except Exception:
-        return
+    except Exception as exc:  # any decoder failure: unmeasured content is not handed to PDFium
+        ref = getattr(stream, "indirect_reference", None)
+        which = f"content stream {ref.idnum} 0 R" if ref is not None else "a content stream"
+        raise _Over(f"corrupt PDF: {which} cannot be decoded ({type(exc).__name__})") from None
     meter.encoded, meter.decoded = len(raw), min(len(decoded), cap)
     for start in range(0, meter.decoded, _CHUNK):
         yield decoded[start:min(start + _CHUNK, meter.decoded)]
