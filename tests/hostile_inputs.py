@@ -399,6 +399,8 @@ INPUTS: tuple[HostileInput, ...] = (
     HostileInput("gif", "anim.gif", gif_animation, "animated GIF"),
     HostileInput("svg_xxe", "xxe.svg", svg_external_entity, "SVG with an external entity"),
     HostileInput("pdf_zip_polyglot", "polyglot.pdf", pdf_zip_polyglot, "PDF/ZIP polyglot (setup.exe after %%EOF)"),
+    HostileInput("xref_1m_entries", "xref_1m.pdf", lambda: xref_table_bomb(),
+                 "PDF whose xref table lists 1,000,000 objects (trailer /Size 6)"),
     # just under the budgets: the most each budget lets through
     HostileInput("limit_pdf_page", "limit_page.pdf", operators_at_budget_pdf,
                  "at the budgets: PDF page of 20,000 text-show operators + 79,900 rectangles"),
@@ -421,3 +423,16 @@ INPUTS: tuple[HostileInput, ...] = (
 )
 
 BY_NAME: dict[str, HostileInput] = {item.name: item for item in INPUTS}
+
+
+def xref_table_bomb(entries: int = 1_000_000) -> bytes:
+    """The clean pay stub whose classic cross-reference table lists ``entries`` in-use objects (20 bytes
+    each: 1,000,000 make a 20 MB file) while its trailer's /Size says 6: a parser builds an entry for
+    each listed object."""
+    base = clean_paystub_pdf()
+    start = base.rindex(b"\nxref\n") + 1
+    head, tail = base[:start], base[start:]
+    lines = tail.split(b"\n")  # "xref", "0 6", six entries, "trailer", …
+    table = b"\n".join(lines[2:8]) + b"\n" + b"0000000015 00000 n \n" * (entries - 6)
+    return (head + b"xref\n0 %d\n" % entries + table
+            + b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % start)

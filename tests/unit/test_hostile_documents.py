@@ -40,6 +40,7 @@ REFUSED: dict[str, str] = {
     "tiff_200_pages": "too many frames: more than 30 (limit 30)",
     "gif": "unsupported file type: GIF image",
     "svg_xxe": "unsupported file type: SVG image",
+    "xref_1m_entries": "too many objects: the cross-reference tables list more than 100,000 (limit 100,000)",
 }
 
 
@@ -298,17 +299,37 @@ def test_claimed_object_counts_are_refused_before_pypdf_reads_them(monkeypatch: 
         "too many objects: the cross-reference data claims 5,000,000 (limit 100,000)")
 
 
+def test_listed_cross_reference_entries_are_counted_before_pypdf_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdf
+
+    monkeypatch.setattr(pypdf, "PdfReader", lambda *a, **k: pytest.fail("pypdf parsed the file"))
+    assert prepare_document("d1", h.xref_table_bomb(1_001), limits=DocumentLimits(max_pdf_objects=1_000)
+                            ).unreadable_reason == (
+        "too many objects: the cross-reference tables list more than 1,000 (limit 1,000)")
+
+
 def test_cross_reference_stream_index_ranges_are_counted() -> None:
     with pytest.raises(OverBudget, match=r"claims 250,005 \(limit 100,000\)"):  # entries: 5 + 250,000
         check_object_claims(b"<< /Type /XRef /Size 10 /Index [0 5 100 250000] /W [1 2 1] >>", 100_000)
     check_object_claims(b"<< /Type /XRef /Size 10 /Index [0 5 100 5] >>", 100_000)  # within: no error
 
 
-def test_objects_read_are_counted_too() -> None:
-    """A trailer may under-state /Size: the entries pypdf actually read are counted after parsing."""
-    data = h.clean_paystub_pdf().replace(b"/Size 6", b"/Size 2")
-    assert prepare_document("d1", data, limits=DocumentLimits(max_pdf_objects=3)).unreadable_reason == (
-        "too many objects: 5 (limit 3)")
+def test_object_headers_are_counted_before_pypdf_rebuilds_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose cross-reference data is broken is rebuilt by pypdf from its object headers."""
+    import pypdf
+
+    monkeypatch.setattr(pypdf, "PdfReader", lambda *a, **k: pytest.fail("pypdf parsed the file"))
+    objects = b"".join(b"%d 0 obj\nnull\nendobj\n" % n for n in range(1, 1_002))
+    data = b"%PDF-1.7\n" + objects + b"startxref\n999999\n%%EOF\n"
+    assert prepare_document("d1", data, limits=DocumentLimits(max_pdf_objects=1_000)).unreadable_reason == (
+        "too many objects: the file holds more than 1,000 (limit 1,000)")
+
+
+def test_objects_read_are_counted() -> None:
+    from leadeval.services.pdf_budget import count_objects
+
+    assert count_objects(_reader(h.clean_paystub_pdf())) == 5
+    assert count_objects(_reader(h.xref_table_bomb(1_000))) == 999  # object 0 is the free list head
 
 
 def _reader(data: bytes) -> Any:
