@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench lock clean
+.PHONY: venv run test lint bench bench-hostile lock clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python scripts/bench.py
+
+## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
+bench-hostile: venv
+	$(BIN)/python scripts/bench_hostile.py
 
 clean:
 	rm -rf .leadeval .pytest_cache

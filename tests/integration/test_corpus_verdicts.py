@@ -39,6 +39,7 @@ from leadeval.services.process import JobOutcome, Outcome, process_message
 from leadeval.testing import MemoryDocumentStore, ScriptedVisionModel
 from leadeval.testing_ai import FakeWorkersAI, answer
 from leadeval.timeutil import usage_month
+from tests import hostile_inputs
 from tests.helpers import make_services
 
 TODAY = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -268,8 +269,7 @@ def test_png_bomb_of_an_accepted_type_is_refused_by_its_pixel_count(offline: App
     """The same attack in an accepted type (synthetic, beside the corpus GIF): refused from the header."""
     offline.evaluate({"d1": _png_bomb()})
     message = offline.job().error_message
-    assert message.startswith("no document could be used (1 unreadable: image too large: decompression bomb "
-                              "(DecompressionBombError: Image size (3600000000 pixels) exceeds limit")
+    assert message == "no document could be used (1 unreadable: image too large: 60000x60000 pixels (limit 50000000))"
 
 
 def test_jpeg_named_png_is_read_as_jpeg_and_sent_to_a_vision_model_as_jpeg(corpus_dir: Path, tmp_path: Path) -> None:
@@ -383,3 +383,37 @@ def test_w2_of_its_own_employee_has_no_name_mismatch(corpus_dir: Path, offline: 
     ev = _completed(offline.evaluate({"w2": _read(corpus_dir, "documents/w2_2020_text.pdf")},
                                      first="Anastasia", last="Hodges"))
     assert "name_mismatch" not in {s.code for s in _document(ev, "w2").signals}
+
+
+# --------------------------------------------------------------------------- generated hostile uploads
+
+
+#: What each generated hostile upload ends as beside a clean pay stub, when it is not refused (the refused
+#: ones end `unreadable` with the reason ``tests/unit/test_hostile_documents.py`` fixes for them).
+HOSTILE_READ: dict[str, tuple[Verdict, str]] = {
+    "tiff_3_pages": (Verdict.UNDETERMINED, VISION),
+    "pdf_zip_polyglot": (Verdict.EDITED, "high-severity finding(s): pdf_data_after_eof"),
+    "limit_pdf_page": (Verdict.EDITED, "high-severity finding(s): pdf_stream_inflation"),
+    "limit_pdf_content": (Verdict.EDITED, "high-severity finding(s): pdf_stream_inflation"),
+    "limit_pdf_30_pages": (Verdict.CLEAN, FACTS),
+    "limit_png": (Verdict.UNDETERMINED, VISION),
+    "limit_webp": (Verdict.UNDETERMINED, VISION),
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(hostile_inputs.BY_NAME) - {"clean_paystub", "limit_pdf_reverse_text"}
+                                        - {i.name for i in hostile_inputs.INPUTS if i.heavy}))
+def test_hostile_upload_beside_a_pay_stub(name: str, offline: Applicant) -> None:
+    """Each hostile upload gets its own verdict and reason while the job completes with the applicant's
+    other document read (a hostile file never takes the batch down)."""
+    from tests.unit.test_hostile_documents import REFUSED
+
+    ev = _completed(offline.evaluate({"stub": hostile_inputs.clean_paystub_pdf(),
+                                      "upload": hostile_inputs.BY_NAME[name].build()},
+                                     now=datetime(2026, 12, 1, 12, 0, tzinfo=UTC)))
+    stub, upload = _document(ev, "stub"), _document(ev, "upload")
+    assert (stub.verdict, stub.kind, stub.reason) == (Verdict.CLEAN, "pay_stub", FACTS)
+    expected = (Verdict.UNREADABLE, REFUSED[name]) if name in REFUSED else HOSTILE_READ[name]
+    assert (upload.verdict, upload.reason) == expected
+    if name in ("text_show_4m", "inflate_1gib"):  # refused, and the bomb is a finding on the file
+        assert [(s.code, s.severity) for s in upload.signals] == [("pdf_stream_inflation", "high")]

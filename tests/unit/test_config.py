@@ -53,6 +53,9 @@ def test_model_urls() -> None:
     ({"LEADEVAL_MODEL_URL": "openai+http://host/v1"}, "LEADEVAL_MODEL_URL"),
     ({"LEADEVAL_SWEEP_LIMIT": "many"}, "LEADEVAL_SWEEP_LIMIT"),
     ({"LEADEVAL_MAX_ATTEMPTS": "0"}, "LEADEVAL_MAX_ATTEMPTS"),
+    ({"LEADEVAL_DOCUMENT_BUDGET_SECONDS": "0"}, "LEADEVAL_DOCUMENT_BUDGET_SECONDS"),
+    ({"LEADEVAL_MAX_DECODED_IMAGE_BYTES": "lots"}, "LEADEVAL_MAX_DECODED_IMAGE_BYTES"),
+    ({"LEADEVAL_MAX_PDF_PAGE_TEXT_OPERATORS": "99"}, "LEADEVAL_MAX_PDF_PAGE_TEXT_OPERATORS"),
     ({"LEADEVAL_MODEL_URL": "workers-ai:@cf/meta/llama-3.2-11b-vision-instruct"}, "CLOUDFLARE_ACCOUNT_ID"),
     ({"LEADEVAL_MODEL_URL": "workers-ai:@cf/meta/llama-3.2-11b-vision-instruct",
       "CLOUDFLARE_ACCOUNT_ID": "a"}, "CLOUDFLARE_API_TOKEN"),
@@ -82,3 +85,20 @@ def test_lease_must_outlast_the_job_budget() -> None:
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env({"LEADEVAL_LEASE_SECONDS": "30", "LEADEVAL_JOB_BUDGET_SECONDS": "60"})
     assert info.value.variable == "LEADEVAL_LEASE_SECONDS"
+
+
+def test_preparation_budgets_reach_the_document_limits() -> None:
+    from leadeval.services.documents import DocumentLimits
+
+    default = DocumentLimits.from_settings(Settings.from_env({}))
+    assert default == DocumentLimits()  # the settings' defaults are the limits' defaults
+    limits = DocumentLimits.from_settings(Settings.from_env({
+        "LEADEVAL_MAX_DOCUMENT_BYTES": "2048", "LEADEVAL_MAX_PDF_PAGES": "7", "LEADEVAL_MAX_IMAGE_PIXELS": "2000000",
+        "LEADEVAL_MAX_PDF_OBJECTS": "500", "LEADEVAL_MAX_PDF_CONTENT_BYTES": "100000",
+        "LEADEVAL_MAX_PDF_PAGE_OPERATORS": "3000", "LEADEVAL_MAX_PDF_PAGE_TEXT_OPERATORS": "1000",
+        "LEADEVAL_MAX_DECODED_IMAGE_BYTES": "5000000", "LEADEVAL_MAX_IMAGE_FRAMES": "4",
+        "LEADEVAL_DOCUMENT_BUDGET_SECONDS": "3"}))
+    assert (limits.max_bytes, limits.max_pages, limits.max_image_pixels, limits.max_pdf_objects,
+            limits.max_content_bytes, limits.max_page_operators, limits.max_page_text_operators,
+            limits.max_decoded_image_bytes, limits.max_image_frames, limits.time_budget_seconds) == (
+        2048, 7, 2_000_000, 500, 100_000, 3000, 1000, 5_000_000, 4, 3.0)

@@ -62,9 +62,7 @@ class Services:
         def prepare(document_id: str, data: bytes):
             from leadeval.services.documents import DocumentLimits, prepare_document
 
-            limits = DocumentLimits(max_bytes=s.max_document_bytes, max_pages=s.max_pdf_pages,
-                                    max_image_pixels=s.max_image_pixels)
-            return prepare_document(document_id, data, limits=limits)
+            return prepare_document(document_id, data, limits=DocumentLimits.from_settings(s))
 
         return self._get("process_context", lambda: ProcessContext(
             store=self.store, documents=self.documents, model=self.model,

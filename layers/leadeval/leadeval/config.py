@@ -183,6 +183,14 @@ _INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
     "max_documents": ("LEADEVAL_MAX_DOCUMENTS", 15, 1, 100),
     "max_pdf_pages": ("LEADEVAL_MAX_PDF_PAGES", 30, 1, 1000),
     "max_image_pixels": ("LEADEVAL_MAX_IMAGE_PIXELS", 50_000_000, 1_000_000, 500_000_000),
+    "max_pdf_objects": ("LEADEVAL_MAX_PDF_OBJECTS", 100_000, 100, 10_000_000),
+    "max_pdf_content_bytes": ("LEADEVAL_MAX_PDF_CONTENT_BYTES", 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    "max_pdf_page_operators": ("LEADEVAL_MAX_PDF_PAGE_OPERATORS", 200_000, 1_000, 10_000_000),
+    "max_pdf_page_text_operators": ("LEADEVAL_MAX_PDF_PAGE_TEXT_OPERATORS", 20_000, 100, 10_000_000),
+    "max_decoded_image_bytes": ("LEADEVAL_MAX_DECODED_IMAGE_BYTES", 128 * 1024 * 1024, 1024 * 1024,
+                                2 * 1024 * 1024 * 1024),
+    "max_image_frames": ("LEADEVAL_MAX_IMAGE_FRAMES", 30, 1, 1000),
+    "document_budget_seconds": ("LEADEVAL_DOCUMENT_BUDGET_SECONDS", 10, 1, 900),
     "fetch_concurrency": ("LEADEVAL_FETCH_CONCURRENCY", 8, 1, 64),
 }
 
@@ -215,6 +223,13 @@ class Settings(BaseModel):
     max_documents: int = 15
     max_pdf_pages: int = 30
     max_image_pixels: int = 50_000_000
+    max_pdf_objects: int = 100_000
+    max_pdf_content_bytes: int = 16 * 1024 * 1024
+    max_pdf_page_operators: int = 200_000
+    max_pdf_page_text_operators: int = 20_000
+    max_decoded_image_bytes: int = 128 * 1024 * 1024
+    max_image_frames: int = 30
+    document_budget_seconds: int = 10
     fetch_concurrency: int = 8
     model_allowlist: tuple[str, ...] = ()
     secrets: dict[str, str] = {}

@@ -31,6 +31,15 @@ Signal codes and severities:
   /JavaScript action token in the raw bytes.
 - ``pdf_embedded_files`` (medium): an /EmbeddedFiles name tree (attachments).
 - ``pdf_encrypted`` (low): the file is encrypted (opened with the empty password, or not).
+- ``pdf_data_after_eof`` (high for an archive, an executable or another PDF; medium for other data):
+  more than :data:`TRAILING_DATA_MIN_BYTES` bytes other than whitespace and NULs follow the last
+  ``%%EOF``. A PDF reader ignores them, so the file can carry something else: a ZIP appended to a
+  PDF makes a PDF/ZIP polyglot that an unzip tool opens (the classic way to smuggle an executable
+  past a PDF-only upload check).
+- ``pdf_stream_inflation`` (high): a content stream inflates at least :data:`INFLATION_RATIO`
+  times its encoded size, over at least :data:`INFLATION_MIN_BYTES` (a decompression bomb: page
+  descriptions compress 3-10 times; only repeated filler reaches 100). Measured by
+  :mod:`leadeval.services.pdf_budget` while it checks the content budget.
 - ``image_edited_with_software`` (medium; low for Lightroom): EXIF Software names an editor.
 - ``document_reused`` (high): the same file came earlier with another applicant name.
 
@@ -71,6 +80,27 @@ LINEARIZED_WINDOW_BYTES = 1024
 
 #: Stop counting attachments here (evidence says "N+").
 MAX_ATTACHMENTS_COUNTED = 100
+
+#: Bytes (other than whitespace and NULs) after the last ``%%EOF`` before ``pdf_data_after_eof``
+#: fires: some generators end with a stray line or a little padding; a payload is larger.
+TRAILING_DATA_MIN_BYTES = 32
+
+#: ``pdf_stream_inflation``: a content stream is a decompression bomb when it inflates at least this
+#: many times its encoded size over at least :data:`INFLATION_MIN_BYTES`. Page descriptions compress
+#: 3-10 times (Flate on operators and numbers); only repeated filler reaches 100 (zlib's ceiling is
+#: about 1,032).
+INFLATION_RATIO = 100
+INFLATION_MIN_BYTES = 1 << 20
+
+#: File names inside an appended ZIP that count as executables or scripts.
+_EXECUTABLE_NAME = re.compile(r"\.(exe|dll|scr|com|msi|bat|cmd|ps1|vbs|js|jar|lnk|hta|sh|elf|apk)$", re.IGNORECASE)
+
+#: Magic numbers of what is appended after ``%%EOF`` (high severity: a second file).
+_APPENDED_KINDS: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"), (b"MZ", "a Windows executable"),
+    (b"\x7fELF", "an ELF executable"), (b"Rar!\x1a\x07", "a RAR archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x1f\x8b", "a gzip file"), (b"%PDF-", "another PDF"),
+)
 
 
 @dataclass(frozen=True)
@@ -197,6 +227,73 @@ def pdf_revision_count(data: bytes) -> int:
     return max(0, eofs - (1 if is_linearized(data) and eofs >= 2 else 0))
 
 
+def _zip_contents(tail: bytes) -> tuple[int, int]:
+    """(entries, executables) listed by the central directory headers (``PK\\x01\\x02``, APPNOTE
+    §4.3.12) in ``tail``: at most 1,000 read, names only counted, never quoted."""
+    entries = executables = 0
+    for match in re.finditer(rb"PK\x01\x02", tail):
+        start = match.start()
+        if start + 46 > len(tail):
+            break
+        name_length = int.from_bytes(tail[start + 28:start + 30], "little")
+        name = tail[start + 46:start + 46 + name_length].decode("utf-8", "replace")
+        entries += 1
+        executables += bool(_EXECUTABLE_NAME.search(name))
+        if entries >= 1000:
+            break
+    return entries, executables
+
+
+def data_after_eof(data: bytes) -> tuple[int, str, bool] | None:
+    """What follows the last ``%%EOF`` marker, when it is more than stray bytes.
+
+    Returns:
+        ``(bytes after the marker, description, is_a_second_file)`` when more than
+        :data:`TRAILING_DATA_MIN_BYTES` bytes other than whitespace and NULs follow it, e.g.
+        ``(1013, "a ZIP archive of 1 file (1 executable)", True)``; None otherwise, and for a file with
+        no ``%%EOF`` at all (truncated: nothing can follow the end).
+    """
+    end = data.rfind(b"%%EOF")
+    if end < 0:
+        return None
+    tail = data[end + 5:]
+    payload = tail.strip(b"\x00\t\n\x0c\r ")
+    if len(payload) <= TRAILING_DATA_MIN_BYTES:
+        return None
+    for magic, what in _APPENDED_KINDS:
+        if payload.startswith(magic) or (magic.startswith(b"PK") and magic in payload[:4096]):
+            if what == "a ZIP archive":
+                entries, executables = _zip_contents(payload)
+                if entries:
+                    what += f" of {entries} file{'s' if entries != 1 else ''}"
+                    if executables:
+                        what += f" ({executables} executable{'s' if executables != 1 else ''})"
+            return len(tail), what, True
+    return len(tail), "data that is not part of the PDF", False
+
+
+def inflation_signal(document_id: str, decoded: int, encoded: int, file_size: int,
+                     object_number: int | None = None) -> Signal | None:
+    """``pdf_stream_inflation`` (high) when a content stream inflated at least :data:`INFLATION_RATIO`
+    times its encoded size over at least :data:`INFLATION_MIN_BYTES`; None otherwise.
+
+    Args:
+        document_id: ``lead_documents.id``.
+        decoded: bytes the stream inflated to (a lower bound when decoding stopped at the budget).
+        encoded: encoded bytes consumed to produce them.
+        file_size: the PDF's size in bytes (quoted in the evidence).
+        object_number: the stream's object number, when indirect.
+    """
+    ratio = decoded / max(1, encoded)
+    if decoded < INFLATION_MIN_BYTES or ratio < INFLATION_RATIO:
+        return None
+    which = f"content stream {object_number} 0 R" if object_number is not None else "a content stream"
+    return Signal(code="pdf_stream_inflation", severity="high",
+                  evidence=(f"{which} inflates {ratio:,.0f}× (at least {decoded:,} bytes from {encoded:,}) in a "
+                            f"{file_size:,}-byte file"),
+                  document_id=document_id)
+
+
 # --------------------------------------------------------------------------- PDF: structure
 
 
@@ -308,8 +405,8 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
 
     Returns:
         Signals in a stable order: editing software, modified after creation, incremental
-        update, JavaScript, embedded files, encrypted. Evidence quotes only metadata values
-        (producer, creator, dates) and counts.
+        update, data after the last ``%%EOF``, JavaScript, embedded files, encrypted. Evidence
+        quotes only metadata values (producer, creator, dates) and counts.
 
     Never raises for a malformed or encrypted PDF: a check that cannot run is skipped (and the
     byte-level checks still run when the structure cannot be parsed at all).
@@ -370,6 +467,13 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
             severity = "low"
             evidence += "; the file carries a digital signature (signing appends a revision)"
         add("pdf_incremental_update", severity, evidence)
+
+    # --- data appended after the last %%EOF (byte scan)
+    appended = data_after_eof(data)
+    if appended is not None:
+        size, what, second_file = appended
+        add("pdf_data_after_eof", "high" if second_file else "medium",
+            f"{size:,} bytes after the last %%EOF: {what}")
 
     # --- JavaScript
     js_where: list[str] = []

@@ -2,11 +2,12 @@
 
 :class:`OfflineVisionModel` implements :class:`leadeval.ports.VisionModel` without a model, a
 network or any state. It reads **only** ``PreparedDocument.text`` (the text layer that document
-preparation extracted with pypdf, pages joined with ``"\\n"``). A document without text (a scan,
-a photo, an image ID) gets ``Extraction(facts=None, note="needs a vision model")``: it never
-guesses from images. Text is data: the offline model only pattern-matches facts, so instructions
-written in a document ("ignore previous instructions", "score 100") change nothing, and no
-extracted field can set a score anyway (see :mod:`leadeval.models`).
+preparation extracted with PDFium, within its budgets, pages separated by form feeds ``"\\f"``).
+A document without text (a scan, a photo, an image ID) gets
+``Extraction(facts=None, note="needs a vision model")``: it never guesses from images. Text is
+data: the offline model only pattern-matches facts, so instructions written in a document
+("ignore previous instructions", "score 100") change nothing, and no extracted field can set a
+score anyway (see :mod:`leadeval.models`).
 
 What is recognised (the label table is :data:`RULES`; every label is case-insensitive and its
 value is looked for after the label on the same line, or on the following lines that hold only
