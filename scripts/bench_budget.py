@@ -9,7 +9,7 @@ Usage::
 Measurements (each in its own function; the markdown is rendered by :func:`render`):
 
 a. D1 REST requests per processed job and per sweep: ``--jobs`` (200) jobs cloned from the project's
-   sample set (``leadeval.samples``) go through the real ``handle_sweep`` / ``handle_worker`` with
+   sample set (``leadeval_tools.samples``) go through the real ``handle_sweep`` / ``handle_worker`` with
    ``D1JobStore`` talking to ``FakeD1`` (its request log counts requests), the Workers AI adapter on its
    fake, and documents in memory; one record per worker invocation, so each invocation's requests are
    one job delivery's.
@@ -94,12 +94,13 @@ def _d1_store(tmp: Path, name: str) -> tuple[Any, Any]:
     import httpx
 
     from leadeval.adapters.jobstore.d1 import D1JobStore
-    from leadeval.testing_d1 import FakeD1
+    from leadeval_tools.fakes.d1 import FakeD1
 
     fake = FakeD1(tmp / f"{name}.db", account_id=ACCOUNT, database_id=DATABASE, api_token="d1-token")
     store = D1JobStore(account_id=ACCOUNT, database_id=DATABASE, api_token="d1-token", base_url=API,
                        client=httpx.Client(transport=httpx.MockTransport(fake)))
-    store.create_application_tables()
+    from leadeval_tools.appdb import create_application_tables
+    create_application_tables(store)
     store.migrate()
     return store, fake
 
@@ -116,7 +117,7 @@ def _settings() -> Any:
 def _clone_sample(n_jobs: int, store: Any, documents: Any, *, today: Any) -> int:
     """Load ``n_jobs`` jobs cloned from the sample set (replica k: ids suffixed ``-k``); returns the count."""
     from leadeval.models import Job, JobStatus
-    from leadeval.samples import build_sample_set
+    from leadeval_tools.samples import build_sample_set
 
     sample = build_sample_set(today=today)
     for usage in sample.usage:
@@ -145,11 +146,11 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     """(a) D1 requests per job delivery and per sweep, through the real handlers."""
     from leadeval import handlers
     from leadeval.adapters.idempotency import SqlitePersistenceLayer
-    from leadeval.bootstrap import build_services
-    from leadeval.local import FakeLambdaContext, invoke_worker
-    from leadeval.testing import MemoryDocumentStore, MemoryQueue
-    from leadeval.testing_ai import FakeWorkersAI
     from leadeval.timeutil import utcnow
+    from leadeval.wiring import Wiring
+    from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue
+    from leadeval_tools.fakes.workers_ai import FakeWorkersAI
+    from leadeval_tools.local import FakeLambdaContext, invoke_worker
 
     store, fake = _d1_store(tmp, "a")
     documents = MemoryDocumentStore()
@@ -157,7 +158,7 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     created = _clone_sample(n_jobs, store, documents, today=now.date())
     ai = FakeWorkersAI(account_id=ACCOUNT, api_token="t", model=MODEL)
     queue = MemoryQueue(visibility_timeout=720)
-    services = build_services(_settings(), store=store, documents=documents, model=ai.vision_model(base_url=API),
+    services = Wiring(_settings(), store=store, documents=documents, model=ai.vision_model(base_url=API),
                               queue=queue, idempotency_store=SqlitePersistenceLayer(tmp / "idempotency.db"))
     handlers.metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
     names = _request_names()
@@ -219,9 +220,9 @@ def measure_sqs(job_counts: list[int], tmp: Path) -> list[dict[str, Any]]:
     from leadeval import handlers
     from leadeval.adapters.jobstore.sql import load_queries
     from leadeval.adapters.queue.sqs import SqsJobQueue
-    from leadeval.bootstrap import build_services
-    from leadeval.local import FakeLambdaContext
     from leadeval.timeutil import format_ts, utcnow
+    from leadeval.wiring import Wiring
+    from leadeval_tools.local import FakeLambdaContext
 
     handlers.metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
     insert_job = load_queries("sqlite")["insert_job"]
@@ -241,7 +242,7 @@ def measure_sqs(job_counts: list[int], tmp: Path) -> list[dict[str, Any]]:
                                            "requested_by": "bench", "requested_at": ts, "model_version": None,
                                            "max_retries": 5, "now": ts} for i in range(n)])
             url = client.create_queue(QueueName=f"bench-{n}")["QueueUrl"]
-            services = build_services(_settings(), store=store, queue=SqsJobQueue(url, client=client))
+            services = Wiring(_settings(), store=store, queue=SqsJobQueue(url, client=client))
             calls.clear()
             d1_before = len(fake.requests)
             result = handlers.handle_sweep({}, FakeLambdaContext(timeout_seconds=60), services)
@@ -351,9 +352,9 @@ def import_breakdown(tmp: Path) -> list[tuple[str, float]]:
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=paths["worker"],
                          env=_import_env(paths["worker"], paths["layer"]), capture_output=True, text=True,
                          check=True)
-    wanted = ("app", "leadeval.handlers", "leadeval.bootstrap", "leadeval.observability", "aws_xray_sdk.core",
+    wanted = ("app", "leadeval.handlers", "leadeval.wiring", "leadeval.observability", "aws_xray_sdk.core",
               "aws_lambda_powertools.utilities.idempotency", "boto3", "aws_lambda_powertools.utilities.batch",
-              "leadeval.config", "pydantic", "leadeval.models", "leadeval.services.process")
+              "leadeval.config", "pydantic", "leadeval.models", "leadeval.jobs.process")
     found: dict[str, float] = {}
     for line in out.stderr.splitlines():
         parts = line.split("|")
@@ -387,13 +388,13 @@ class _SlowStore:
 
 def measure_fetch(tmp: Path) -> list[dict[str, Any]]:
     """(d) fetch phase of one job with 6 documents of different latencies, concurrency 8 vs 1."""
-    from leadeval.bootstrap import build_services
     from leadeval.config import Settings
+    from leadeval.jobs.process import process_message
     from leadeval.models import ExtractedFacts, Job, JobMessage, JobStatus, LeadDocument, Usage
-    from leadeval.samples import build_sample_set
-    from leadeval.services.process import process_message
-    from leadeval.testing import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
     from leadeval.timeutil import usage_month, utcnow
+    from leadeval.wiring import Wiring
+    from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
+    from leadeval_tools.samples import build_sample_set
 
     now = utcnow()
     sample = build_sample_set(today=now.date())
@@ -406,9 +407,10 @@ def measure_fetch(tmp: Path) -> list[dict[str, Any]]:
                                       "LEADEVAL_FETCH_CONCURRENCY": str(concurrency)})
         store = _SlowStore(MemoryDocumentStore(), {})
         facts = ExtractedFacts.model_validate(pdfs[0].truth)
-        services = build_services(settings, documents=store, model=ScriptedVisionModel(default=facts),
+        services = Wiring(settings, documents=store, model=ScriptedVisionModel(default=facts),
                                   queue=MemoryQueue())
-        services.store.create_application_tables()
+        from leadeval_tools.appdb import create_application_tables
+        create_application_tables(services.store)
         services.store.migrate()
         services.store.create_lead(lead.to_model())
         for i, (doc, latency) in enumerate(zip(pdfs, latencies, strict=True)):
@@ -445,7 +447,7 @@ _HWM = textwrap.dedent("""
 _MEMORY_CHILD = _HWM + textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from leadeval.services.documents import DocumentLimits, prepare_document
+    from leadeval.screening.documents import DocumentLimits, prepare_document
     import PIL.Image, pypdf, pypdfium2  # loaded before the baseline, so it measures the work only
     data = Path(sys.argv[1]).read_bytes()
     before = hwm_kb()
@@ -460,11 +462,11 @@ _JOB_CHILD = _HWM + textwrap.dedent("""
     import json, sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from leadeval.bootstrap import build_services
+    from leadeval.wiring import Wiring
     from leadeval.config import Settings
     from leadeval.models import Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
-    from leadeval.services.process import process_message
-    from leadeval.testing import MemoryQueue, ScriptedVisionModel
+    from leadeval.jobs.process import process_message
+    from leadeval_tools.fakes.memory import MemoryQueue, ScriptedVisionModel
     import PIL.Image, pypdf, pypdfium2
 
     class CopyingStore:  # a new bytes object per get, as an S3/R2 read makes
@@ -474,10 +476,11 @@ _JOB_CHILD = _HWM + textwrap.dedent("""
 
     tmp, n = Path(sys.argv[2]), int(sys.argv[3])
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp}/job.db"})
-    services = build_services(settings, documents=CopyingStore(Path(sys.argv[1]).read_bytes()),
+    services = Wiring(settings, documents=CopyingStore(Path(sys.argv[1]).read_bytes()),
                               model=ScriptedVisionModel(), queue=MemoryQueue())
     store = services.store
-    store.create_application_tables()
+    from leadeval_tools.appdb import create_application_tables
+    create_application_tables(store)
     store.migrate()
     now = datetime.now(UTC)
     store.create_lead(Lead(id="lead", site_id="site", first_name="A", last_name="B", monthly_rent=1000))
@@ -582,8 +585,8 @@ def render(results: dict[str, Any], command: str) -> str:
     if a:
         lines += [
             "### D1 REST requests per job and per sweep (budget ≤ 3 per job)", "",
-            f"{a['jobs']} jobs cloned from the sample set (`leadeval.samples`: 8 leads' jobs plus the cross-site and "
-            "missing-lead jobs, each replica with its own ids) through the real `handle_sweep` / `handle_worker`, "
+            f"{a['jobs']} jobs cloned from the sample set (`leadeval_tools.samples`: 8 leads' jobs plus the cross-site "
+            "and missing-lead jobs, each replica with its own ids) through the real `handle_sweep` / `handle_worker`, "
             "`D1JobStore` on `FakeD1` (request log), the Workers AI adapter on its fake, one record per invocation.",
             "",
             "| job delivery outcome | D1 requests per delivery (count of jobs) |", "| --- | --- |"]

@@ -43,8 +43,9 @@ sys.path[:0] = [str(REPO_ROOT / "layers" / "leadeval"), str(REPO_ROOT)]
 
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore  # noqa: E402
 from leadeval.models import Job, JobMessage, JobStatus, Lead, LeadDocument, Usage  # noqa: E402
-from leadeval.testing_ai import default_answer  # noqa: E402
 from leadeval.timeutil import usage_month  # noqa: E402
+from leadeval_tools.appdb import create_application_tables  # noqa: E402
+from leadeval_tools.fakes.workers_ai import default_answer  # noqa: E402
 from tests.helpers import text_pdf  # noqa: E402
 
 STUB = text_pdf(["ACME LOGISTICS - EARNINGS STATEMENT", "Employee: Dana Whitfield", "Pay date 11/20/2026",
@@ -88,7 +89,7 @@ def _seed(db: Path, *, queued: bool) -> JobMessage:
     """One lead, one text-PDF pay stub in the documents folder beside the database, one job (swept: its
     message out, when ``queued``)."""
     store = SqliteJobStore(db)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     requested = datetime.now(UTC) - timedelta(minutes=5)
     store.add_usage(Usage(site_id="site_b", month=usage_month(requested), evaluation_count=1, quota_limit=100))
@@ -137,7 +138,7 @@ def run_local(code_root: Path, work: Path) -> dict[str, Any]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = _env(code_root, LEADEVAL_DATABASE_URL=f"sqlite:///{db}",
                LEADEVAL_MODEL_URL=f"openai+http://127.0.0.1:{server.server_address[1]}/v1?model=bench")
-    command = [sys.executable, "-c", "from leadeval.cli import main; main()", "process", "--timeout", "900"]
+    command = [sys.executable, "-c", "from leadeval_tools.cli import main; main()", "process", "--timeout", "900"]
     first = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while server.requests == 0 and time.monotonic() < deadline:  # type: ignore[attr-defined]

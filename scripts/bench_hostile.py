@@ -200,7 +200,7 @@ def write_section(section: str) -> None:
 
 def _limits() -> dict[str, Any]:
     from leadeval.config import Settings
-    from leadeval.services.documents import DocumentLimits
+    from leadeval.screening.documents import DocumentLimits
 
     limits = DocumentLimits.from_settings(Settings.from_env(os.environ))
     return {"LEADEVAL_MAX_PDF_PAGES": limits.max_pages,

@@ -10,8 +10,8 @@ What runs (issue "PostgreSQL job store and a load proof"):
 - ``--jobs`` pending jobs across ``--sites`` sites, one lead and one small text PDF per job (five PDFs,
   reused, in a :class:`LocalDocumentStore` folder), a usage row per site and month;
 - ``--workers`` worker processes and ``--sweeps`` sweep processes (``multiprocessing`` spawn), started
-  together. A worker loops ReceiveMessage (≤ 10) → :func:`leadeval.local.sqs_event` →
-  :func:`leadeval.handlers.handle_worker` with its own :class:`Services` → DeleteMessageBatch of the
+  together. A worker loops ReceiveMessage (≤ 10) → :func:`leadeval_tools.local.sqs_event` →
+  :func:`leadeval.handlers.handle_worker` with its own :class:`~leadeval.wiring.Wiring` → DeleteMessageBatch of the
   records not reported in ``batchItemFailures`` (what the Lambda event source mapping does). A sweep
   loops :func:`leadeval.handlers.handle_sweep` every ``--sweep-interval`` seconds; the backlog limit
   (``LEADEVAL_SWEEP_BACKLOG_LIMIT``, ``--backlog-limit``) keeps moto's queue shallow;
@@ -301,8 +301,8 @@ def _child_setup(spec: dict[str, Any]) -> tuple[Any, EventLog, random.Random, Co
     from leadeval.adapters.idempotency import SqlitePersistenceLayer
     from leadeval.adapters.queue.sqs import SqsJobQueue
     from leadeval.adapters.storage.local import LocalDocumentStore
-    from leadeval.bootstrap import build_services
     from leadeval.config import Settings
+    from leadeval.wiring import Wiring
 
     settings = Settings.from_env(spec["env"])
     client, calls = counting_sqs_client(spec["queue_url"])
@@ -311,14 +311,14 @@ def _child_setup(spec: dict[str, Any]) -> tuple[Any, EventLog, random.Random, Co
                                     rng=rng, events=events)
     model = BenchVisionModel(latency_s=spec["model_latency_ms"] / 1000, fault_rate=spec["fault_rate"], rng=rng,
                              events=events)
-    services = build_services(settings, store=store, documents=documents, model=model,
+    services = Wiring(settings, store=store, documents=documents, model=model,
                               queue=SqsJobQueue(spec["queue_url"], spec["dlq_url"], client=client),
                               idempotency_store=SqlitePersistenceLayer(run_dir / "idempotency.db"))
     # Warm up what every first job would otherwise load (imports, the connection): the clock starts after.
     import leadeval.handlers
-    import leadeval.services.documents
-    import leadeval.services.fraud
-    import leadeval.services.scoring  # noqa: F401
+    import leadeval.screening.documents
+    import leadeval.screening.fraud
+    import leadeval.screening.scoring  # noqa: F401
 
     store.get_job("warm-up")
     services.queue.depth()
@@ -333,8 +333,8 @@ def worker_main(spec: dict[str, Any]) -> None:
     records not reported failed; until ``stop`` is set. One ``batch`` event line per batch."""
     services, events, _, calls = _child_setup(spec)
     from leadeval.handlers import handle_worker
-    from leadeval.local import FakeLambdaContext, invoke_worker, sqs_event
     from leadeval.observability import metrics
+    from leadeval_tools.local import FakeLambdaContext, invoke_worker, sqs_event
 
     store, client = services.store, services.queue.client
     events.write({"k": "ready", "pid": os.getpid()})
@@ -392,8 +392,8 @@ def sweep_main(spec: dict[str, Any]) -> None:
     services, events, _, calls = _child_setup(spec)
     from leadeval.errors import LeadevalError
     from leadeval.handlers import handle_sweep
-    from leadeval.local import FakeLambdaContext, scheduled_event
     from leadeval.observability import metrics
+    from leadeval_tools.local import FakeLambdaContext, scheduled_event
 
     store = services.store
     events.write({"k": "ready", "pid": os.getpid()})
@@ -695,7 +695,8 @@ class Orchestrator:
         self.dsn, self.db_name = _create_database(c.postgres_url)
         try:
             store = PostgresJobStore(self.dsn)
-            store.create_application_tables()
+            from leadeval_tools.appdb import create_application_tables
+            create_application_tables(store)
             store.migrate()
             store.close()
             endpoint = self.start_moto()
@@ -1054,11 +1055,11 @@ class Orchestrator:
         import psycopg
 
         from leadeval.adapters.queue.sqs import SqsJobQueue
-        from leadeval.bootstrap import build_services
         from leadeval.config import Settings
         from leadeval.handlers import handle_sweep
-        from leadeval.local import FakeLambdaContext, scheduled_event
         from leadeval.models import JobMessage
+        from leadeval.wiring import Wiring
+        from leadeval_tools.local import FakeLambdaContext, scheduled_event
 
         n = self.c.isolated_sweep_jobs
         plan = Plan(n, 10, prefix="x", first_index=0)
@@ -1082,7 +1083,7 @@ class Orchestrator:
                     store.get_job("warm-up")
                     client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
                     calls.clear()
-                    services = build_services(Settings.from_env(iso_env), store=store,
+                    services = Wiring(Settings.from_env(iso_env), store=store,
                                               queue=SqsJobQueue(url, client=client))
                     batches, statements = store.executor.batches, store.executor.statements
                     started = time.perf_counter()

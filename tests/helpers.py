@@ -8,10 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
 from leadeval.models import DocumentKind, ExtractedFacts, Job, JobStatus, Lead, LeadDocument, Usage
 from leadeval.timeutil import usage_month
+from leadeval.wiring import Wiring
+from leadeval_tools.appdb import create_application_tables
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ def paystub_facts(*, net: str = "3317.50", gross: str = "5000.00", name: str = "
                           ytd_gross=Decimal(gross) * 22)
 
 
-def seed_job(services: Services, *, job_id: str = "job_demo_001", site_id: str = "site_sunrise",
+def seed_job(services: Wiring, *, job_id: str = "job_demo_001", site_id: str = "site_sunrise",
              lead_id: str = "lead_strong", documents: dict[str, bytes] | None = None, rent_cents: int = 185_000,
              requested_at: datetime = NOW, usage: tuple[int, int] | None = (10, 100),
              lead_site: str | None = None, max_retries: int = 5) -> Job:
@@ -68,12 +69,12 @@ def seed_job(services: Services, *, job_id: str = "job_demo_001", site_id: str =
     return job
 
 
-def make_services(tmp_path: Path, **overrides: object) -> Services:
+def make_services(tmp_path: Path, **overrides: object) -> Wiring:
     """Services on a temp SQLite database with the given port overrides."""
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
                                   "LEADEVAL_RETRY_BASE_SECONDS": "10", "LEADEVAL_RETRY_CAP_SECONDS": "60"})
-    services = build_services(settings, **overrides)
-    services.store.create_application_tables()
+    services = Wiring(settings, **overrides)
+    create_application_tables(services.store)
     services.store.migrate()
     return services
 

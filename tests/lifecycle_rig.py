@@ -1,9 +1,9 @@
 """A virtual-clock rig for job-lifecycle tests: the real sweep and worker handlers over a SQLite job store,
-a :class:`~leadeval.testing.MemoryQueue` (jobs queue + DLQ, visibility timeouts, receive counts, redrive
+a :class:`~leadeval_tools.fakes.memory.MemoryQueue` (jobs queue + DLQ, visibility timeouts, receive counts, redrive
 policy) and a vision model whose trouble (throttling, 5xx, permanent refusals) is scripted per job.
 
 Time is virtual: ``rig.clock`` drives the queue's visibility timeouts, the job store's leases and the
-handlers (``Services`` override ``clock``), so a test can jump an hour without waiting. The Lambda event
+handlers (``Wiring`` override ``clock``), so a test can jump an hour without waiting. The Lambda event
 source mapping is played by :meth:`LifecycleRig.work`: receive a batch, call ``handle_worker`` with the
 SQS event Lambda would send, delete the records not reported in ``batchItemFailures``.
 
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from leadeval.adapters.idempotency import SqlitePersistenceLayer
-from leadeval.bootstrap import Services, build_services
 from leadeval.config import Settings
 from leadeval.errors import LeadevalError, ModelRejected, ModelUnavailableError, ThrottledError
 from leadeval.handlers import handle_sweep, handle_worker
-from leadeval.local import FakeLambdaContext, invoke_worker
+from leadeval.jobs.process import ProcessContext
+from leadeval.jobs.retry import RetryPolicy
 from leadeval.models import (
     Extraction,
     Job,
@@ -39,10 +39,11 @@ from leadeval.models import (
     PreparedDocument,
     Usage,
 )
-from leadeval.services.process import ProcessContext
-from leadeval.services.retry import RetryPolicy
-from leadeval.testing import FakeMessage, MemoryDocumentStore, MemoryQueue
 from leadeval.timeutil import usage_month
+from leadeval.wiring import Wiring
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.fakes.memory import FakeMessage, MemoryDocumentStore, MemoryQueue
+from leadeval_tools.local import FakeLambdaContext, invoke_worker
 from tests.helpers import NOW, paystub_facts, text_pdf
 
 BASE = NOW  # 2026-11-29 12:00 UTC: the virtual clock starts here
@@ -168,7 +169,7 @@ class LifecycleRig:
         self.real_prepare = real_prepare
         self._idempotency_layers: list[SqlitePersistenceLayer] = []
         self.services = self._services()
-        self.services.store.create_application_tables()
+        create_application_tables(self.services.store)
         self.services.store.migrate()
         self.store = self.services.store
         self.poison: list[str] = []  # malformed bodies injected, in order
@@ -181,20 +182,20 @@ class LifecycleRig:
         logging.getLogger("leadeval").setLevel(logging.WARNING)  # restored by close()
 
     # ------------------------------------------------------------------ set-up
-    def _services(self) -> Services:
+    def _services(self) -> Wiring:
         idempotency = SqlitePersistenceLayer(self.settings.sqlite_path())
         self._idempotency_layers.append(idempotency)
-        services = build_services(self.settings, queue=self.queue, documents=self.documents, model=self.model,
+        services = Wiring(self.settings, queue=self.queue, documents=self.documents, model=self.model,
                                   clock=self.clock.now, idempotency_store=idempotency)
         s = self.settings
-        services.overrides["process_context"] = ProcessContext(
+        services.replace(process_context=ProcessContext(
             store=services.store, documents=self.documents, model=self.model,
             retry_policy=RetryPolicy(max_attempts=s.max_attempts, base_seconds=s.retry_base_seconds,
                                      cap_seconds=s.retry_cap_seconds),
-            lease_seconds=s.lease_seconds, prepare=None if self.real_prepare else fast_prepare)
+            lease_seconds=s.lease_seconds, prepare=None if self.real_prepare else fast_prepare))
         return services
 
-    def twin(self) -> Services:
+    def twin(self) -> Wiring:
         """Services of a second Lambda container: the same database file, queue, model and clock, but its own
         connections (job store and idempotency records). Close it when done."""
         return self._services()

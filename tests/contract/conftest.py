@@ -1,7 +1,7 @@
 """The ``job_store`` fixture: every JobStore backend, for the contract suite.
 
 - ``sqlite``: the embedded store on a temporary file.
-- ``d1``: ``D1JobStore`` talking to ``leadeval.testing_d1.FakeD1`` (an in-process fake of the D1 REST
+- ``d1``: ``D1JobStore`` talking to ``leadeval_tools.fakes.d1.FakeD1`` (an in-process fake of the D1 REST
   API backed by a real SQLite database) through ``httpx.MockTransport``.
 - ``postgres``: ``PostgresJobStore`` on a fresh database of the server in ``LEADEVAL_TEST_POSTGRES_URL``
   (default ``postgresql://postgres@127.0.0.1:5432/postgres``); skipped when no server answers.
@@ -29,7 +29,7 @@ def make_d1(tmp_path: Path):
     import httpx
 
     from leadeval.adapters.jobstore.d1 import D1JobStore
-    from leadeval.testing_d1 import FakeD1
+    from leadeval_tools.fakes.d1 import FakeD1
 
     fake = FakeD1(tmp_path / "d1.db", account_id="acct", database_id="db", api_token="token")
     client = httpx.Client(transport=httpx.MockTransport(fake), base_url="https://d1.test/client/v4")
@@ -70,7 +70,8 @@ def _backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[t
         store, extra = factory(tmp_path)
     except ModuleNotFoundError as exc:
         pytest.skip(f"{request.param} backend not available: {exc}")
-    store.create_application_tables()
+    from leadeval_tools.appdb import create_application_tables
+    create_application_tables(store)
     store.migrate()
     yield request.param, store, extra
     if callable(extra) and request.param == "postgres":

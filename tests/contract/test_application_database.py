@@ -25,17 +25,18 @@ import pytest
 
 from leadeval.adapters.ai.offline import MODEL_VERSION, OfflineVisionModel
 from leadeval.adapters.idempotency import SqlitePersistenceLayer
-from leadeval.adapters.jobstore.sql import Statement, application_schema_script, split_sql_script
-from leadeval.bootstrap import Services, build_services
+from leadeval.adapters.jobstore.sql import Statement, split_sql_script
 from leadeval.config import Settings
 from leadeval.errors import ModelUnavailableError
 from leadeval.handlers import handle_sweep, handle_worker
-from leadeval.local import FakeLambdaContext
+from leadeval.jobs.model_choice import ModelRouter
 from leadeval.models import Extraction
-from leadeval.samples import SampleSet, build_sample_set
-from leadeval.services.model_choice import ModelRouter
-from leadeval.testing import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
 from leadeval.timeutil import format_ts, parse_ts, utcnow
+from leadeval.wiring import Wiring
+from leadeval_tools.appdb import application_schema, create_application_tables
+from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
+from leadeval_tools.local import FakeLambdaContext
+from leadeval_tools.samples import SampleSet, build_sample_set
 from tests.conftest import REPO_ROOT
 from tests.contract.conftest import FACTORIES
 from tests.helpers import paystub_facts, text_pdf
@@ -77,10 +78,16 @@ INSERT_JOB = ("INSERT INTO ai_evaluation_jobs (id, lead_id, site_id, status, req
 # --------------------------------------------------------------------------- helpers
 
 
-def application_schema() -> str:
-    """The application's schema as the application gives it (leadeval's copy when it is not beside us)."""
+def schema_script(schema: str, dialect: str) -> str:
+    """The application's DDL as the application runs it: its own schema (as it gives it when it is beside us;
+    leadeval's copy otherwise, and leadeval's PostgreSQL version on PostgreSQL), or our variant of it."""
+    if schema == "variant":
+        suffix = ".postgresql.sql" if dialect == "postgresql" else ".sql"
+        return VARIANT.with_name(VARIANT.stem + suffix).read_text("utf-8")
     shared = SHARED / "reference" / "application-schema.sql"
-    return shared.read_text("utf-8") if shared.is_file() else application_schema_script()
+    if dialect != "postgresql" and shared.is_file():
+        return shared.read_text("utf-8")
+    return application_schema(dialect)
 
 
 def raw(store: Any, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -88,8 +95,8 @@ def raw(store: Any, sql: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def create_as_the_application(store: Any, script: str) -> None:
-    """Run the application's DDL through the store's executor (PostgreSQL: SQLite types translated)."""
-    statements = [Statement(f"app#{i}", sql) for i, sql in enumerate(store.migration_statements(script), 1)]
+    """Run the application's DDL through the store's executor."""
+    statements = [Statement(f"app#{i}", sql) for i, sql in enumerate(split_sql_script(script), 1)]
     store.executor.execute_batch(statements)
 
 
@@ -118,7 +125,7 @@ def _backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend
 class Pipeline:
     """The real sweep and worker handlers over a store, with an in-memory queue and document store."""
 
-    services: Services
+    services: Wiring
     queue: MemoryQueue
     documents: MemoryDocumentStore
 
@@ -150,7 +157,7 @@ def pipeline(store: Any, tmp_path: Path, *, model: Any = None, models: ModelRout
                                  "idempotency_store": SqlitePersistenceLayer(tmp_path / "idempotency.db")}
     if models is not None:
         overrides["models"] = models
-    return Pipeline(build_services(settings, **overrides), queue, documents)
+    return Pipeline(Wiring(settings, **overrides), queue, documents)
 
 
 def add_application_rows(store: Any, p: Pipeline, sample: SampleSet, *, lead_id: str, site_id: str,
@@ -197,7 +204,7 @@ def test_leadevals_copy_is_the_applications_schema() -> None:
     shared = SHARED / "reference" / "application-schema.sql"
     if not shared.is_file():
         pytest.skip("the application's schema is not beside the repository")
-    assert split_sql_script(application_schema_script()) == split_sql_script(shared.read_text("utf-8"))
+    assert split_sql_script(application_schema("sqlite")) == split_sql_script(shared.read_text("utf-8"))
 
 
 def test_manual_test_insert_is_the_original_processors() -> None:
@@ -224,8 +231,7 @@ def test_migrate_refuses_a_database_without_the_applications_tables(backend: Bac
 def test_migrate_only_adds_and_a_job_runs_as_the_application_expects(backend: Backend, schema: str,
                                                                        tmp_path: Path) -> None:
     store = backend.store
-    script = application_schema() if schema == "application" else VARIANT.read_text("utf-8")
-    create_as_the_application(store, script)
+    create_as_the_application(store, schema_script(schema, store.executor.dialect))
     before = _columns(store)
 
     applied = store.migrate()
@@ -279,7 +285,7 @@ def test_re_evaluation_adds_a_row_and_moves_the_lead_to_it(backend: Backend, tmp
     """A second job for the lead (a re-evaluation) adds a second evaluation row; the lead shows the newest;
     the first row stays as history."""
     store = backend.store
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     p = pipeline(store, tmp_path)
     sample = build_sample_set(today=utcnow().date())
@@ -303,8 +309,8 @@ def test_manual_test_insert_runs_verbatim_before_and_after_migrate(backend: Back
     """On a database leadeval creates (`db init`), the application's manual-test INSERT runs exactly as
     written, before leadeval's migrations and after them, and `leadeval process` completes the job."""
     store = backend.store
-    assert store.create_application_tables() is True
-    assert store.create_application_tables() is False  # the second time: they exist
+    assert create_application_tables(store) is True
+    assert create_application_tables(store) is False  # the second time: they exist
     raw(store, MANUAL_TEST_INSERT.rstrip(";"))  # before db migrate
     assert store.migrate()
     raw(store, "DELETE FROM ai_evaluation_jobs WHERE id = 'job_test123'")
@@ -322,7 +328,7 @@ def test_manual_test_insert_runs_verbatim_before_and_after_migrate(backend: Back
 
 @pytest.fixture(name="migrated")
 def _migrated(backend: Backend) -> Backend:
-    backend.store.create_application_tables()
+    create_application_tables(backend.store)
     backend.store.migrate()
     return backend
 

@@ -19,6 +19,7 @@ from leadeval.adapters.jobstore.sql import Statement
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.errors import ProcessingError, StoreUnavailableError
 from leadeval.models import Job, JobStatus
+from leadeval_tools.appdb import create_application_tables
 
 NOW = datetime(2026, 2, 10, 12, 0, tzinfo=UTC)
 
@@ -73,7 +74,7 @@ def test_a_value_sqlite_cannot_bind_rolls_back_and_releases_the_write_lock(tmp_p
     """The issue's poison: 99999999999999999999 raises OverflowError inside sqlite3. The batch is rolled back:
     the same store keeps working, and another connection can write at once (no 'database is locked')."""
     store = SqliteJobStore(tmp_path / "jobs.db")
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     store.create_job(Job(id="job-1", site_id="s", lead_id="l", status=JobStatus.PENDING, requested_at=NOW))
     poison = Statement("get_job", "SELECT * FROM ai_evaluation_jobs WHERE id = :id AND leadeval_generation = :g",

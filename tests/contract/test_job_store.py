@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from leadeval.adapters.jobstore.sql import Statement, default_migrations_dir
+from leadeval.adapters.jobstore.sql import Statement
+from leadeval.jobs.records import PriorSubmission
 from leadeval.models import (
     DocumentKind,
     DocumentResult,
@@ -34,7 +35,7 @@ from leadeval.models import (
     Usage,
     Verdict,
 )
-from leadeval.ports import JobStore, PriorSubmission
+from leadeval.ports import JobStore
 
 NOW = datetime(2026, 2, 10, 12, 0, 0, tzinfo=UTC)
 LEASE = 300.0  # seconds a claim holds a job
@@ -241,7 +242,8 @@ class TestMigrate:
         """The fixture migrated once; migrating again applies nothing and records nothing new."""
         assert job_store.migrate() == []
         names = [r["name"] for r in raw(job_store, "SELECT name FROM leadeval_migrations ORDER BY name")]
-        assert names == sorted(p.name for p in default_migrations_dir().glob("[0-9][0-9][0-9][0-9]_*.sql"))
+        assert names == [f.name for f in job_store.migration_files()] == [
+            "0001_leadeval_jobs.sql", "0002_leadeval_evaluations.sql", "0003_leadeval_policies_overrides.sql"]
 
 
 # --------------------------------------------------------------------------- sweep

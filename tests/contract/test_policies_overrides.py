@@ -23,6 +23,8 @@ import pytest
 
 from leadeval.adapters.jobstore.sql import Statement
 from leadeval.errors import ProcessingError
+from leadeval.jobs.process import Outcome, ProcessContext, process_message
+from leadeval.jobs.records import Reevaluation
 from leadeval.models import (
     DocumentKind,
     Evaluation,
@@ -35,10 +37,10 @@ from leadeval.models import (
     LeadDocument,
     Usage,
 )
-from leadeval.ports import JobStore, Reevaluation
-from leadeval.services.process import Outcome, ProcessContext, process_message
-from leadeval.services.scoring import ScoringPolicy
-from leadeval.testing import MemoryDocumentStore, ScriptedVisionModel
+from leadeval.ports import JobStore
+from leadeval.screening.scoring import ScoringPolicy
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.fakes.memory import MemoryDocumentStore, ScriptedVisionModel
 from tests.helpers import text_pdf
 
 NOW = datetime(2026, 2, 10, 12, 0, 0, tzinfo=UTC)
@@ -435,12 +437,12 @@ class TestCli:
         from typer.testing import CliRunner
 
         from leadeval.adapters.jobstore.sqlite import SqliteJobStore
-        from leadeval.cli import app
+        from leadeval_tools.cli import app
 
         db = tmp_path / "cli.db"
         monkeypatch.setenv("LEADEVAL_DATABASE_URL", f"sqlite:///{db}")
         store = SqliteJobStore(db)
-        store.create_application_tables()
+        create_application_tables(store)
         store.migrate()
         runner = CliRunner()
 

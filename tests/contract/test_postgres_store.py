@@ -25,6 +25,7 @@ from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.errors import ProcessingError, StoreUnavailableError
 from leadeval.models import Job, JobState, JobStatus, Lead
 from leadeval.timeutil import format_ts
+from leadeval_tools.appdb import create_application_tables
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -51,7 +52,7 @@ def _dsn() -> Iterator[str]:
 @pytest.fixture(name="store")
 def _store(dsn: str) -> Iterator[PostgresJobStore]:
     store = PostgresJobStore(dsn)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     yield store
     store.close()
@@ -299,7 +300,7 @@ def _family(declared: str) -> str:
 def test_migrations_give_postgresql_the_same_schema_as_sqlite(store: PostgresJobStore, dsn: str,
                                                               tmp_path: Path) -> None:
     sqlite = SqliteJobStore(tmp_path / "schema.db")
-    sqlite.create_application_tables()
+    create_application_tables(sqlite)
     sqlite.migrate()
     sqlite.close()
     expected, actual = _sqlite_schema(tmp_path / "schema.db"), _pg_schema(dsn)
@@ -330,7 +331,7 @@ def test_migrating_twice_is_a_no_op(store: PostgresJobStore, dsn: str) -> None:
     # Even re-running the translated files (records lost) changes nothing: IF NOT EXISTS everywhere.
     with _admin(dsn) as conn:
         conn.execute("DELETE FROM leadeval_migrations")
-    assert store.migrate() == sorted(p.name for p in store.migrations_dir.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    assert store.migrate() == [f.name for f in store.migration_files()]
     assert _pg_schema(dsn) == before
 
 

@@ -340,7 +340,7 @@ def test_queue_builds_no_client_until_used(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_importing_the_queue_adapters_loads_no_boto3() -> None:
-    code = ("import sys, leadeval.adapters.queue.sqs, leadeval.adapters.queue.redrive;"
+    code = ("import sys, leadeval.adapters.queue.sqs, leadeval_tools.redrive;"
             "print(json.dumps(sorted(m for m in ('boto3', 'botocore') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True, text=True,
                          check=True, cwd=pathlib.Path(__file__).resolve().parents[2],

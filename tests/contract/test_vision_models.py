@@ -1,7 +1,7 @@
 """Contract of the VisionModel port, over Workers AI (fake), OpenAI-compatible (fake) and offline.
 
 The shared assertions run over every backend; the HTTP ones add the request shape, the error
-mapping (table-driven, from the recorded-shape tables of ``leadeval.testing_ai``), the repair
+mapping (table-driven, from the recorded-shape tables of ``leadeval_tools.fakes.workers_ai``), the repair
 flow, usage and JSON-mode fallback. The offline model is someone else's module: it is imported
 inside the fixture and its cases are skipped while it does not exist.
 """
@@ -33,7 +33,7 @@ from leadeval.errors import (
     ThrottledError,
 )
 from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
-from leadeval.testing_ai import (
+from leadeval_tools.fakes.workers_ai import (
     ANSWERS,
     OPENAI_ERRORS,
     PAY_STUB_FACTS,

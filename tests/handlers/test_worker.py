@@ -12,10 +12,10 @@ import pytest
 
 from leadeval.errors import StorageError, ThrottledError
 from leadeval.handlers import handle_worker
-from leadeval.local import FakeLambdaContext
 from leadeval.models import JobState, JobStatus
 from leadeval.observability import logger as powertools_logger
-from leadeval.testing import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
+from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
+from leadeval_tools.local import FakeLambdaContext
 from tests.helpers import load_event, make_services, paystub_facts, seed_job, text_pdf
 
 PDF = text_pdf(["ACME LOGISTICS - EARNINGS STATEMENT", "Employee: Dana Whitfield", "Gross pay 5,000.00"])

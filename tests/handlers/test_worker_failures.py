@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.idempotency import SqlitePersistenceLayer
-from leadeval.bootstrap import build_services
 from leadeval.config import Settings
 from leadeval.errors import StorageError, StoreUnavailableError
 from leadeval.handlers import INFRASTRUCTURE_METRIC, WorkerBatchFailed, handle_sweep, handle_worker
-from leadeval.local import FakeLambdaContext
 from leadeval.models import JobMessage, JobStatus
 from leadeval.observability import logger as powertools_logger
 from leadeval.observability import metrics
-from leadeval.testing import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
 from leadeval.timeutil import utcnow
+from leadeval.wiring import Wiring
+from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
+from leadeval_tools.local import FakeLambdaContext
 from tests.helpers import load_event, make_services, paystub_facts, seed_job, text_pdf
 
 PDF = text_pdf(["ACME LOGISTICS - EARNINGS STATEMENT", "Employee: Dana Whitfield", "Gross pay 5,000.00"])
@@ -215,7 +215,7 @@ def test_a_corrupted_database_file_is_reported_and_counted(tmp_path: Path, captu
     overrides: dict[str, Any] = {}
     if separate_idempotency:
         overrides["idempotency_store"] = SqlitePersistenceLayer(tmp_path / "idem.db")
-    services = build_services(Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{path}"}),
+    services = Wiring(Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{path}"}),
                               documents=MemoryDocumentStore(), queue=MemoryQueue(),
                               model=ScriptedVisionModel(default=paystub_facts()), **overrides)
     with pytest.raises(WorkerBatchFailed):

@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from leadeval.adapters.jobstore.sql import Statement
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
-from leadeval.cli import app
 from leadeval.models import Job, JobState, JobStatus
 from leadeval.timeutil import format_ts
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.cli import app
 from tests.helpers import text_pdf
 
 pytestmark = pytest.mark.slow
@@ -107,7 +108,7 @@ def test_evaluate_on_an_existing_site_leaves_its_usage_row_alone(db: Path, tmp_p
     from leadeval.timeutil import usage_month, utcnow
 
     store = SqliteJobStore(db)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     store.add_usage(Usage(site_id="site_real", month=usage_month(utcnow()), evaluation_count=26, quota_limit=25))
     store.close()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.ai.offline import OfflineVisionModel
-from leadeval.bootstrap import Services
+from leadeval.jobs.process import JobOutcome, Outcome, process_message
 from leadeval.models import (
     DocumentResult,
     Evaluation,
@@ -35,10 +35,10 @@ from leadeval.models import (
     Usage,
     Verdict,
 )
-from leadeval.services.process import JobOutcome, Outcome, process_message
-from leadeval.testing import MemoryDocumentStore, ScriptedVisionModel
-from leadeval.testing_ai import FakeWorkersAI, answer
 from leadeval.timeutil import usage_month
+from leadeval.wiring import Wiring
+from leadeval_tools.fakes.memory import MemoryDocumentStore, ScriptedVisionModel
+from leadeval_tools.fakes.workers_ai import FakeWorkersAI, answer
 from tests import hostile_inputs
 from tests.helpers import make_services
 
@@ -117,7 +117,7 @@ UNREADABLE = sorted(name for name, e in EXPECTED.items() if e.verdict == Verdict
 class Applicant:
     """Runs one job per call through ``process_message`` on a shared SQLite database."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Wiring) -> None:
         self.services = services
         self.count = 0
 

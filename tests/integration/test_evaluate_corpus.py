@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from leadeval.cli import app
 from leadeval.models import JobStatus
+from leadeval_tools.cli import app
 
 pytestmark = pytest.mark.slow
 

@@ -33,18 +33,19 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
-from leadeval.adapters.queue.redrive import SqsRedriver
 from leadeval.adapters.queue.sqs import SqsJobQueue
-from leadeval.bootstrap import build_services
-from leadeval.cli import app
 from leadeval.config import Settings
 from leadeval.errors import StoreUnavailableError
 from leadeval.handlers import handle_worker
-from leadeval.local import FakeLambdaContext, invoke_worker, sqs_event
+from leadeval.jobs.process import ProcessContext, process_message
+from leadeval.jobs.sweep import run_sweep
 from leadeval.models import Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
-from leadeval.services.process import ProcessContext, process_message
-from leadeval.services.sweep import run_sweep
 from leadeval.timeutil import format_ts, usage_month
+from leadeval.wiring import Wiring
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.cli import app
+from leadeval_tools.local import FakeLambdaContext, invoke_worker, sqs_event
+from leadeval_tools.redrive import SqsRedriver
 from tests.helpers import NOW
 from tests.lifecycle_rig import PDF, REJECTED, SITE, THROTTLE, UNAVAILABLE, LifecycleRig, doc_id
 
@@ -312,7 +313,7 @@ def _any_store(request: pytest.FixtureRequest, tmp_path: Path):
         import httpx
 
         from leadeval.adapters.jobstore.d1 import D1JobStore
-        from leadeval.testing_d1 import FakeD1
+        from leadeval_tools.fakes.d1 import FakeD1
 
         fake = FakeD1(tmp_path / "d1.db", account_id="acct", database_id="db", api_token="token")
         client = httpx.Client(transport=httpx.MockTransport(fake), base_url="https://d1.test/client/v4")
@@ -322,7 +323,7 @@ def _any_store(request: pytest.FixtureRequest, tmp_path: Path):
         from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
         store = PostgresJobStore(request.getfixturevalue("pg_dsn"))
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     yield store
     store.close()
@@ -538,7 +539,7 @@ def test_rejected_send_message_batch_entries_go_back_to_pending_through_sqs_job_
     """SendMessageBatch answers HTTP 200 with two ``Failed`` entries (SqsJobQueue over a stubbed client): those
     jobs are back in pending, the other ten are queued and were sent once; the next sweep sends just the two."""
     store = SqliteJobStore(tmp_path / "jobs.db")
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     for i in range(12):
         store.create_job(Job(id=f"job_{i:02d}", site_id=SITE, lead_id=f"lead_{i}", status=JobStatus.PENDING,
@@ -643,7 +644,7 @@ def test_two_sweeps_at_once_on_sqlite_claim_and_rescue_each_job_once(tmp_path: P
     """Two sweeps on two connections at the same instant: every stuck job is rescued once, every due job is
     claimed by exactly one of them (BEGIN IMMEDIATE serialises the two batches)."""
     first = SqliteJobStore(tmp_path / "jobs.db")
-    first.create_application_tables()
+    create_application_tables(first)
     first.migrate()
     _stuck_and_pending(first, stuck=5, pending=20)
     second = SqliteJobStore(tmp_path / "jobs.db")
@@ -676,7 +677,7 @@ def test_two_sweeps_at_once_on_postgresql_claim_and_rescue_each_job_once(pg_dsn:
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
     stores = [PostgresJobStore(pg_dsn) for _ in range(3)]
-    stores[0].create_application_tables()
+    create_application_tables(stores[0])
     stores[0].migrate()
     _stuck_and_pending(stores[0], stuck=5, pending=40)
 
@@ -697,7 +698,7 @@ def test_rescue_never_overwrites_a_job_completed_meanwhile_on_postgresql(pg_dsn:
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
     store = PostgresJobStore(pg_dsn)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     _stuck_and_pending(store, stuck=1, pending=0)
     with psycopg.connect(pg_dsn) as worker:
@@ -892,12 +893,12 @@ class _MotoQueues:
                                       "LEADEVAL_MAX_ATTEMPTS": str(max_attempts),
                                       "LEADEVAL_RETRY_BASE_SECONDS": "1", "LEADEVAL_RETRY_CAP_SECONDS": "1",
                                       "LEADEVAL_QUEUE_URL": self.queue_url, "LEADEVAL_DLQ_URL": self.dlq_url})
-        self.services = build_services(settings, store=self.rig.store, documents=self.rig.documents,
+        self.services = Wiring(settings, store=self.rig.store, documents=self.rig.documents,
                                        model=self.model,
                                        queue=SqsJobQueue(self.queue_url, self.dlq_url, client=self.client))
-        self.services.overrides["process_context"] = ProcessContext(
+        self.services.replace(process_context=ProcessContext(
             store=self.rig.store, documents=self.rig.documents, model=self.model,
-            retry_policy=self.rig.services.process_context().retry_policy, prepare=None)
+            retry_policy=self.rig.services.process_context().retry_policy, prepare=None))
 
     def seed(self, ids: list[str], *, requested_at: datetime) -> None:
         self.rig.seed(ids, requested_at=requested_at)
@@ -949,7 +950,7 @@ class _MotoQueues:
 def _seed_crash_job(root: Path) -> dict[str, Any]:
     """A queued job with one text-PDF document in a folder, for the worker processes."""
     store = SqliteJobStore(root / "jobs.db")
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     docs = root / "documents"
     (docs / SITE).mkdir(parents=True)

@@ -23,12 +23,13 @@ from typer.testing import CliRunner
 
 from leadeval.adapters.idempotency import SqlitePersistenceLayer
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
-from leadeval.cli import app
 from leadeval.config import Settings
-from leadeval.handlers import IDEMPOTENCY_EXPIRES_SECONDS
-from leadeval.local import LocalRunBusy, LocalRunLock, LocalRuntime, folder_documents
 from leadeval.models import Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
 from leadeval.timeutil import usage_month
+from leadeval.wiring import IDEMPOTENCY_EXPIRES_SECONDS
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.cli import app
+from leadeval_tools.local import LocalRunBusy, LocalRunLock, LocalRuntime, folder_documents
 from tests.helpers import leave_in_flight, text_pdf
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def _seed_in_flight(db: Path) -> JobMessage:
     """A lead with one document in the run's documents folder, and its job left `processing` by a run that
     died (lease far ahead)."""
     store = SqliteJobStore(db)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     requested = datetime.now(UTC) - timedelta(minutes=5)
     store.add_usage(Usage(site_id="site_l", month=usage_month(requested), evaluation_count=1, quota_limit=100))
@@ -98,7 +99,7 @@ def test_the_cli_prints_the_holder_and_exits_1(db: Path) -> None:
     _seed_in_flight(db)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with LocalRunLock.for_settings(Settings.from_env(os.environ)):
-        done = subprocess.run([sys.executable, "-c", "from leadeval.cli import main; main()", "process"],
+        done = subprocess.run([sys.executable, "-c", "from leadeval_tools.cli import main; main()", "process"],
                               env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     text = " ".join(done.stderr.split())
@@ -120,7 +121,7 @@ def test_the_lock_dies_with_a_killed_run_and_the_next_run_recovers_its_job_at_on
     layer.save_inprogress(data=message.model_dump(), remaining_time_in_millis=3_600_000)
     layer.close()
 
-    script = ("import sys, time; from pathlib import Path; from leadeval.local import LocalRunLock; "
+    script = ("import sys, time; from pathlib import Path; from leadeval_tools.local import LocalRunLock; "
               "lock = LocalRunLock(Path(sys.argv[1]), 'db'); lock.acquire(); print('locked', flush=True); "
               "time.sleep(600)")
     holder = subprocess.Popen([sys.executable, "-c", script, f"{db}.lock"], stdout=subprocess.PIPE, text=True,

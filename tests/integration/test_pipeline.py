@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from leadeval.cli import _load_sample
-from leadeval.local import LocalRuntime
 from leadeval.models import JobStatus
-from leadeval.samples import build_sample_set
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.cli import _load_sample
+from leadeval_tools.local import LocalRuntime
+from leadeval_tools.samples import build_sample_set
 from tests.helpers import NOW
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def test_sample_jobs_end_as_expected(runtime: LocalRuntime) -> None:
     """Every sample job ends in the state its sample says; one evaluation per completed job; DLQ empty."""
     services = runtime.services
     sample = build_sample_set(today=NOW.date())
-    services.store.create_application_tables()
+    create_application_tables(services.store)
     services.store.migrate()
     _load_sample(services, sample)
 
@@ -64,7 +65,7 @@ def test_transient_storage_failure_is_retried_through_sqs(runtime: LocalRuntime)
 
     services = runtime.services
     sample = build_sample_set(today=NOW.date())
-    services.store.create_application_tables()
+    create_application_tables(services.store)
     services.store.migrate()
     _load_sample(services, sample)
     target = next(j for j in sample.jobs if j.id == "job_sunrise_strong")

@@ -3,15 +3,15 @@
 ``test_sample_set_through_d1_r2_and_workers_ai`` runs the project's sample data once through
 ``handle_sweep`` / ``handle_worker`` with:
 
-* the job store: ``D1JobStore`` speaking D1's REST protocol to :class:`~leadeval.testing_d1.FakeD1`
+* the job store: ``D1JobStore`` speaking D1's REST protocol to :class:`~leadeval_tools.fakes.d1.FakeD1`
   (a real SQLite database behind an ``httpx.MockTransport``), whose request log gives the D1 budget;
 * the documents: ``R2DocumentStore`` built by ``bootstrap`` from ``r2://BUCKET`` against moto's S3 on
   the account's R2 endpoint (``MOTO_S3_CUSTOM_ENDPOINTS``);
-* the model: ``WorkersAIVisionModel`` talking to :class:`~leadeval.testing_ai.FakeWorkersAI`, scripted
+* the model: ``WorkersAIVisionModel`` talking to :class:`~leadeval_tools.fakes.workers_ai.FakeWorkersAI`, scripted
   per document with answers in the shapes Llama 3.2 Vision gives (bare JSON, fenced JSON with prose,
   JSON cut by ``max_tokens`` then a valid repair, empty answers) and the API's errors (429 with
   ``retry-after``, 502, 5016 licence not accepted);
-* the queue: :class:`~leadeval.testing.MemoryQueue` on a virtual clock shared with the handlers' clock,
+* the queue: :class:`~leadeval_tools.fakes.memory.MemoryQueue` on a virtual clock shared with the handlers' clock,
   so snoozes and backoffs pass without waiting; one record per invocation (the template's default
   ``WorkerBatchSize``), so each invocation's D1 requests are one job delivery's.
 
@@ -44,15 +44,16 @@ from leadeval.adapters.idempotency import SqlitePersistenceLayer
 from leadeval.adapters.jobstore.d1 import D1JobStore, convert_named_params
 from leadeval.adapters.jobstore.sql import load_queries
 from leadeval.adapters.storage.s3 import R2DocumentStore
-from leadeval.bootstrap import build_services
-from leadeval.cli import _load_sample
 from leadeval.config import Settings
-from leadeval.local import FakeLambdaContext, invoke_worker
 from leadeval.models import Extraction, JobState, JobStatus, PreparedDocument, Verdict
-from leadeval.samples import build_sample_set
-from leadeval.testing import MemoryQueue
-from leadeval.testing_ai import WORKERS_AI_ERRORS, FakeReply, FakeWorkersAI, answer
-from leadeval.testing_d1 import FakeD1
+from leadeval.wiring import Wiring
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.cli import _load_sample
+from leadeval_tools.fakes.d1 import FakeD1
+from leadeval_tools.fakes.memory import MemoryQueue
+from leadeval_tools.fakes.workers_ai import WORKERS_AI_ERRORS, FakeReply, FakeWorkersAI, answer
+from leadeval_tools.local import FakeLambdaContext, invoke_worker
+from leadeval_tools.samples import build_sample_set
 from tests.helpers import NOW, load_event
 
 pytestmark = pytest.mark.slow
@@ -224,7 +225,6 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
     monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", f"https://{ACCOUNT}.r2.cloudflarestorage.com")
 
     clock = [0.0]
-    monkeypatch.setattr(handlers, "utcnow", lambda: NOW + timedelta(seconds=clock[0]))
     sample = build_sample_set(today=NOW.date())
     truth = {d.id: d.truth for d in sample.documents}
     fake_ai = RoutedWorkersAI({
@@ -263,13 +263,14 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
     })
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        services = build_services(settings, store=store, model=model, queue=queue,
-                                  idempotency_store=SqlitePersistenceLayer(tmp_path / "idempotency.db"))
-        assert isinstance(services.documents, R2DocumentStore)  # built from r2:// by bootstrap
+        services = Wiring(settings, store=store, model=model, queue=queue,
+                          idempotency_store=SqlitePersistenceLayer(tmp_path / "idempotency.db"),
+                          clock=lambda: NOW + timedelta(seconds=clock[0]))
+        assert isinstance(services.documents, R2DocumentStore)  # built from r2:// by the wiring
         pipeline = Pipeline(services, fake_d1, fake_ai, queue, clock)
         monkeypatch.setattr(handlers.metrics, "add_metric",
                             lambda *, name, unit, value, **_: pipeline.metrics.extend([name] * int(value)))
-        store.create_application_tables()
+        create_application_tables(store)
         store.migrate()
         _load_sample(services, sample)
         yield pipeline
@@ -450,7 +451,7 @@ def test_evaluate_stops_on_licence_error(tmp_path: Path, aws_credentials: None) 
     from typer.testing import CliRunner
 
     from leadeval.adapters.jobstore.sqlite import SqliteJobStore
-    from leadeval.cli import app
+    from leadeval_tools.cli import app
 
     sample = build_sample_set(today=NOW.date())
     stub = next(d for d in sample.documents if d.id == "doc_low_stub")

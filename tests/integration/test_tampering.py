@@ -44,12 +44,12 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.ai.offline import OfflineVisionModel
-from leadeval.bootstrap import Services
+from leadeval.jobs.process import JobOutcome, Outcome, process_message
 from leadeval.models import Evaluation, Job, JobMessage, JobStatus, Lead, LeadDocument, Usage, Verdict
-from leadeval.services.process import JobOutcome, Outcome, process_message
-from leadeval.testing import MemoryDocumentStore
-from leadeval.testing_ai import FakeReply, FakeWorkersAI, answer
 from leadeval.timeutil import usage_month
+from leadeval.wiring import Wiring
+from leadeval_tools.fakes.memory import MemoryDocumentStore
+from leadeval_tools.fakes.workers_ai import FakeReply, FakeWorkersAI, answer
 from tests.helpers import make_services
 
 TODAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -220,7 +220,7 @@ def incremental_edit(data: bytes, replacements: dict[bytes, bytes], *, mod_date:
 class Pipeline:
     """SQLite + in-memory documents + a vision model, driven one job at a time through process_message."""
 
-    services: Services
+    services: Wiring
     counter: list[int] = field(default_factory=lambda: [0])
 
     def evaluate(self, documents: dict[str, bytes], *, first: str = "Dana", last: str = "Whitfield",
@@ -435,7 +435,7 @@ class ObedientWorkersAI(FakeWorkersAI):
         self.document_texts: list[str] = []
 
     def _next(self, request: Any, messages: list[dict[str, Any]], has_image: bool) -> FakeReply:
-        from leadeval.testing_ai import _document_text, _first_user_text
+        from leadeval_tools.fakes.workers_ai import _document_text, _first_user_text
 
         if self.script:  # scripted answers first (other documents of the job)
             return super()._next(request, messages, has_image)

@@ -33,14 +33,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from leadeval.bootstrap import build_services
 from leadeval.config import Settings
 from leadeval.handlers import handle_worker
-from leadeval.local import FakeLambdaContext
+from leadeval.jobs.process import ProcessContext
+from leadeval.jobs.retry import RetryPolicy
 from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
-from leadeval.services.process import ProcessContext
-from leadeval.services.retry import RetryPolicy
-from leadeval.testing import MemoryQueue
+from leadeval.wiring import Wiring
+from leadeval_tools.fakes.memory import MemoryQueue
+from leadeval_tools.local import FakeLambdaContext
 
 
 def crash_here(point: str) -> None:
@@ -82,7 +82,7 @@ def main(event_path: str) -> int:
                                   "POWERTOOLS_METRICS_DISABLED": "true"})
     model = FileRecordingModel(Path(os.environ["WORKER_CALLS_FILE"]))
     queue = MemoryQueue()  # visibility changes and dead-letters are not needed by the crash tests
-    services = build_services(settings, model=model, queue=queue)
+    services = Wiring(settings, model=model, queue=queue)
     store = services.store
     real_complete = store.complete
 
@@ -91,10 +91,10 @@ def main(event_path: str) -> int:
         return real_complete(*args, **kwargs)
 
     store.complete = complete  # type: ignore[method-assign]
-    services.overrides["process_context"] = ProcessContext(
+    services.replace(process_context=ProcessContext(
         store=store, documents=services.documents, model=model,
         retry_policy=RetryPolicy(max_attempts=settings.max_attempts, base_seconds=1, cap_seconds=1),
-        lease_seconds=float(os.environ.get("WORKER_LEASE_SECONDS", "2")))
+        lease_seconds=float(os.environ.get("WORKER_LEASE_SECONDS", "2"))))
     event = json.loads(Path(event_path).read_text())
     context = FakeLambdaContext(timeout_seconds=float(os.environ.get("WORKER_TIMEOUT_SECONDS", "2")))
     answer = handle_worker(event, context, services)

@@ -29,7 +29,7 @@ from leadeval.errors import (
     ThrottledError,
 )
 from leadeval.models import DocumentKind, ExtractedFacts, ModelUsage, PreparedDocument
-from leadeval.testing_ai import ANSWERS, PAY_STUB_FACTS, VALID_ANSWERS
+from leadeval_tools.fakes.workers_ai import ANSWERS, PAY_STUB_FACTS, VALID_ANSWERS
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00fake-jpeg-body"
 

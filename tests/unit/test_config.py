@@ -88,7 +88,7 @@ def test_lease_must_outlast_the_job_budget() -> None:
 
 
 def test_preparation_budgets_reach_the_document_limits() -> None:
-    from leadeval.services.documents import DocumentLimits
+    from leadeval.screening.documents import DocumentLimits
 
     default = DocumentLimits.from_settings(Settings.from_env({}))
     assert default == DocumentLimits()  # the settings' defaults are the limits' defaults

@@ -30,9 +30,10 @@ from leadeval.errors import (
     StoreUnavailableError,
     ThrottledError,
 )
+from leadeval.jobs.records import PriorSubmission
 from leadeval.models import Evaluation, Job, JobMessage, JobStatus, Lead, LeadDocument, Usage
-from leadeval.ports import PriorSubmission
-from leadeval.testing_d1 import RATE_LIMIT_MESSAGE, TRANSACTION_MESSAGE, FakeD1
+from leadeval_tools.appdb import create_application_tables
+from leadeval_tools.fakes.d1 import RATE_LIMIT_MESSAGE, TRANSACTION_MESSAGE, FakeD1
 
 BASE = "https://d1.test/client/v4"
 URL = f"{BASE}/accounts/acct/d1/database/db/query"
@@ -74,7 +75,7 @@ def store_for(fake: FakeD1, **kwargs: Any) -> D1JobStore:
 @pytest.fixture(name="store")
 def _store(fake: FakeD1) -> D1JobStore:
     store = store_for(fake)
-    store.create_application_tables()
+    create_application_tables(store)
     store.migrate()
     return store
 
@@ -679,7 +680,7 @@ class TestWireFormat:
             "BEGIN TRANSACTION;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\nCOMMIT;\n", "utf-8"
         )
         store = store_for(fake, migrations_dir=tmp_path / "migrations")
-        assert store.create_application_tables() is True
+        assert create_application_tables(store) is True
         assert store.migrate() == ["0001_t.sql"]
         assert store.executor.execute_batch([stmt("SELECT COUNT(*) AS n FROM t")]) == [[{"n": 0}]]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from leadeval.services import documents
-from leadeval.services.documents import DocumentLimits, prepare_document, sniff_type
+from leadeval.screening import documents
+from leadeval.screening.documents import DocumentLimits, prepare_document, sniff_type
 
 fpdf = pytest.importorskip("fpdf")
 
@@ -463,7 +463,7 @@ def test_render_failure_without_text_is_unreadable(monkeypatch: pytest.MonkeyPat
 
 
 def test_importing_the_module_loads_no_heavy_library() -> None:
-    code = ("import sys; import leadeval.services.documents, leadeval.services.fraud; "
+    code = ("import sys; import leadeval.screening.documents, leadeval.screening.fraud; "
             "print(sorted(m for m in ('PIL', 'pypdf', 'pypdfium2', 'pillow_heif', 'boto3', 'httpx') "
             "if m in sys.modules))")
     repo = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
-from leadeval.ports import PriorSubmission
-from leadeval.services.fraud import (
+from leadeval.jobs.records import PriorSubmission
+from leadeval.screening.fraud import (
     IMAGE_EDITORS,
     PDF_EDITORS,
     count_eof_markers,

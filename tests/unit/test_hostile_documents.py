@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from leadeval.services import documents, fraud
-from leadeval.services.documents import DocumentLimits, prepare_document, sniff_type
-from leadeval.services.pdf_budget import OverBudget, check_object_claims, walk_pages
+from leadeval.screening import documents, fraud
+from leadeval.screening.documents import DocumentLimits, prepare_document, sniff_type
+from leadeval.screening.pdf_budget import OverBudget, check_object_claims, walk_pages
 from tests import hostile_inputs as h
 
 LIGHT = [item for item in h.INPUTS if not item.heavy]
@@ -326,7 +326,7 @@ def test_object_headers_are_counted_before_pypdf_rebuilds_a_table(monkeypatch: p
 
 
 def test_objects_read_are_counted() -> None:
-    from leadeval.services.pdf_budget import count_objects
+    from leadeval.screening.pdf_budget import count_objects
 
     assert count_objects(_reader(h.clean_paystub_pdf())) == 5
     assert count_objects(_reader(h.xref_table_bomb(1_000))) == 999  # object 0 is the free list head
@@ -390,7 +390,7 @@ def test_time_budget_is_checked_before_decoding(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_document_prepared_log_carries_the_preparation_time(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="leadeval.services.documents")
+    caplog.set_level("INFO", logger="leadeval.screening.documents")
     prepare_document("d1", h.clean_paystub_pdf())
     [record] = [r for r in caplog.records if r.getMessage() == "document prepared"]
     assert isinstance(record.prepare_ms, int) and record.prepare_ms >= 0

@@ -28,8 +28,8 @@ from leadeval.errors import (
 )
 from leadeval.models import PreparedDocument
 from leadeval.observability import logger as powertools_logger
-from leadeval.testing_ai import WORKERS_AI_ERRORS, FakeOpenAICompatible, FakeWorkersAI, openai_error
-from leadeval.testing_d1 import FakeD1
+from leadeval_tools.fakes.d1 import FakeD1
+from leadeval_tools.fakes.workers_ai import WORKERS_AI_ERRORS, FakeOpenAICompatible, FakeWorkersAI, openai_error
 
 TOKEN = "sekrit-TOKEN-9f8e7d6c5b4a"
 BASE = "https://d1.test/client/v4"
@@ -152,13 +152,14 @@ def test_the_cli_prints_no_token_when_d1_echoes_it(echoing_d1: tuple[FakeD1, D1J
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """`leadeval jobs list` against an echoing D1: the CLI stops with the error's code and summary; the token is
     in neither stream."""
-    from leadeval import bootstrap, cli
+    from leadeval import wiring
+    from leadeval_tools import cli
 
     fake, store = echoing_d1
     fake.fail_next(status=400, code=7500, message="no such table: leadeval_migrations: SQLITE_ERROR")
     monkeypatch.setenv("LEADEVAL_DATABASE_URL", "d1://acct/db")
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
-    monkeypatch.setattr(bootstrap, "make_job_store", lambda settings: store)
+    monkeypatch.setattr(wiring, "make_job_store", lambda settings: store)
     monkeypatch.setattr(sys, "argv", ["leadeval", "jobs", "list"])
     with pytest.raises(SystemExit) as exited:
         cli.main()

@@ -13,11 +13,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from leadeval.adapters.queue.redrive import MoveTask, SqsRedriver
 from leadeval.adapters.queue.sqs import SqsJobQueue
 from leadeval.errors import ConfigurationError, StoreUnavailableError, ThrottledError
 from leadeval.models import JobMessage
 from leadeval.timeutil import utcnow
+from leadeval_tools.redrive import MoveTask, SqsRedriver
 
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-dlq"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:jobs-dlq"

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from leadeval import errors
-from leadeval.services.retry import SQS_MAX_VISIBILITY_SECONDS, RetryPolicy
+from leadeval.jobs.retry import SQS_MAX_VISIBILITY_SECONDS, RetryPolicy
 
 POLICY = RetryPolicy(max_attempts=5, base_seconds=30, cap_seconds=900)
 

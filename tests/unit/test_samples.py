@@ -13,8 +13,8 @@ import pytest
 
 from leadeval.adapters.ai.offline import OfflineVisionModel
 from leadeval.models import DocumentKind, ExtractedFacts, PreparedDocument
-from leadeval.samples import SampleSet, build_sample_set, write_sample_files
 from leadeval.timeutil import parse_ts, usage_month
+from leadeval_tools.samples import SampleSet, build_sample_set, write_sample_files
 
 TODAY = date(2026, 3, 1)
 #: a mid-year day, a New Year's Day (year-to-date resets, job month is December), a leap day

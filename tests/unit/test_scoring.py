@@ -1,4 +1,4 @@
-"""Tests for leadeval.services.scoring: verdicts, income, points, labels, recommendations, reasons."""
+"""Tests for leadeval.screening.scoring: verdicts, income, points, labels, recommendations, reasons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
-from leadeval.services.scoring import (
+from leadeval.screening.scoring import (
     Assessment,
     ScoringPolicy,
     assess,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from leadeval.handlers import handle_sweep
-from leadeval.local import FakeLambdaContext
+from leadeval.jobs.sweep import run_sweep
 from leadeval.models import Job, JobMessage, JobState, JobStatus
-from leadeval.services.sweep import run_sweep
-from leadeval.testing import MemoryQueue
+from leadeval_tools.fakes.memory import MemoryQueue
+from leadeval_tools.local import FakeLambdaContext
 from tests.helpers import NOW, load_event, make_services
 
 

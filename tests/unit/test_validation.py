@@ -1,4 +1,4 @@
-"""Tests for leadeval.services.validation: every check passing, failing and at its boundary."""
+"""Tests for leadeval.screening.validation: every check passing, failing and at its boundary."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
-from leadeval.services.scoring import ScoringPolicy
-from leadeval.services.validation import (
+from leadeval.screening.scoring import ScoringPolicy
+from leadeval.screening.validation import (
     check_balance,
     check_future_dates,
     check_id_expiry,

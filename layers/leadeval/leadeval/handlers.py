@@ -1,7 +1,8 @@
 """Lambda wiring for the sweep and worker handlers (the ``functions/*/app.py`` files stay thin).
 
-``handle_sweep`` / ``handle_worker`` take the event, the Lambda context and the :class:`Services`, so
-tests and the local runtime call them directly with the events in ``events/`` and their own services.
+``handle_sweep`` / ``handle_worker`` take the event, the Lambda context and the :class:`~leadeval.wiring.Wiring`,
+so tests and the local runtime call them directly with the events in ``events/`` and their own wiring. No
+adapter is imported here: the wiring builds them.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as 
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
-from leadeval.adapters.queue.sqs import DEAD_LETTERED_AT_ATTRIBUTE
-from leadeval.bootstrap import Services
 from leadeval.errors import ConfigurationError, LeadevalError
+from leadeval.jobs.process import JobOutcome, Outcome
+from leadeval.jobs.sweep import run_sweep
 from leadeval.models import JobMessage
 from leadeval.observability import logger as powertools_logger
 from leadeval.observability import metrics
-from leadeval.services.process import JobOutcome, Outcome, process_message
-from leadeval.services.sweep import run_sweep
-from leadeval.timeutil import parse_ts, utcnow
+from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
+from leadeval.timeutil import parse_ts
+from leadeval.wiring import NotFinal, Wiring
 
 logger = logging.getLogger(__name__)
 
@@ -68,80 +69,17 @@ class WorkerBatchFailed(Exception):
     what reporting every record would have done. The message holds counts only."""
 
 
-class _NotFinal(Exception):
-    """Raised inside the idempotent function for outcomes that must not be cached (retry, snooze,
-    dead-letter, poison, in-flight): Powertools then deletes the record, so the next delivery of the
-    same job generation runs again (a redrive must restart a dead-lettered job, DESIGN §1)."""
-
-    def __init__(self, outcome: JobOutcome) -> None:
-        super().__init__(outcome.outcome.value)
-        self.outcome = outcome
-
-
-#: Outcomes whose result Powertools Idempotency keeps: a duplicate of the message then returns it
-#: without touching the database or the model.
-#: Each is final for the message's generation: a completed or cancelled job never changes again, a failed one
-#: that was not dead-lettered only leaves ``failed`` through an operator retry (a new generation), and a redrive
-#: keeps the generation, so a skipped older generation never becomes claimable again.
-_CACHED = {Outcome.COMPLETED, Outcome.FAILED}
-#: ``ahead_generation`` (a message naming a generation the row has not reached) is deliberately absent: an
-#: operator retry may reach that generation later, and a cached skip would then ack its real message unworked.
-_CACHED_SKIPS = {"terminal", "cancelled", "stale_generation"}
-
-#: Idempotency records live as long as a message can: the jobs queue's MessageRetentionPeriod (4 days,
-#: template.yaml). The key includes the generation, which operator retry bumps, so a cached outcome never
-#: blocks a deliberate re-run; a redrive keeps the generation, but nothing final is ever cached for a
-#: generation that ended dead-lettered (retry and dead-letter outcomes are not kept).
-IDEMPOTENCY_EXPIRES_SECONDS = 4 * 24 * 3600
-
-
-def _idempotent_processor(services: Services) -> tuple[Any, Any]:
-    """``(config, process_job)`` for this process: Powertools ``idempotent_function`` keyed on
-    ``[job_id, generation]`` of the :class:`JobMessage`."""
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
-    from leadeval.adapters.idempotency import make_persistence_layer
-
-    def build() -> tuple[Any, Any]:
-        config = IdempotencyConfig(event_key_jmespath="[job_id, generation]", raise_on_no_idempotency_key=True,
-                                   expires_after_seconds=IDEMPOTENCY_EXPIRES_SECONDS)
-        ctx = services.process_context()
-
-        @idempotent_function(data_keyword_argument="message", config=config,
-                             persistence_store=services.overrides.get("idempotency_store")
-                             or make_persistence_layer(services.settings),
-                             key_prefix="leadeval.worker.process_job")
-        def process_job(message: JobMessage, sent_at: datetime | None = None) -> dict[str, Any]:
-            outcome = process_message(ctx, message, now=_now(services), sent_at=sent_at)
-            if outcome.outcome not in _CACHED and not (
-                    outcome.outcome == Outcome.SKIPPED and outcome.detail in _CACHED_SKIPS):
-                raise _NotFinal(outcome)
-            return {"outcome": outcome.outcome.value, "job_id": outcome.job_id, "error_code": outcome.error_code,
-                    "detail": outcome.detail, "ai_calls": outcome.ai_calls}
-
-        return config, process_job
-
-    return services._get("idempotent_processor", build)
-
-
-def _now(services: Services) -> datetime:
-    """The handlers' clock: ``services.overrides["clock"]()`` when a test injects one (virtual time for
-    lifecycle and property tests), else the current UTC time."""
-    clock = services.overrides.get("clock")
-    return clock() if clock is not None else utcnow()
-
-
-def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
+def handle_sweep(event: dict[str, Any], context: Any, wiring: Wiring) -> dict[str, Any]:
     """Run one sweep for a scheduled event; return the counts (also logged and emitted as metrics).
 
     The event's content is not needed (EventBridge Scheduler sends our ``Input``: execution id and
     scheduled time, logged for correlation).
     """
-    s = services.settings
+    s = wiring.settings
     if isinstance(event, dict) and event.get("execution_id"):
         powertools_logger.set_correlation_id(str(event["execution_id"]))
     try:
-        result = run_sweep(services.store, services.queue, now=_now(services), limit=s.sweep_limit,
+        result = run_sweep(wiring.store, wiring.queue, now=wiring.now(), limit=s.sweep_limit,
                            backlog_limit=s.sweep_backlog_limit, lease_seconds=s.lease_seconds,
                            rescue_after_seconds=s.rescue_after_seconds)
     except Exception as exc:
@@ -157,7 +95,7 @@ def handle_sweep(event: dict[str, Any], context: Any, services: Services) -> dic
     return result.as_dict()
 
 
-def handle_worker(event: dict[str, Any], context: Any, services: Services) -> dict[str, Any]:
+def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> dict[str, Any]:
     """Process an SQS batch record by record; return ``{"batchItemFailures": [{"itemIdentifier": id}]}``.
 
     Per record: a malformed body goes to the DLQ intact and is acked; otherwise the job is processed
@@ -174,15 +112,15 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
     Raises:
         WorkerBatchFailed: every record of the batch failed for an infrastructure reason (logged at ERROR).
     """
-    ctx = services.process_context()
+    ctx = wiring.process_context()
     if ctx.on_configuration_error is None:
         ctx.on_configuration_error = _count_configuration_error
-    config, process_job = _idempotent_processor(services)
+    config, process_job = wiring.idempotent_processor()
     # The in-progress idempotency record of a record expires with the Lambda's remaining time or the job's
     # lease, whichever ends first: after a crash, the redelivered message can take the job back as soon as
     # the lease allows it, never later.
     config.register_lambda_context(LeaseBoundContext(context, ctx.lease_seconds))
-    budget_ms = services.settings.job_budget_seconds * 1000
+    budget_ms = wiring.settings.job_budget_seconds * 1000
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     infrastructure: Counter[str] = Counter()
 
@@ -211,25 +149,25 @@ def handle_worker(event: dict[str, Any], context: Any, services: Services) -> di
         except ValidationError:
             logger.error("malformed message body; moving it to the DLQ intact",
                          extra={"error_code": "MalformedMessage"})
-            _dead_letter(services, record, "MalformedMessage")
+            _dead_letter(wiring, record, "MalformedMessage")
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
             return "poison"
         powertools_logger.append_keys(job_id=message.job_id)
         if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < budget_ms:
             remaining = lambda_context.get_remaining_time_in_millis()
             raise RedeliverLater("deadline", error_code="DeadlineNear", remaining_ms=remaining,
-                                 **_delay(services, record, 0))
+                                 **_delay(wiring, record, 0))
         try:
             result = process_job(message=message, sent_at=_sent_at(record))
             outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
                                  detail=result["detail"], ai_calls=result["ai_calls"])
-        except _NotFinal as not_final:
+        except NotFinal as not_final:
             outcome = not_final.outcome
         except IdempotencyAlreadyInProgressError:
             # Another invocation holds this job generation; the message comes back after its visibility timeout.
             raise RedeliverLater("in_progress", error_code="InProgress",
                                  error_class="IdempotencyAlreadyInProgressError") from None
-        return _settle(services, record, outcome)
+        return _settle(wiring, record, outcome)
 
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
@@ -360,7 +298,7 @@ def _count_configuration_error(error: LeadevalError) -> None:
     metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
 
 
-def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
+def _settle(wiring: Wiring, record: SQSRecord, outcome: JobOutcome) -> str:
     metrics.add_metric(name=f"Jobs{outcome.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
                        value=1)
     job = {"error_code": outcome.error_code or outcome.outcome.value,
@@ -371,19 +309,19 @@ def _settle(services: Services, record: SQSRecord, outcome: JobOutcome) -> str:
         # message past maxReceiveCount into the DLQ). Delays over SQS's 900 s cap come back sooner and
         # snooze again.
         try:
-            services.queue.requeue(record.body, delay_seconds=outcome.delay_seconds)
+            wiring.queue.requeue(record.body, delay_seconds=outcome.delay_seconds)
             return outcome.outcome.value
         except LeadevalError as exc:
             # Reported with the delay instead: the queue failed, so it counts as an infrastructure failure.
             raise RedeliverLater("snooze", component="queue", level=logging.WARNING, operation="requeue",
                                  job_error_code=job["error_code"], delay_seconds=outcome.delay_seconds,
-                                 **failure_fields(exc), **_delay(services, record, outcome.delay_seconds)) from exc
+                                 **failure_fields(exc), **_delay(wiring, record, outcome.delay_seconds)) from exc
     if outcome.outcome == Outcome.RETRY:
-        delayed = _delay(services, record, outcome.delay_seconds)
+        delayed = _delay(wiring, record, outcome.delay_seconds)
         raise RedeliverLater("retry", component="queue" if delayed else None, delay_seconds=outcome.delay_seconds,
                              **job, **delayed)
     if outcome.outcome in (Outcome.DEAD_LETTERED, Outcome.POISON):
-        _dead_letter(services, record, outcome.error_code or outcome.outcome.value)
+        _dead_letter(wiring, record, outcome.error_code or outcome.outcome.value)
     return outcome.outcome.value
 
 
@@ -396,24 +334,24 @@ class _QueueFailure(Exception):
         self.error = error
 
 
-def _delay(services: Services, record: SQSRecord, seconds: int) -> dict[str, Any]:
+def _delay(wiring: Wiring, record: SQSRecord, seconds: int) -> dict[str, Any]:
     """Set the record's visibility to ``seconds``. Returns ``{}``, or the fields describing the queue's
     failure (the message then comes back after the queue's visibility timeout; nothing is lost)."""
     try:
-        services.queue.change_visibility(record.receipt_handle, seconds)
+        wiring.queue.change_visibility(record.receipt_handle, seconds)
     except LeadevalError as exc:
         return {"visibility_error_code": exc.code, "visibility_error_class": type(exc).__name__}
     return {}
 
 
-def _dead_letter(services: Services, record: SQSRecord, reason: str) -> None:
+def _dead_letter(wiring: Wiring, record: SQSRecord, reason: str) -> None:
     """Send the record's body, untouched, to the DLQ; if that fails, raise so the message is kept.
 
     Raises:
         _QueueFailure: the DLQ refused the message (the record is then reported for redelivery).
     """
     try:
-        services.queue.dead_letter(record.body, reason=reason)
+        wiring.queue.dead_letter(record.body, reason=reason)
     except Exception as exc:
         raise _QueueFailure("dead_letter", exc) from exc
     logger.info("message moved to the DLQ", extra={"reason": reason})

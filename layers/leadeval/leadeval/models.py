@@ -307,7 +307,7 @@ class ExtractedFacts(BaseModel):
 
     Strict: unknown fields are rejected, so a model answer that invents keys fails validation
     and gets one repair request. Money is ``Decimal`` US dollars as printed. Nothing here can
-    set a score: the score is computed from validated facts by :mod:`leadeval.services.scoring`.
+    set a score: the score is computed from validated facts by :mod:`leadeval.screening.scoring`.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -450,7 +450,7 @@ class Evaluation(BaseModel):
     The application's columns: ``id`` (``eval_`` + nanoid), ``score``, ``label``, ``recommendation``,
     ``summary`` (plain language), ``risk_flags``, ``fraud_signals`` and ``extracted_data`` (JSON objects in
     the documented, versioned shapes of ``docs/schemas/``; built by
-    :func:`leadeval.services.results.application_json`), ``model_version`` (the model that produced the
+    :func:`leadeval.screening.results.application_json`), ``model_version`` (the model that produced the
     facts) and ``created_at`` (also ``evaluated_at``). leadeval's: the job and its ``generation``, the
     reasons, per-document results, flags, income figures (cents), policy version, model name, token usage
     and an input hash for audit.

@@ -1,17 +1,33 @@
-"""Ports: what the services need from the outside world, as Protocols.
+"""Ports: what the lifecycle and the screening domain need from the outside world, as Protocols.
 
-One adapter per backend implements each (``adapters/``), plus an in-memory fake where useful
-(``testing.py``); the contract suites in ``tests/contract`` run the same assertions over all of
-them. Adapters raise only :mod:`leadeval.errors` types.
+One adapter per backend implements each (``adapters/``), plus in-process fakes for the tests
+(``tools/leadeval_tools/fakes``); the contract suites in ``tests/contract`` run the same assertions over all of
+them. Adapters raise only :mod:`leadeval.errors` types. The value objects they return are in
+:mod:`leadeval.jobs.records` and :mod:`leadeval.jobs.history`.
+
+The job store is split by who uses it: :class:`LifecycleStore` (the sweep and the worker), :class:`OperatorStore`
+(the CLI and people: migrations, inspection, retries, policies, overrides, re-evaluation, history) and
+:class:`SeedStore` (rows the application writes in production; local runs and tests write them too).
+:class:`JobStore` is all three, which is what each SQL backend implements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, Protocol
 
+from leadeval.jobs.history import LeadHistory
+from leadeval.jobs.records import (
+    ClaimedJob,
+    ClaimResult,
+    EvaluationOverride,
+    PriorSubmission,
+    Reevaluation,
+    SendResult,
+    SitePolicy,
+    SweepOutcome,
+)
 from leadeval.models import (
     Evaluation,
     Extraction,
@@ -26,253 +42,12 @@ from leadeval.models import (
 )
 
 
-@dataclass(frozen=True)
-class ClaimedJob:
-    """A job a sweep claimed (``pending -> queued``): what its message carries, unvalidated (a row the
-    application wrote may hold identifiers no message can carry; the sweep fails those alone)."""
-
-    id: str
-    site_id: str
-    lead_id: str
-    generation: int
-    requested_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RejectedJob:
-    """A new row the sweep failed ``InvalidJobRow`` at once: its id and why (no row content)."""
-
-    id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    """What one sweep's database step did.
-
-    Attributes:
-        claimed: jobs moved ``pending -> queued`` by this sweep (to be sent to SQS), oldest request first.
-        admitted: new rows (inserted or re-opened by the application) leadeval took in.
-        rejected: new rows failed ``InvalidJobRow`` (unreadable ``requested_at``, no attempt allowed).
-        rescued_to_pending: long-expired jobs put back to the sweep (a crashed worker or a lost message).
-        rescued_to_failed: long-expired jobs whose attempts were spent, failed.
-    """
-
-    claimed: list[ClaimedJob]
-    admitted: int = 0
-    rejected: list[RejectedJob] = field(default_factory=list)
-    rescued_to_pending: int = 0
-    rescued_to_failed: int = 0
-
-
-ClaimStatus = Literal[
-    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "ahead_generation", "in_flight",
-    "terminal", "cancelled", "rejected",
-]
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """The worker's claim of one job, and what it loaded with it (one D1 request).
-
-    ``status`` is ``claimed`` when this worker now holds the job (``processing``, claim number taken,
-    lease set; a crashed earlier attempt counted in ``retry_count``); ``rejected`` when the job's row
-    cannot be run (its ``requested_at`` is not a timestamp, or ``max_retries`` allows no attempt: the job
-    is now failed ``InvalidJobRow``); ``exhausted`` when the message found its job's last attempt crashed
-    (the job is now failed and dead-lettered: move the message to the DLQ); ``dead_lettered`` when the job
-    already is failed and dead-lettered and the message is an older copy of its generation (the original
-    redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a redrive can restart
-    the job); otherwise the message lost (job unknown, superseded generation, held by another worker,
-    already terminal or cancelled) and must be acked without work, except ``not_found`` (poison:
-    dead-letter it). ``stale_generation`` means the row has moved past the message's generation (final for
-    that generation); ``ahead_generation`` that the message names a generation the row has not reached (not
-    final: an operator retry may reach it later). ``lead`` is None when the lead is missing or of another
-    site; ``documents`` holds the lead's non-deleted documents, newest upload first.
-    ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
-    the latest scoring policy saved for the job's site (``leadeval_site_policies``, a complete
-    ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
-    """
-
-    status: ClaimStatus
-    job: Job | None = None
-    lead: Lead | None = None
-    documents: list[LeadDocument] = field(default_factory=list)
-    usage: Usage | None = None
-    redriven: bool = False
-    policy_json: str | None = None
-
-
-@dataclass(frozen=True)
-class PriorSubmission:
-    """A file hash seen before, with the hash of the applicant name it came with.
-
-    The index keeps only these two hashes (no ids, no tenant data), so it can be shared by
-    every site: the same file with a *different* name hash is the signal.
-    """
-
-    file_sha256: str
-    name_hash: str
-
-
-@dataclass(frozen=True)
-class SitePolicy:
-    """One saved version of a site's scoring policy (``leadeval_site_policies``).
-
-    Attributes:
-        site_id: the site.
-        version: 1, 2, 3 … per site; the worker uses the highest.
-        policy_json: the complete policy as JSON (a ``ScoringPolicy``), whose ``version`` field is
-            ``label`` — the value evaluations store in ``policy_version``.
-        created_at: when it was saved (UTC).
-    """
-
-    site_id: str
-    version: int
-    policy_json: str
-    created_at: datetime | None = None
-
-    @property
-    def label(self) -> str:
-        """``<site_id>-v<version>``: the policy version evaluations record."""
-        return f"{self.site_id}-v{self.version}"
-
-
-@dataclass(frozen=True)
-class EvaluationOverride:
-    """A person's decision on an evaluation (``leadeval_overrides``): the recommendation they chose
-    and why. It never replaces the evaluation; the latest override of an evaluation is the one in force."""
-
-    id: str
-    evaluation_id: str
-    job_id: str
-    recommendation: Literal["approve", "review", "decline"]
-    reason: str
-    created_at: datetime | None = None
-
-
-ReevaluationStatus = Literal["created", "lead_not_found", "in_progress"]
-
-
-@dataclass(frozen=True)
-class Reevaluation:
-    """The outcome of :meth:`JobStore.reevaluate`.
-
-    ``status`` is ``created`` (``job`` is the new pending job; ``usage`` the month's usage row after
-    counting it, None when the site has no row for the month), ``lead_not_found``, or ``in_progress``
-    (nothing created: ``active_job`` is the lead's job still pending, queued or processing).
-    """
-
-    status: ReevaluationStatus
-    job: Job | None = None
-    active_job: Job | None = None
-    usage: Usage | None = None
-
-
-HistoryEvent = Literal["requested", "re-evaluation requested", "evaluated", "failed", "cancelled", "override"]
-
-_EVENT_ORDER = {"requested": 0, "re-evaluation requested": 0, "evaluated": 1, "failed": 1, "cancelled": 1,
-                "override": 2}
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One line of a lead's audit trail: what happened, when (UTC), to which job, and the row concerned."""
-
-    at: datetime
-    event: HistoryEvent
-    job_id: str
-    job: Job | None = None
-    evaluation: Evaluation | None = None
-    override: EvaluationOverride | None = None
-
-
-@dataclass(frozen=True)
-class LeadHistory:
-    """Everything kept about one lead's evaluations (:meth:`JobStore.lead_history`).
-
-    Attributes:
-        lead: the lead.
-        jobs: its jobs in the lead's site, oldest request first (the first evaluation and every
-            re-evaluation; an operator retry re-runs a job under a new ``generation``).
-        evaluations: one per completed job, oldest first — summary fields only (``documents``,
-            ``reasons`` and ``flags`` are left empty; ``get_evaluation`` has them).
-        overrides: every override of those evaluations, oldest first.
-    """
-
-    lead: Lead
-    jobs: list[Job] = field(default_factory=list)
-    evaluations: list[Evaluation] = field(default_factory=list)
-    overrides: list[EvaluationOverride] = field(default_factory=list)
-
-    def timeline(self) -> list[HistoryEntry]:
-        """Every request, evaluation, failure, cancellation and override in time order.
-
-        A job's request is ``requested`` for the lead's first job and ``re-evaluation requested``
-        for later ones. Ties (the same instant) order requests before outcomes before overrides.
-        """
-        evaluations = {e.job_id: e for e in self.evaluations}
-        entries: list[HistoryEntry] = []
-        for index, job in enumerate(self.jobs):
-            requested = job.requested_at or job.created_at or _EPOCH
-            entries.append(HistoryEntry(requested, "requested" if index == 0 else "re-evaluation requested",
-                                        job.id, job=job))
-            if job.id in evaluations:
-                continue
-            if job.state == JobState.CANCELLED:
-                entries.append(HistoryEntry(job.completed_at or job.updated_at or requested, "cancelled",
-                                            job.id, job=job))
-            elif job.status == JobStatus.FAILED:
-                entries.append(HistoryEntry(job.completed_at or job.updated_at or requested, "failed",
-                                            job.id, job=job))
-        jobs = {j.id: j for j in self.jobs}
-        for ev in self.evaluations:
-            entries.append(HistoryEntry(ev.created_at or _EPOCH, "evaluated", ev.job_id, job=jobs.get(ev.job_id),
-                                        evaluation=ev))
-        for o in self.overrides:
-            entries.append(HistoryEntry(o.created_at or _EPOCH, "override", o.job_id, job=jobs.get(o.job_id),
-                                        evaluation=evaluations.get(o.job_id), override=o))
-        return sorted(entries, key=lambda e: (e.at, _EVENT_ORDER[e.event], e.job_id,
-                                              e.override.id if e.override else ""))
-
-    def in_force(self, evaluation: Evaluation) -> EvaluationOverride | None:
-        """The override in force for ``evaluation`` (its latest), or None."""
-        mine = [o for o in self.overrides if o.evaluation_id == evaluation.id]
-        return max(mine, key=lambda o: (o.created_at or _EPOCH, o.id)) if mine else None
-
-    @property
-    def latest_evaluation(self) -> Evaluation | None:
-        """The most recent evaluation (the one that stands), or None."""
-        return max(self.evaluations, key=lambda e: (e.created_at or _EPOCH, e.id)) if self.evaluations else None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class JobStore(Protocol):
-    """The job database (SQLite, D1, PostgreSQL), holding the application's tables and leadeval's own.
-    Every transition is one guarded statement; a transition that loses a race returns False and changes
-    nothing. ``ai_evaluation_jobs.status`` only ever receives the application's four values.
+class LifecycleStore(Protocol):
+    """The sweep and the worker: admit, claim, hold and finish jobs. Every transition is one guarded
+    statement; a transition that loses a race returns False (or a claim status) and changes nothing.
 
     Raises (any method): StoreUnavailableError (transient), ThrottledError, ConfigurationError.
     """
-
-    def migrate(self) -> list[str]:
-        """Apply pending leadeval migrations; return the names applied (empty when up to date).
-
-        Raises:
-            ConfigurationError: the application's tables are missing (not the application's database;
-                an embedded one needs :meth:`create_application_tables` first).
-        """
-        ...
-
-    def create_application_tables(self) -> bool:
-        """Create the application's five tables, exactly in the application's schema, in a database that
-        has none of them (embedded and test databases); True when created, False when they exist.
-
-        Raises:
-            ConfigurationError: some of the five exist and others do not.
-        """
-        ...
 
     def sweep(self, *, now: datetime, limit: int, lease_seconds: float,
               rescue_after_seconds: float, admit_limit: int | None = None) -> SweepOutcome:
@@ -325,7 +100,27 @@ class JobStore(Protocol):
         the failed attempt counts in ``retry_count``."""
         ...
 
-    # ---- operator
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class OperatorStore(Protocol):
+    """People and the CLI: migrations, inspection, operator retry and cancel, site policies, overrides,
+    re-evaluation and a lead's history.
+
+    Raises (any method): StoreUnavailableError (transient), ThrottledError, ConfigurationError.
+    """
+
+    def migrate(self) -> list[str]:
+        """Apply pending leadeval migrations; return the names applied (empty when up to date).
+
+        Raises:
+            ConfigurationError: the application's tables are missing (not the application's database;
+                an embedded one needs ``leadeval db init`` first).
+        """
+        ...
+
     def get_job(self, job_id: str) -> Job | None:
         """One job, or None."""
         ...
@@ -349,7 +144,6 @@ class JobStore(Protocol):
         failed attempts reset."""
         ...
 
-    # ---- people stay in charge: site policies, overrides, re-evaluation, history
     def set_policy(self, site_id: str, policy_json: str, *, now: datetime) -> SitePolicy:
         """Save a new version of a site's scoring policy (never edits an old one) and return it.
 
@@ -388,7 +182,23 @@ class JobStore(Protocol):
         """The lead's jobs, evaluations and overrides (one round trip), or None for an unknown lead."""
         ...
 
-    # ---- application-side writes (the application does these in production; local runs and tests use them)
+    def reset_in_flight(self, *, now: datetime) -> int:
+        """Local runtime only: jobs whose message died with a previous local run's emulated queue go back to
+        the sweep (a dead run's processing attempt counts as failed); returns how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class SeedStore(Protocol):
+    """Rows the application writes in production (leads, their documents, usage rows, pending jobs), in the
+    application's columns; local runs, the sample data and the tests write them the same way.
+
+    Raises (any method): StoreUnavailableError (transient), ThrottledError, ConfigurationError.
+    """
+
     def create_lead(self, lead: Lead) -> None:
         """Insert a lead in the application's columns (plus leadeval's voucher column)."""
         ...
@@ -412,6 +222,12 @@ class JobStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+class JobStore(LifecycleStore, OperatorStore, SeedStore, Protocol):
+    """The whole job database (SQLite, D1, PostgreSQL) holding the application's tables and leadeval's own:
+    what each SQL backend implements. ``ai_evaluation_jobs.status`` only ever receives the application's four
+    values."""
 
 
 class DocumentStore(Protocol):
@@ -446,13 +262,10 @@ class VisionModel(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """Outcome of sending messages: ids of jobs SQS accepted and rejected, and API calls made."""
-
-    sent: list[str]
-    failed: list[str]
-    calls: int
+#: Message attribute the queue adapter sets on a message it moves to the DLQ: when (ISO 8601 UTC with ``Z``).
+#: An SQS message move task keeps message attributes, so a redriven message still carries it, and the worker
+#: reads it to tell a redrive from an older copy of the same message.
+DEAD_LETTERED_AT_ATTRIBUTE = "leadeval_dead_lettered_at"
 
 
 class JobQueue(Protocol):

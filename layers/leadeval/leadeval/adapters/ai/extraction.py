@@ -2,7 +2,7 @@
 
 The model is asked for facts only, as one JSON object matching
 :class:`~leadeval.models.ExtractedFacts`; it never produces a score (DESIGN §5.3: the score is
-computed by :mod:`leadeval.services.scoring` from validated facts). The document's text and image
+computed by :mod:`leadeval.screening.scoring` from validated facts). The document's text and image
 are untrusted data: the text is sent fenced and labelled as such, and the system prompt tells the
 model to ignore instructions inside it. Whatever the model says, only fields of
 ``ExtractedFacts`` survive strict validation (unknown keys are rejected).

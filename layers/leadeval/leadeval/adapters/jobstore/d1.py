@@ -71,6 +71,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -656,7 +657,7 @@ class D1JobStore(SqlJobStore):
         base_url: the Cloudflare API base.
         client: an ``httpx.Client`` to use (built lazily when None).
         timeout_seconds: seconds per request.
-        migrations_dir: folder of ``NNNN_name.sql`` migrations (default: the repository's).
+        migrations_dir: folder of ``NNNN_name.sql`` migrations (default: ``migrations/sqlite/``: D1 is SQLite).
 
     Raises:
         ConfigurationError: at construction, when an id or the token is empty.
@@ -672,7 +673,7 @@ class D1JobStore(SqlJobStore):
         client: httpx.Client | None = None,
         timeout_seconds: float = 30.0,
         token_variable: str = "CLOUDFLARE_API_TOKEN",
-        migrations_dir: Path | None = None,
+        migrations_dir: Path | Traversable | None = None,
     ) -> None:
         executor = D1Executor(
             account_id=account_id,

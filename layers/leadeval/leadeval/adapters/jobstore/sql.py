@@ -22,28 +22,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Protocol
 
 from leadeval.errors import ConfigurationError, StoreUnavailableError
-from leadeval.models import Evaluation, Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
-from leadeval.ports import (
+from leadeval.jobs.history import LeadHistory
+from leadeval.jobs.records import (
     ClaimedJob,
     ClaimResult,
     EvaluationOverride,
-    LeadHistory,
     PriorSubmission,
     Reevaluation,
     RejectedJob,
     SitePolicy,
     SweepOutcome,
 )
+from leadeval.models import Evaluation, Job, JobMessage, JobState, JobStatus, Lead, LeadDocument, Usage
 from leadeval.timeutil import format_ts, parse_ts, plus_seconds, usage_month
 
 logger = logging.getLogger(__name__)
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _FRAGMENT = re.compile(r"\{\{(_\w+)\}\}")
+_MIGRATION_NAME = re.compile(r"^[0-9]{4}_\w+\.sql$")
 
 #: The application's five tables (``sql/application_schema.sql``).
 APPLICATION_TABLES = ("leads", "lead_documents", "ai_evaluation_usage", "ai_evaluation_jobs", "lead_ai_evaluations")
@@ -125,14 +127,10 @@ def split_sql_script(script: str) -> list[str]:
     return statements
 
 
-def default_migrations_dir() -> Path:
-    """``migrations/`` at the repository root (the wrangler d1 migrations layout)."""
-    return Path(__file__).resolve().parents[5] / "migrations"
-
-
-def application_schema_script() -> str:
-    """The application's schema (SQLite dialect), as ``sql/application_schema.sql`` holds it."""
-    return resources.files("leadeval.adapters.jobstore").joinpath("sql/application_schema.sql").read_text("utf-8")
+def default_migrations(dialect: str) -> Traversable:
+    """leadeval's migrations for ``dialect`` (``migrations/<dialect>/NNNN_name.sql`` beside this module, read with
+    ``importlib.resources``, so they travel inside the Lambda layer); D1 applies the SQLite files."""
+    return resources.files("leadeval.adapters.jobstore").joinpath("migrations", dialect)
 
 
 def _json_load(value: Any, default: Any) -> Any:
@@ -162,13 +160,13 @@ class SqlJobStore:
 
     Args:
         executor: runs batches atomically.
-        migrations_dir: folder of ``NNNN_name.sql`` files (default: the repository's ``migrations/``).
+        migrations_dir: folder of ``NNNN_name.sql`` files (default: :func:`default_migrations` of the dialect).
     """
 
-    def __init__(self, executor: SqlExecutor, *, migrations_dir: Path | None = None) -> None:
+    def __init__(self, executor: SqlExecutor, *, migrations_dir: Path | Traversable | None = None) -> None:
         self.executor = executor
         self.queries = load_queries(executor.dialect)
-        self.migrations_dir = migrations_dir or default_migrations_dir()
+        self.migrations_dir: Path | Traversable = migrations_dir or default_migrations(executor.dialect)
 
     # ------------------------------------------------------------------ helpers
     def _stmt(self, query: str, /, **params: Any) -> Statement:
@@ -178,28 +176,18 @@ class SqlJobStore:
         return self.executor.execute_batch(list(statements))
 
     def migration_statements(self, script: str) -> list[str]:
-        """The statements of one migration file for this dialect (PostgreSQL translates them)."""
+        """The statements of one migration file (a dialect may drop some, see :class:`D1JobStore`)."""
         return split_sql_script(script)
 
-    # ------------------------------------------------------------------ schema
-    def _application_tables(self) -> set[str]:
-        return {row["name"] for row in self._run(self._stmt("application_tables"))[0]}
+    def migration_files(self) -> list[Path | Traversable]:
+        """The migration files, in name order (``NNNN_name.sql``)."""
+        return sorted((f for f in self.migrations_dir.iterdir() if _MIGRATION_NAME.match(f.name)),
+                      key=lambda f: f.name)
 
-    def create_application_tables(self) -> bool:
-        """See :meth:`~leadeval.ports.JobStore.create_application_tables`."""
-        present = self._application_tables()
-        if len(present) == len(APPLICATION_TABLES):
-            return False
-        if present:
-            missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
-            raise ConfigurationError(f"this database has some of the application's tables but not {missing}: "
-                                     "leadeval creates them only in an empty database",
-                                     variable="LEADEVAL_DATABASE_URL")
-        statements = [Statement(f"application_schema.sql#{i}", sql) for i, sql in
-                      enumerate(self.migration_statements(application_schema_script()), 1)]
-        self._run(*statements)
-        logger.info("application tables created", extra={"tables": len(statements)})
-        return True
+    # ------------------------------------------------------------------ schema
+    def application_tables(self) -> set[str]:
+        """Which of the application's five tables (:data:`APPLICATION_TABLES`) this database has."""
+        return {row["name"] for row in self._run(self._stmt("application_tables"))[0]}
 
     def migrate(self) -> list[str]:
         """Apply the migration files not yet recorded in ``leadeval_migrations``, in name order; each file
@@ -209,7 +197,7 @@ class SqlJobStore:
             ConfigurationError: the application's tables are missing (``LEADEVAL_DATABASE_URL`` does not
                 point at the application's database; an embedded one needs ``leadeval db init``).
         """
-        present = self._application_tables()
+        present = self.application_tables()
         if len(present) < len(APPLICATION_TABLES):
             missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
             raise ConfigurationError(
@@ -219,7 +207,7 @@ class SqlJobStore:
         self._run(self._stmt("migrations_table"))
         done = {row["name"] for row in self._run(self._stmt("applied_migrations"))[0]}
         applied = []
-        for path in sorted(self.migrations_dir.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        for path in self.migration_files():
             if path.name in done:
                 continue
             statements = [Statement(f"{path.name}#{i}", sql) for i, sql in

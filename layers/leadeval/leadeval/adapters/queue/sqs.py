@@ -32,8 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leadeval.errors import ConfigurationError, LeadevalError, StoreUnavailableError, ThrottledError
+from leadeval.jobs.records import SendResult
 from leadeval.models import JobMessage
-from leadeval.ports import SendResult
+from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.timeutil import format_ts, utcnow
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ DEFAULT_THROTTLE_RETRY_AFTER = 5.0
 #: Message attribute names on dead-lettered messages: the error code (never personal data)
 #: and when the worker moved it (ISO 8601 UTC with ``Z``).
 REASON_ATTRIBUTE = "leadeval_reason"
-DEAD_LETTERED_AT_ATTRIBUTE = "leadeval_dead_lettered_at"
 
 _THROTTLE_CODES = frozenset({
     "Throttling", "ThrottlingException", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled",

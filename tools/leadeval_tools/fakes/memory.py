@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadeval.errors import DocumentMissing, DocumentTooLarge, LeadevalError
+from leadeval.jobs.records import SendResult
 from leadeval.models import ExtractedFacts, Extraction, JobMessage, ModelUsage, PreparedDocument
-from leadeval.ports import SendResult
 
 
 class MemoryDocumentStore:

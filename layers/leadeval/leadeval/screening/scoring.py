@@ -3,7 +3,7 @@
 The policy, written for property managers with worked examples, is ``docs/scoring.md``; this
 module is its implementation and the two must agree. In short:
 
-1. :func:`~leadeval.services.validation.validate` checks the extracted facts.
+1. :func:`~leadeval.screening.validation.validate` checks the extracted facts.
 2. :func:`document_verdict` finalises each document: ``unreadable`` stays; any high-severity
    finding on it makes it ``edited``; no facts → ``undetermined``; else ``clean``
    (Snappt/Inscribe verdicts, ``shared/reference/anchors.md`` B.1).
@@ -46,7 +46,7 @@ from leadeval.models import (
     Verdict,
     to_cents,
 )
-from leadeval.services.validation import (
+from leadeval.screening.validation import (
     KIND_LABELS,
     document_kind,
     employer_key,

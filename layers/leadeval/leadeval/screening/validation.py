@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal
 
 if TYPE_CHECKING:
-    from leadeval.services.scoring import ScoringPolicy
+    from leadeval.screening.scoring import ScoringPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -639,7 +639,7 @@ def validate(
         documents: per-document results with provisional verdicts (documents without facts
             are skipped).
         today: the evaluation date (dates are compared in whole days).
-        policy: the site's :class:`~leadeval.services.scoring.ScoringPolicy` (ages, accepted kinds).
+        policy: the site's :class:`~leadeval.screening.scoring.ScoringPolicy` (ages, accepted kinds).
 
     Returns:
         Signals in a deterministic order: per document (input order), the checks in the order

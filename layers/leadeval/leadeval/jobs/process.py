@@ -29,6 +29,9 @@ from leadeval.errors import (
     QuotaExceeded,
     ResourceNotFound,
 )
+from leadeval.jobs.model_choice import ModelChoice, ModelRouter
+from leadeval.jobs.records import PriorSubmission
+from leadeval.jobs.retry import RetryPolicy
 from leadeval.models import (
     DocumentResult,
     Evaluation,
@@ -42,13 +45,11 @@ from leadeval.models import (
     Usage,
     Verdict,
 )
-from leadeval.ports import DocumentStore, JobStore, PriorSubmission, VisionModel
-from leadeval.services.model_choice import ModelChoice, ModelRouter
-from leadeval.services.retry import RetryPolicy
+from leadeval.ports import DocumentStore, JobStore, VisionModel
 from leadeval.timeutil import usage_month
 
 if TYPE_CHECKING:  # scoring (and pydantic validation of a policy) loads only when a job is evaluated
-    from leadeval.services.scoring import ScoringPolicy
+    from leadeval.screening.scoring import ScoringPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     }
     prepared = _fetch_and_prepare(ctx, accepted, results)
 
-    from leadeval.services.fraud import name_hash, reuse_signals
+    from leadeval.screening.fraud import name_hash, reuse_signals
 
     applicant_hash = name_hash(lead.first_name, lead.last_name)
     if prepared:
@@ -296,10 +297,10 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     if extractions and all(e.facts is None and e.note == UNUSABLE_NOTE for e in extractions):
         raise ModelOutputInvalid(f"no document yielded valid facts ({len(extractions)} model answers unusable)")
 
-    from leadeval.services.scoring import assess
+    from leadeval.screening.scoring import assess
 
     assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
-    from leadeval.services.results import application_json
+    from leadeval.screening.results import application_json
 
     # The model that actually produced the facts (the application's model_version column).
     model_versions = sorted({e.model_version for e in extractions if e.model_version})
@@ -321,7 +322,7 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
 
 def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:
     """The site's scoring policy from its stored JSON (``ClaimResult.policy_json``); None when the
-    site has none, so :func:`~leadeval.services.scoring.assess` applies the defaults.
+    site has none, so :func:`~leadeval.screening.scoring.assess` applies the defaults.
 
     Returns:
         A ``ScoringPolicy`` (its ``version`` is what the evaluation records), or None.
@@ -335,7 +336,7 @@ def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:
         return None
     from pydantic import ValidationError
 
-    from leadeval.services.scoring import ScoringPolicy
+    from leadeval.screening.scoring import ScoringPolicy
 
     try:
         return ScoringPolicy.model_validate_json(policy_json)
@@ -351,7 +352,7 @@ def _fetch_and_prepare(ctx: ProcessContext, documents: Sequence[LeadDocument],
                        results: dict[str, DocumentResult]) -> dict[str, PreparedDocument]:
     """Fetch every document concurrently, then prepare each. Missing/too-large documents become
     `unreadable`; transient storage errors propagate (the job is retried)."""
-    from leadeval.services.documents import prepare_document
+    from leadeval.screening.documents import prepare_document
 
     prepare = ctx.prepare or prepare_document
 
@@ -394,7 +395,7 @@ def _unreadable(doc: LeadDocument, reason: str, prepared: PreparedDocument | Non
 def _fingerprints(evaluation: Evaluation, lead: Lead | None) -> list[PriorSubmission]:
     if lead is None:
         return []
-    from leadeval.services.fraud import name_hash
+    from leadeval.screening.fraud import name_hash
 
     # A file flagged as reused is not indexed under this applicant: otherwise the first submitter (whose
     # document it may be) would be flagged in turn when they apply again with their own file.

@@ -8,7 +8,7 @@
 - PDFs: the text layer is extracted, pages without one (and page 1) are rendered to JPEG;
 - images (JPEG, PNG, WebP, HEIC/HEIF, TIFF): EXIF orientation applied, metadata dropped,
   converted to RGB, downscaled so the long side is at most 1120 px, re-encoded as JPEG;
-- forensic signals (:mod:`leadeval.services.fraud`) are attached.
+- forensic signals (:mod:`leadeval.screening.fraud`) are attached.
 
 It never raises for bad input: whatever goes wrong becomes ``unreadable_reason`` (a short
 message with sizes, counts and exception class names, never document text), and the document
@@ -22,7 +22,7 @@ document over it is `unreadable` with the reason (sizes and counts) while the jo
   cycle guard (``max_pages``), and each page's content streams decompressed in bounded chunks and
   scanned (``max_content_bytes`` in all, ``max_page_operators`` and ``max_page_text_operators`` per
   page, forms counted each time they are drawn) before PDFium loads a page
-  (:mod:`leadeval.services.pdf_budget`);
+  (:mod:`leadeval.screening.pdf_budget`);
 - for an image, the size from its header (PNG, WebP and JPEG headers are read here, before Pillow
   allocates anything), then the pixels (``max_image_pixels``), the frames (``max_image_frames``;
   only the first is used) and the bytes the decoder will hold (``max_decoded_image_bytes``: width ×
@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadeval.models import PreparedDocument, Signal
-from leadeval.services.fraud import (
+from leadeval.screening.fraud import (
     count_eof_markers,
     image_signals,
     inflation_signal,
@@ -70,7 +70,7 @@ from leadeval.services.fraud import (
     pdf_signals,
     short_value,
 )
-from leadeval.services.pdf_budget import (
+from leadeval.screening.pdf_budget import (
     Deadline,
     OverBudget,
     check_object_claims,

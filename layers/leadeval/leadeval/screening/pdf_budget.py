@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadeval.services.fraud import INFLATION_MIN_BYTES
+from leadeval.screening.fraud import INFLATION_MIN_BYTES
 
 #: Output chunk of the bounded decompression and the scan (bytes), and input slice fed to zlib.
 _CHUNK = 1 << 20

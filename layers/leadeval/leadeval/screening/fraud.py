@@ -39,7 +39,7 @@ Signal codes and severities:
 - ``pdf_stream_inflation`` (high): a content stream inflates at least :data:`INFLATION_RATIO`
   times its encoded size, over at least :data:`INFLATION_MIN_BYTES` (a decompression bomb: page
   descriptions compress 3-10 times; only repeated filler reaches 100). Measured by
-  :mod:`leadeval.services.pdf_budget` while it checks the content budget.
+  :mod:`leadeval.screening.pdf_budget` while it checks the content budget.
 - ``image_edited_with_software`` (medium; low for Lightroom): EXIF Software names an editor.
 - ``document_reused`` (high): the same file came earlier with another applicant name.
 
@@ -58,8 +58,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from leadeval.jobs.records import PriorSubmission
 from leadeval.models import Severity, Signal
-from leadeval.ports import PriorSubmission
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pypdf import PdfReader

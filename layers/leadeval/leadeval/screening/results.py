@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from leadeval.models import DocumentResult, Lead, Reason, Signal
 
 if TYPE_CHECKING:
-    from leadeval.services.scoring import Assessment
+    from leadeval.screening.scoring import Assessment
 
 #: The version of the three shapes below (``"version"`` in each object).
 SCHEMA_VERSION = 1
@@ -41,7 +41,7 @@ def risk_flags(flags: Sequence[Signal]) -> dict[str, Any]:
     ``severity`` is low, medium or high; ``message`` says what was found with its evidence; ``standard``
     what would have been needed; ``document_id`` is None for a finding across documents.
     """
-    from leadeval.services.scoring import signal_text
+    from leadeval.screening.scoring import signal_text
 
     order = {"high": 0, "medium": 1, "low": 2}
     items = []

@@ -24,16 +24,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from leadeval import bootstrap
-from leadeval.bootstrap import Services, build_services
+from leadeval import wiring
 from leadeval.config import Settings
 from leadeval.errors import LeadevalError
 from leadeval.models import JobState, JobStatus
 from leadeval.ports import DocumentStore
+from leadeval.wiring import Wiring
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACTIVE = (JobStatus.PENDING, JobStatus.PROCESSING)  # the application's statuses of unfinished jobs
 
@@ -62,7 +62,7 @@ class FakeLambdaContext:
 @cache
 def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """``lambda_handler`` of ``functions/<name>/app.py``, imported from its file as Lambda does: once per
-    process, like a warm container (the handlers read their services through ``get_services()``).
+    process, like a warm container (the handlers read their services through ``current()``).
 
     Falls back to the layer's ``handle_*`` wiring when the repository's ``functions/`` is absent.
     """
@@ -76,7 +76,7 @@ def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from leadeval import handlers
 
     fn = handlers.handle_sweep if name == "sweep" else handlers.handle_worker
-    return lambda event, context: fn(event, context, bootstrap.get_services())
+    return lambda event, context: fn(event, context, wiring.current())
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -290,7 +290,7 @@ class LocalRuntime:
         self.max_receive_count = max_receive_count
         self.bucket = bucket
         self.server: Any = None
-        self.services: Services | None = None
+        self.services: Wiring | None = None
         self.sqs: Any = None
         self.queue_url = self.dlq_url = self.queue_arn = ""
         self.invocations = {"sweep": 0, "worker": 0}
@@ -302,7 +302,7 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> Services:
+    def start(self) -> Wiring:
         """Take the database's :class:`LocalRunLock` (unless one was given), start moto, create the queues
         (and the bucket), and install the services the handlers use.
 
@@ -354,18 +354,17 @@ class LocalRuntime:
             if skipped:
                 logger.warning("files of the documents folder not loaded (links leading outside it, oversized "
                                "or special files)", extra={"skipped": skipped})
-        self.services = build_services(Settings.from_env(env))
+        self.services = Wiring(Settings.from_env(env))
         if mirror is not None:
-            self.services.overrides["documents"] = MirroredDocumentStore(self.services.documents, mirror)
-        bootstrap.reset_services()
-        bootstrap._services = self.services  # the handlers' get_services() returns these
+            self.services.replace(documents=MirroredDocumentStore(self.services.documents, mirror))
+        wiring.install(self.services)  # the handlers' wiring.current() returns it
         return self.services
 
     def stop(self) -> None:
         """Stop moto, close the services and release the run lock (when this runtime took it)."""
         if self.services is not None:
             self.services.close()
-        bootstrap._services = None
+        wiring.install(None)
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -381,7 +380,7 @@ class LocalRuntime:
     def poll(self, *, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the worker handler with it; delete the records it did not
         report failed. Returns the number of records delivered."""
-        from leadeval.adapters.queue.consumer import LocalConsumption
+        from leadeval_tools.consumption import LocalConsumption
 
         if LocalConsumption().paused:
             return 0
@@ -453,7 +452,7 @@ class LocalRuntime:
             TimeoutError: jobs are still active after ``timeout_seconds`` (the message says when the local
                 runtime is paused).
         """
-        from leadeval.adapters.queue.consumer import LocalConsumption
+        from leadeval_tools.consumption import LocalConsumption
 
         deadline = time.monotonic() + timeout_seconds
         while True:

@@ -30,9 +30,10 @@ from rich.table import Table
 
 from leadeval.config import Settings
 from leadeval.errors import ConfigurationError, LeadevalError
+from leadeval.jobs.records import EvaluationOverride
 from leadeval.models import Evaluation, Job, JobStatus, Lead, LeadDocument, Usage
-from leadeval.ports import EvaluationOverride
 from leadeval.timeutil import usage_month, utcnow
+from leadeval_tools.appdb import create_application_tables
 
 app = typer.Typer(help="leadeval: serverless screening-evaluation job processor.", no_args_is_help=True,
                   add_completion=False)
@@ -83,7 +84,7 @@ def _settings() -> Settings:
 
 
 def _store():
-    from leadeval.bootstrap import make_job_store
+    from leadeval.wiring import make_job_store
 
     settings = _settings()
     if settings.database.kind == "sqlite" and not settings.sqlite_path().exists():
@@ -107,7 +108,7 @@ def db_migrate() -> None:
     """Add leadeval's columns and tables (migrations/NNNN_*.sql) to the application's database at
     LEADEVAL_DATABASE_URL; a second run is a no-op. The application's tables must exist (`db init` creates
     them in an empty database)."""
-    from leadeval.bootstrap import make_job_store
+    from leadeval.wiring import make_job_store
 
     store = make_job_store(_settings())
     try:
@@ -124,11 +125,11 @@ def db_init() -> None:
     """Create the application's five tables, exactly in the application's schema, in an empty database (an
     embedded or test one: a real application database already has them), then apply leadeval's migrations.
     On a database that has them it only migrates."""
-    from leadeval.bootstrap import make_job_store
+    from leadeval.wiring import make_job_store
 
     store = make_job_store(_settings())
     try:
-        created = store.create_application_tables()
+        created = create_application_tables(store)
         applied = store.migrate()
     except ConfigurationError as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
@@ -152,8 +153,8 @@ def demo(
         err.print("[red]demo loads sample rows; it only runs on the embedded SQLite database.[/red]")
         raise typer.Exit(2)
 
-    from leadeval.local import LocalRunLock
-    from leadeval.samples import build_sample_set
+    from leadeval_tools.local import LocalRunLock
+    from leadeval_tools.samples import build_sample_set
 
     lock = LocalRunLock.for_settings(settings)
     lock.acquire()  # before deleting anything: another local run may be using this database
@@ -165,7 +166,7 @@ def demo(
 
 def _demo(env: dict[str, str], settings: Settings, lock, *, keep: bool, timeout: float, sample) -> None:
     """``demo`` once the run lock is held: start afresh (unless ``keep``), load the sample, run, report."""
-    from leadeval.local import LocalRuntime
+    from leadeval_tools.local import LocalRuntime
 
     if not keep:
         path = settings.sqlite_path()
@@ -219,7 +220,7 @@ def _check_evaluate_inputs(monthly_rent: float, voucher_amount: float, first_nam
 def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) -> None:
     """Run the local runtime until no job (or none of ``job_ids``) is active; exit 1 on timeout, 2 on a
     configuration error."""
-    from leadeval.adapters.queue.consumer import LocalConsumption
+    from leadeval_tools.consumption import LocalConsumption
 
     if LocalConsumption().paused:
         err.print("[yellow]the local runtime is paused (`leadeval resume --local`): jobs will wait[/yellow]")
@@ -238,7 +239,7 @@ def prepare_local_database(store) -> list[str]:
     leadeval's migrations. Returns the migrations applied. Exits 2 with the message on a database that
     has some of the application's tables but not all."""
     try:
-        store.create_application_tables()
+        create_application_tables(store)
         return store.migrate()
     except ConfigurationError as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
@@ -297,8 +298,8 @@ def evaluate(
     """Evaluate the files in DIRECTORY as one applicant's documents, through the full pipeline."""
     from nanoid import generate as nanoid
 
-    from leadeval.local import LocalRuntime, folder_documents
-    from leadeval.services.documents import sniff_type
+    from leadeval.screening.documents import sniff_type
+    from leadeval_tools.local import LocalRuntime, folder_documents
 
     move_in_date = _check_evaluate_inputs(monthly_rent, voucher_amount, first_name, last_name, site, move_in)
     env = _local_env()
@@ -422,7 +423,7 @@ def process_jobs(
     """Process the jobs that are due with the local runtime (the real sweep and worker handlers over an
     emulated queue) until none is pending, queued or processing: for example after `leads reevaluate`.
     Documents come from LEADEVAL_DOCUMENTS_URL, or (unset) the copy local runs keep beside the SQLite database."""
-    from leadeval.local import LocalRuntime
+    from leadeval_tools.local import LocalRuntime
 
     env = _local_env()
     _settings()
@@ -512,7 +513,7 @@ def policy_show(
     """Show the policy a site's evaluations use now (or a saved VERSION), and every saved version."""
     import json
 
-    from leadeval.services.scoring import ScoringPolicy
+    from leadeval.screening.scoring import ScoringPolicy
 
     store = _store()
     versions = store.list_policies(site)
@@ -542,7 +543,7 @@ def policy_set(
     claimed from now on use the new one). A "version" in the file is replaced by SITE-vN."""
     from pydantic import ValidationError
 
-    from leadeval.services.scoring import ScoringPolicy
+    from leadeval.screening.scoring import ScoringPolicy
 
     try:
         policy = ScoringPolicy.model_validate_json(file.read_bytes())
@@ -692,8 +693,8 @@ def leads_history(lead_id: Annotated[str, typer.Argument(help="The lead.")]) -> 
 
 
 def _redriver():
-    from leadeval.adapters.queue.redrive import SqsRedriver
     from leadeval.adapters.queue.sqs import sqs_client_for
+    from leadeval_tools.redrive import SqsRedriver
 
     settings = _settings()
     if not settings.dlq_url or not settings.queue_url:
@@ -738,7 +739,7 @@ def dlq_redrive(
 
 
 def _consumption(local: bool):
-    from leadeval.adapters.queue.consumer import LambdaConsumption, LocalConsumption
+    from leadeval_tools.consumption import LambdaConsumption, LocalConsumption
 
     settings = _settings()
     if local or not settings.worker_function_name:

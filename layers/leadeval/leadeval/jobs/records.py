@@ -1,0 +1,166 @@
+"""What the job store and the queue return: value objects of the job lifecycle (no behaviour beyond reading).
+
+The ports (:mod:`leadeval.ports`) name them in their signatures; the SQL store builds them; the lifecycle
+(:mod:`leadeval.jobs`) and the operator tools read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from leadeval.models import Job, Lead, LeadDocument, Usage
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job a sweep claimed (``pending -> queued``): what its message carries, unvalidated (a row the
+    application wrote may hold identifiers no message can carry; the sweep fails those alone)."""
+
+    id: str
+    site_id: str
+    lead_id: str
+    generation: int
+    requested_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RejectedJob:
+    """A new row the sweep failed ``InvalidJobRow`` at once: its id and why (no row content)."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What one sweep's database step did.
+
+    Attributes:
+        claimed: jobs moved ``pending -> queued`` by this sweep (to be sent to SQS), oldest request first.
+        admitted: new rows (inserted or re-opened by the application) leadeval took in.
+        rejected: new rows failed ``InvalidJobRow`` (unreadable ``requested_at``, no attempt allowed).
+        rescued_to_pending: long-expired jobs put back to the sweep (a crashed worker or a lost message).
+        rescued_to_failed: long-expired jobs whose attempts were spent, failed.
+    """
+
+    claimed: list[ClaimedJob]
+    admitted: int = 0
+    rejected: list[RejectedJob] = field(default_factory=list)
+    rescued_to_pending: int = 0
+    rescued_to_failed: int = 0
+
+
+ClaimStatus = Literal[
+    "claimed", "exhausted", "dead_lettered", "not_found", "stale_generation", "ahead_generation", "in_flight",
+    "terminal", "cancelled", "rejected",
+]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The worker's claim of one job, and what it loaded with it (one D1 request).
+
+    ``status`` is ``claimed`` when this worker now holds the job (``processing``, claim number taken,
+    lease set; a crashed earlier attempt counted in ``retry_count``); ``rejected`` when the job's row
+    cannot be run (its ``requested_at`` is not a timestamp, or ``max_retries`` allows no attempt: the job
+    is now failed ``InvalidJobRow``); ``exhausted`` when the message found its job's last attempt crashed
+    (the job is now failed and dead-lettered: move the message to the DLQ); ``dead_lettered`` when the job
+    already is failed and dead-lettered and the message is an older copy of its generation (the original
+    redelivered after its DLQ send failed, or a duplicate: move it to the DLQ too, so a redrive can restart
+    the job); otherwise the message lost (job unknown, superseded generation, held by another worker,
+    already terminal or cancelled) and must be acked without work, except ``not_found`` (poison:
+    dead-letter it). ``stale_generation`` means the row has moved past the message's generation (final for
+    that generation); ``ahead_generation`` that the message names a generation the row has not reached (not
+    final: an operator retry may reach it later). ``lead`` is None when the lead is missing or of another
+    site; ``documents`` holds the lead's non-deleted documents, newest upload first.
+    ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
+    the latest scoring policy saved for the job's site (``leadeval_site_policies``, a complete
+    ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
+    """
+
+    status: ClaimStatus
+    job: Job | None = None
+    lead: Lead | None = None
+    documents: list[LeadDocument] = field(default_factory=list)
+    usage: Usage | None = None
+    redriven: bool = False
+    policy_json: str | None = None
+
+
+@dataclass(frozen=True)
+class PriorSubmission:
+    """A file hash seen before, with the hash of the applicant name it came with.
+
+    The index keeps only these two hashes (no ids, no tenant data), so it can be shared by
+    every site: the same file with a *different* name hash is the signal.
+    """
+
+    file_sha256: str
+    name_hash: str
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """One saved version of a site's scoring policy (``leadeval_site_policies``).
+
+    Attributes:
+        site_id: the site.
+        version: 1, 2, 3 … per site; the worker uses the highest.
+        policy_json: the complete policy as JSON (a ``ScoringPolicy``), whose ``version`` field is
+            ``label`` — the value evaluations store in ``policy_version``.
+        created_at: when it was saved (UTC).
+    """
+
+    site_id: str
+    version: int
+    policy_json: str
+    created_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """``<site_id>-v<version>``: the policy version evaluations record."""
+        return f"{self.site_id}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class EvaluationOverride:
+    """A person's decision on an evaluation (``leadeval_overrides``): the recommendation they chose
+    and why. It never replaces the evaluation; the latest override of an evaluation is the one in force."""
+
+    id: str
+    evaluation_id: str
+    job_id: str
+    recommendation: Literal["approve", "review", "decline"]
+    reason: str
+    created_at: datetime | None = None
+
+
+ReevaluationStatus = Literal["created", "lead_not_found", "in_progress"]
+
+
+@dataclass(frozen=True)
+class Reevaluation:
+    """The outcome of :meth:`JobStore.reevaluate`.
+
+    ``status`` is ``created`` (``job`` is the new pending job; ``usage`` the month's usage row after
+    counting it, None when the site has no row for the month), ``lead_not_found``, or ``in_progress``
+    (nothing created: ``active_job`` is the lead's job still pending, queued or processing).
+    """
+
+    status: ReevaluationStatus
+    job: Job | None = None
+    active_job: Job | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """Outcome of sending messages: ids of jobs SQS accepted and rejected, and API calls made."""
+
+    sent: list[str]
+    failed: list[str]
+    calls: int
+
+

@@ -1,0 +1,2 @@
+"""The screening domain: document kinds, preparation, forensics, validation, policy, scoring, results
+(no boto3/httpx here)."""

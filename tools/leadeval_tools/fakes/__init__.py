@@ -1,0 +1,1 @@
+"""In-process fakes of every port and of the Cloudflare APIs, kept honest by the contract tests."""
