@@ -38,7 +38,7 @@ from leadeval.models import (
     Usage,
 )
 from leadeval.ports import JobStore
-from leadeval.screening.scoring import ScoringPolicy
+from leadeval.screening.policy import ScoringPolicy
 from leadeval_tools.appdb import create_application_tables
 from leadeval_tools.fakes.memory import MemoryDocumentStore, ScriptedVisionModel
 from tests.helpers import text_pdf

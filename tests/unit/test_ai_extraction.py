@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from leadeval.adapters import cloudflare
 from leadeval.adapters.ai import _http, extraction
 from leadeval.adapters.ai.extraction import (
     MAX_TEXT_CHARS,
@@ -350,7 +351,7 @@ def test_error_details_reads_both_envelopes(body: object, codes: tuple, type_: s
     ("Sat, 14 Mar 2026 12:01:30 GMT", 90.0), ("Sat, 14 Mar 2026 11:00:00 GMT", 0.0),
 ])
 def test_parse_retry_after(value: str | None, expected: float) -> None:
-    assert _http.parse_retry_after(value, now=NOON) == expected
+    assert cloudflare.parse_retry_after(value, default=_http.DEFAULT_RETRY_AFTER_SECONDS, now=NOON) == expected
 
 
 @pytest.mark.parametrize(("now", "expected"), [
@@ -359,7 +360,7 @@ def test_parse_retry_after(value: str | None, expected: float) -> None:
     (datetime(2026, 12, 31, 18, 0, 0, tzinfo=UTC), 6 * 3600.0),
 ])
 def test_seconds_until_utc_midnight(now: datetime, expected: float) -> None:
-    assert _http.seconds_until_utc_midnight(now) == expected
+    assert cloudflare.seconds_until_utc_midnight(now) == expected
 
 
 _REQ = httpx.Request("POST", "http://model.test/v1/chat/completions")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
-from leadeval.screening.scoring import ScoringPolicy
+from leadeval.screening.policy import ScoringPolicy
 from leadeval.screening.validation import (
     check_balance,
     check_future_dates,

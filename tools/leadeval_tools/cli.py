@@ -513,7 +513,7 @@ def policy_show(
     """Show the policy a site's evaluations use now (or a saved VERSION), and every saved version."""
     import json
 
-    from leadeval.screening.scoring import ScoringPolicy
+    from leadeval.screening.policy import ScoringPolicy
 
     store = _store()
     versions = store.list_policies(site)
@@ -528,7 +528,10 @@ def policy_show(
     state = "in force" if chosen.version == versions[0].version else f"superseded by v{versions[0].version}"
     out.print(f"site {site}: policy [bold]{chosen.label}[/bold] (version {chosen.version} of {len(versions)}, "
               f"saved {_ts(chosen.created_at)}, {state})")
-    out.print_json(json.dumps(json.loads(chosen.policy_json), sort_keys=True))
+    changed = sorted(k for k in json.loads(chosen.policy_json) if k != "version")
+    out.print("settings this site chose: " + (", ".join(changed) if changed else "none (the defaults)")
+              + "; the policy in full:")
+    out.print_json(ScoringPolicy.from_stored(chosen.policy_json).model_dump_json())
     if len(versions) > 1:
         out.print("saved versions: " + ", ".join(f"v{p.version} {_ts(p.created_at)}" for p in versions))
 
@@ -543,7 +546,7 @@ def policy_set(
     claimed from now on use the new one). A "version" in the file is replaced by SITE-vN."""
     from pydantic import ValidationError
 
-    from leadeval.screening.scoring import ScoringPolicy
+    from leadeval.screening.policy import ScoringPolicy
 
     try:
         policy = ScoringPolicy.model_validate_json(file.read_bytes())
@@ -560,11 +563,12 @@ def policy_set(
         out.print(f"note: the file's version {escape(repr(given))} is replaced by the saved version's name")
     store = _store()
     previous = store.get_policy(site)
-    saved = store.set_policy(site, policy.model_dump_json(), now=utcnow())
+    saved = store.set_policy(site, policy.stored_json(), now=utcnow())  # what the site changed, not the defaults
     out.print(f"site {site}: saved policy [bold]{saved.label}[/bold] (version {saved.version}); "
               "jobs claimed from now on are scored with it")
-    before = _policy_settings(previous.policy_json if previous else ScoringPolicy().model_dump_json())
-    after = _policy_settings(saved.policy_json)
+    before = _policy_settings(ScoringPolicy.from_stored(previous.policy_json).model_dump_json() if previous
+                              else ScoringPolicy().model_dump_json())
+    after = _policy_settings(ScoringPolicy.from_stored(saved.policy_json).model_dump_json())
     changed = [k for k in sorted(after) if before.get(k) != after.get(k)]
     basis = previous.label if previous else "the defaults"
     out.print(f"changed from {basis}: " + ("; ".join(f"{k} {before.get(k)} → {after[k]}" for k in changed)

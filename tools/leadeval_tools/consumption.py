@@ -45,9 +45,9 @@ class LambdaConsumption:
     def client(self) -> Any:
         """The boto3 Lambda client."""
         if self._client is None:
-            import boto3
+            from leadeval.adapters import aws
 
-            self._client = boto3.client("lambda")
+            self._client = aws.client("lambda")
         return self._client
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:

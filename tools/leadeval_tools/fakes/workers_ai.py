@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from leadeval.adapters.ai.offline import classify
+
 # --------------------------------------------------------------------------- canned answers
 
 PAY_STUB_FACTS: dict[str, Any] = {
@@ -186,18 +188,6 @@ OPENAI_ERRORS: dict[str, FakeReply] = {
 
 # --------------------------------------------------------------------------- default answer
 
-_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("bank_statement", ("bank statement", "statement period", "opening balance", "beginning balance",
-                        "ending balance", "closing balance")),
-    ("pay_stub", ("pay stub", "paystub", "earnings statement", "wage statement", "pay date", "gross pay",
-                  "net pay", "pay period")),
-    ("government_id", ("driver license", "driver's license", "drivers license", "passport",
-                       "identification card")),
-    ("tax_form", ("form w-2", "w-2", "1099", "schedule c")),
-    ("employment_letter", ("verification of employment", "offer letter", "employment verification")),
-    ("benefit_letter", ("housing choice voucher", "social security", "benefit letter", "award letter")),
-)
-
 
 def _first_user_text(messages: list[dict[str, Any]]) -> str:
     for message in messages:
@@ -224,12 +214,10 @@ def default_answer(messages: list[dict[str, Any]], *, has_image: bool) -> str:
         messages: the request's messages (the first user turn is read).
         has_image: whether the request carried an image.
     """
-    text = _document_text(_first_user_text(messages)).lower()
-    kind = "other"
-    for candidate, words in _KINDS:
-        if any(word in text for word in words):
-            kind = candidate
-            break
+    text = _document_text(_first_user_text(messages))
+    # The document's kind as leadeval's own registry recognises it (the offline reader's markers): the fake
+    # answers like a model that read the same words.
+    kind = classify(text).value
     if kind == "pay_stub" or (not text.strip() and has_image):
         return json.dumps(PAY_STUB_FACTS)
     return json.dumps({"document_kind": kind})

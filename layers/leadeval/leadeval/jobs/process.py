@@ -49,7 +49,7 @@ from leadeval.ports import DocumentStore, JobStore, VisionModel
 from leadeval.timeutil import usage_month
 
 if TYPE_CHECKING:  # scoring (and pydantic validation of a policy) loads only when a job is evaluated
-    from leadeval.screening.scoring import ScoringPolicy
+    from leadeval.screening.policy import ScoringPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -336,10 +336,10 @@ def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:
         return None
     from pydantic import ValidationError
 
-    from leadeval.screening.scoring import ScoringPolicy
+    from leadeval.screening.policy import ScoringPolicy
 
     try:
-        return ScoringPolicy.model_validate_json(policy_json)
+        return ScoringPolicy.from_stored(policy_json)
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "policy"

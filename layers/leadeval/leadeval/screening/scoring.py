@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
 from leadeval.models import (
     DocumentKind,
@@ -41,13 +41,14 @@ from leadeval.models import (
     Lead,
     Reason,
     Recommendation,
-    Severity,
     Signal,
     Verdict,
     to_cents,
 )
+from leadeval.screening.kinds import INCOME_KINDS
+from leadeval.screening.kinds import label as kind_name
+from leadeval.screening.policy import ScoringPolicy
 from leadeval.screening.validation import (
-    KIND_LABELS,
     document_kind,
     employer_key,
     infer_pay_frequency,
@@ -56,15 +57,6 @@ from leadeval.screening.validation import (
 )
 
 logger = logging.getLogger(__name__)
-
-#: Kinds that can show income. They are always accepted: every lawful source of income counts,
-#: whatever a site's policy says (DESIGN §5.5).
-INCOME_KINDS: tuple[DocumentKind, ...] = (
-    DocumentKind.PAY_STUB,
-    DocumentKind.EMPLOYMENT_LETTER,
-    DocumentKind.TAX_FORM,
-    DocumentKind.BENEFIT_LETTER,
-)
 
 #: Pay frequency → (numerator, denominator) turning one period's gross into a monthly amount.
 MONTHLY_FACTORS: dict[str, tuple[int, int]] = {
@@ -75,80 +67,6 @@ MONTHLY_FACTORS: dict[str, tuple[int, int]] = {
     "annual": (1, 12),
 }
 
-_DEFAULT_KINDS = [
-    DocumentKind.PAY_STUB,
-    DocumentKind.BANK_STATEMENT,
-    DocumentKind.EMPLOYMENT_LETTER,
-    DocumentKind.TAX_FORM,
-    DocumentKind.BENEFIT_LETTER,
-    DocumentKind.GOVERNMENT_ID,
-]
-
-
-class ScoringPolicy(BaseModel):
-    """A site's screening policy: stored as JSON, versioned (``version`` is saved with every
-    evaluation). Unknown keys are rejected so a typo cannot silently fall back to a default.
-
-    Attributes:
-        income_to_rent_ratio: monthly income needed, as a multiple of the applicant's rent
-            share (rent − voucher). Default 3.0.
-        decline_below_ratio: a verified ratio below this is declined (when every document was
-            read and counted); None never declines for income. Default 2.0 (2/3 of 3.0).
-        max_pay_stub_age_days / max_statement_age_days: older documents get ``stale_document``.
-        accepted_kinds: kinds that count as screening documents (others get
-            ``not_a_screening_document``); must include every kind in :data:`INCOME_KINDS`.
-        income_points: points when the income standard is met.
-        partial_income_points: the most points when it is not met, scaled by income ÷ required
-            income (rounded down).
-        income_document_points: points for at least one clean income document.
-        identity_document_points: points for at least one clean government ID.
-        deduction_points: points taken per finding, by severity.
-        label_a_min / label_b_min / label_c_min: lowest score of labels A, B, C (D below).
-
-    Raises:
-        pydantic.ValidationError: bands not descending, an income kind missing from
-            ``accepted_kinds``, ``decline_below_ratio`` above ``income_to_rent_ratio``, or
-            ``partial_income_points`` above ``income_points``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str = "default-1"
-    income_to_rent_ratio: float = Field(default=3.0, gt=0)
-    decline_below_ratio: float | None = Field(default=2.0, ge=0)
-    max_pay_stub_age_days: int = Field(default=60, ge=0)
-    max_statement_age_days: int = Field(default=90, ge=0)
-    #: a tax form reports a past year: last year's stays current until ~15 months after its year ends
-    max_tax_form_age_days: int = Field(default=456, ge=0)
-    accepted_kinds: list[DocumentKind] = Field(default_factory=lambda: list(_DEFAULT_KINDS))
-    income_points: int = Field(default=70, ge=0)
-    partial_income_points: int = Field(default=50, ge=0)
-    income_document_points: int = Field(default=20, ge=0)
-    identity_document_points: int = Field(default=10, ge=0)
-    deduction_points: dict[Severity, int] = Field(
-        default_factory=lambda: {"high": 25, "medium": 10, "low": 3}
-    )
-    label_a_min: int = 80
-    label_b_min: int = 65
-    label_c_min: int = 50
-
-    @model_validator(mode="after")
-    def _coherent(self) -> ScoringPolicy:
-        if not 100 >= self.label_a_min > self.label_b_min > self.label_c_min >= 0:
-            raise ValueError("label bands must satisfy 100 >= A > B > C >= 0")
-        missing = [k.value for k in INCOME_KINDS if k not in self.accepted_kinds]
-        if missing:
-            raise ValueError(
-                f"accepted_kinds must include every income kind (missing: {', '.join(missing)}): "
-                "every lawful source of income counts"
-            )
-        if self.decline_below_ratio is not None and self.decline_below_ratio > self.income_to_rent_ratio:
-            raise ValueError("decline_below_ratio must not exceed income_to_rent_ratio")
-        if self.partial_income_points > self.income_points:
-            raise ValueError("partial_income_points must not exceed income_points")
-        if set(self.deduction_points) != {"low", "medium", "high"} or min(self.deduction_points.values()) < 0:
-            raise ValueError("deduction_points needs non-negative low, medium and high")
-        return self
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -294,7 +212,7 @@ def income_breakdown(
             exclusions.append(
                 IncomeExclusion(
                     doc.document_id,
-                    f"{doc.document_id} ({KIND_LABELS[kind]}) is {doc.verdict.value}; "
+                    f"{doc.document_id} ({kind_name(kind)}) is {doc.verdict.value}; "
                     "its figures are not counted",
                     doc.verdict in (Verdict.UNDETERMINED, Verdict.UNREADABLE),
                 )
@@ -433,7 +351,7 @@ def _annual_wage_income(
     """An employment letter's or tax form's monthly wages, unless that job is already counted."""
     facts = doc.facts
     assert facts is not None
-    label = KIND_LABELS[kind]
+    label = kind_name(kind)
     key = employer_key(facts.employer)
     if counted and (key is None or None in counted or key in counted):
         return None, IncomeExclusion(

@@ -36,9 +36,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal
+from leadeval.screening import kinds
 
 if TYPE_CHECKING:
-    from leadeval.screening.scoring import ScoringPolicy
+    from leadeval.screening.policy import ScoringPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -91,17 +92,6 @@ _DATE_FIELDS = (
     "document_date",
 )
 
-KIND_LABELS: dict[DocumentKind, str] = {
-    DocumentKind.PAY_STUB: "pay stub",
-    DocumentKind.BANK_STATEMENT: "bank statement",
-    DocumentKind.GOVERNMENT_ID: "government ID",
-    DocumentKind.EMPLOYMENT_LETTER: "employment letter",
-    DocumentKind.TAX_FORM: "tax form",
-    DocumentKind.BENEFIT_LETTER: "benefit letter",
-    DocumentKind.OTHER: "other document",
-}
-
-
 # --------------------------------------------------------------------------- small helpers
 
 
@@ -119,8 +109,7 @@ def document_kind(result: DocumentResult) -> DocumentKind | None:
 
 def kind_label(result: DocumentResult) -> str:
     """Plain-language kind of a document ("pay stub", …; "document" when unknown)."""
-    kind = document_kind(result)
-    return KIND_LABELS[kind] if kind is not None else "document"
+    return kinds.label(document_kind(result))
 
 
 def _tokens(text: str, *, noise: frozenset[str]) -> list[str]:
@@ -424,13 +413,14 @@ def check_stale(doc: DocumentResult, today: date, policy: ScoringPolicy) -> list
     between that date and ``today``; an age equal to the limit is not stale."""
     f = doc.facts
     kind = document_kind(doc)
-    if f is None:
+    if f is None or kind is None:
         return []
-    if kind == DocumentKind.PAY_STUB:
+    rule = kinds.spec(kind).age_rule  # which policy limit the kind's date is held to (the registry says)
+    if rule == "pay_stub":
         on, limit = _stub_date(f), policy.max_pay_stub_age_days
-    elif kind == DocumentKind.BANK_STATEMENT:
+    elif rule == "statement":
         on, limit = f.statement_period_end or f.document_date, policy.max_statement_age_days
-    elif kind == DocumentKind.TAX_FORM:
+    elif rule == "tax_form":
         on, limit = f.document_date, policy.max_tax_form_age_days
     else:
         return []
@@ -440,7 +430,7 @@ def check_stale(doc: DocumentResult, today: date, policy: ScoringPolicy) -> list
         _sig(
             "stale_document",
             "low",
-            f"{KIND_LABELS[kind]} dated {on.isoformat()} is {(today - on).days} days old "
+            f"{kinds.label(kind)} dated {on.isoformat()} is {(today - on).days} days old "
             f"(policy: at most {limit})",
             doc.document_id,
         )
@@ -478,7 +468,7 @@ def check_kind(doc: DocumentResult, policy: ScoringPolicy) -> list[Signal]:
         _sig(
             "not_a_screening_document",
             "low",
-            f"read as {KIND_LABELS[kind]}, which is not a screening document",
+            f"read as {kinds.label(kind)}, which is not a screening document",
             doc.document_id,
         )
     ]
@@ -639,7 +629,7 @@ def validate(
         documents: per-document results with provisional verdicts (documents without facts
             are skipped).
         today: the evaluation date (dates are compared in whole days).
-        policy: the site's :class:`~leadeval.screening.scoring.ScoringPolicy` (ages, accepted kinds).
+        policy: the site's :class:`~leadeval.screening.policy.ScoringPolicy` (ages, accepted kinds).
 
     Returns:
         Signals in a deterministic order: per document (input order), the checks in the order

@@ -36,14 +36,20 @@ with document text.
 from __future__ import annotations
 
 import base64
-import email.utils
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from leadeval.adapters.cloudflare import (
+    API_BLOCK_CODES,
+    API_BLOCK_SECONDS,
+    AUTH_CODES,
+    envelope_errors,
+    parse_retry_after,
+    seconds_until_utc_midnight,
+)
 from leadeval.errors import (
     ConfigurationError,
     DocumentUnreadable,
@@ -54,7 +60,6 @@ from leadeval.errors import (
     ThrottledError,
 )
 from leadeval.models import ModelUsage
-from leadeval.timeutil import utcnow
 
 if TYPE_CHECKING:
     import httpx
@@ -64,8 +69,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
 """Snooze when a 429 / 3040 carries no usable ``retry-after`` header (seconds)."""
 
-#: Cloudflare API codes meaning "the token is missing, wrong or expired".
-AUTH_CODES = frozenset({10000, 9109})
 #: Workers AI: "Model Agreement … User has not agreed to Llama3.2 model terms" (HTTP 403).
 LICENCE_CODE = 5016
 #: Workers AI: "Account limited" — the free 10,000 neurons/day are spent; resets 00:00 UTC.
@@ -76,10 +79,6 @@ CAPACITY_CODE = 3040
 TIMEOUT_CODES = frozenset({3007, 3008})
 #: Workers AI: "Request is too large" (HTTP 413).
 TOO_LARGE_CODE = 3006
-#: Cloudflare API: "Please wait and consider throttling your request speed" (HTTP 429), the global
-#: 1,200 requests / 5 minutes limit, which blocks the token for five minutes (third-party reports).
-API_BLOCK_CODES = frozenset({971, 10429})
-API_BLOCK_SECONDS = 300.0
 #: OpenAI: 429 whose cause is billing, not rate (retrying cannot help until someone pays).
 QUOTA_CODES = frozenset({"insufficient_quota"})
 
@@ -151,15 +150,9 @@ def error_details(body: Any) -> ErrorDetails:
     messages: list[str] = []
     params: list[str] = []
     err_type: str | None = None
-    errors = body.get("errors")
-    if isinstance(errors, list):
-        for item in errors:
-            if isinstance(item, Mapping):
-                code = _as_code(item.get("code"))
-                if code is not None:
-                    codes.append(code)
-                if item.get("message"):
-                    messages.append(str(item["message"]))
+    cloudflare_codes, cloudflare_messages = envelope_errors(body)
+    codes.extend(cloudflare_codes)
+    messages.extend(cloudflare_messages)
     err = body.get("error")
     if isinstance(err, Mapping):
         code = _as_code(err.get("code"))
@@ -185,44 +178,6 @@ def error_details(body: Any) -> ErrorDetails:
             params.append(str(body["param"]))
     return ErrorDetails(codes=tuple(codes), type=err_type, message=" | ".join(messages),
                         params=tuple(params))
-
-
-def parse_retry_after(value: str | None, *, default: float = DEFAULT_RETRY_AFTER_SECONDS,
-                      now: datetime | None = None) -> float:
-    """Seconds to wait from a ``retry-after`` header (RFC 9110 §10.2.3).
-
-    Args:
-        value: delay-seconds (``"30"``, ``"1.5"``) or an HTTP-date; None or garbage → ``default``.
-        default: seconds to use when the header is absent or unusable.
-        now: the current time for HTTP-dates (default: now, UTC).
-
-    Returns:
-        A non-negative number of seconds.
-    """
-    if value is None or not str(value).strip():
-        return default
-    text = str(value).strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or utcnow())).total_seconds()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return default
-    return max(0.0, seconds)
-
-
-def seconds_until_utc_midnight(now: datetime | None = None) -> float:
-    """Seconds from ``now`` to the next 00:00 UTC, when Workers AI daily allowances reset
-    (workers-ai/platform/pricing: "Limits reset daily at 00:00 UTC"). Always > 0."""
-    current = (now or utcnow()).astimezone(UTC)
-    midnight = datetime(current.year, current.month, current.day, tzinfo=UTC) + timedelta(days=1)
-    return (midnight - current).total_seconds()
 
 
 def _describe(provider: str, status: int | None, details: ErrorDetails) -> str:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from leadeval.errors import ModelOutputInvalid
 from leadeval.models import ExtractedFacts, Extraction, ModelUsage, PreparedDocument
+from leadeval.screening.kinds import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ def system_prompt() -> str:
     return (
         "You read one document from a rental application (pay stub, bank statement, ID, employment "
         "or benefit letter, tax form) and extract the facts it states. You extract facts only.\n"
+        "The kinds of document (document_kind): "
+        + "; ".join(f"{s.kind.value}: {s.prompt_hint}" for s in KINDS.values()) + ".\n"
         "Answer with exactly one JSON object with these keys and nothing else (no other keys, "
         "no comments, no markdown):\n"
         f"{compact_schema()}\n"

@@ -88,6 +88,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
+from leadeval.screening.kinds import KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -265,23 +266,13 @@ RULES: tuple[Rule, ...] = (
          "date"),
 )
 
-#: Kind markers: (kind, pattern), strong title phrases first, then weaker field markers.
-KIND_MARKERS: tuple[tuple[DocumentKind, str], ...] = (
-    (_K.TAX_FORM, r"\bForm[ \t]+W-?2\b|Wage[ \t]+and[ \t]+Tax[ \t]+Statement|\b1099-[A-Z]+\b"),
-    (_K.BANK_STATEMENT, r"\bBank[ \t]+Statement\b|\bAccount[ \t]+Statement\b"),
-    (_K.PAY_STUB, r"\bPay[ \t]*stub\b|\bEarnings[ \t]+Statement\b|\bWage[ \t]+Statement\b|\bPay[ \t]+Statement\b"
-                 r"|\bPayroll[ \t]+Advice\b|\bDirect[ \t]+Deposit[ \t]+Advice\b"),
-    (_K.EMPLOYMENT_LETTER, r"\bVerification[ \t]+of[ \t]+Employment\b|\bEmployment[ \t]+Verification\b"),
-    (_K.BENEFIT_LETTER, r"\bHousing[ \t]+Choice[ \t]+Voucher\b|\bBenefit[ \t]+Letter\b|\bAward[ \t]+Letter\b"
-                       r"|\bBenefit[ \t]+Verification\b"),
-    (_K.GOVERNMENT_ID, r"\bDriver'?s?[ \t]+Licen[cs]e\b|\bIdentification[ \t]+Card\b|\bPassport\b"),
-    (_K.TAX_FORM, r"\bW-2\b"),
-    (_K.BANK_STATEMENT, r"\bStatement[ \t]+Period\b|\bAccount[ \t]+Holder\b"
-                       r"|\b(?:Opening|Beginning|Closing|Ending)[ \t]+Balance\b"),
-    (_K.PAY_STUB, r"\bAdvice[ \t]+Number\b|\bNet[ \t]+Pay\b|\bGross[ \t]+Pay\b|\bPay[ \t]+Period\b|\bPay[ \t]+Date\b"
-                 r"|\bPeriod[ \t]+Ending\b|\bGross[ \t]+YTD\b|\bYTD[ \t]+Gross\b"),
-    (_K.BENEFIT_LETTER, r"\bHousing[ \t]+Assistance[ \t]+Payment\b|\bBenefit[ \t]+Amount\b|\bMonthly[ \t]+Benefit\b"
-                       r"|\bVoucher\b"),
+#: Kind markers: (kind, pattern) from the registry (``screening/kinds.py``): every kind's title phrases first,
+#: then the weaker field markers, each in the registry's ``marker_rank`` order; the first match wins.
+KIND_MARKERS: tuple[tuple[DocumentKind, str], ...] = tuple(
+    (spec.kind, pattern)
+    for attribute in ("title_markers", "field_markers")
+    for spec in sorted(KINDS.values(), key=lambda s: s.marker_rank)
+    if (pattern := getattr(spec, attribute)) is not None
 )
 
 #: Tax and deduction lines summed when no total is printed (current amount = first of the row).

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadeval.adapters.ai import _http
 from leadeval.adapters.ai.extraction import Message, extract_with_repair
+from leadeval.adapters.cloudflare import DEFAULT_BASE_URL, bearer
 from leadeval.errors import ConfigurationError
 from leadeval.models import Extraction, ModelUsage, PreparedDocument
 from leadeval.timeutil import utcnow
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "@cf/meta/llama-3.2-11b-vision-instruct"
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 PROVIDER = "workers-ai"
 
 
@@ -124,7 +124,7 @@ class WorkersAIVisionModel:
             payload["image"] = _http.image_data_url(document.page_images[0])
         response = _http.post_json(
             self._http(), self.url, payload,
-            headers={"Authorization": f"Bearer {self._api_token}"},
+            headers=bearer(self._api_token),
             timeout=self.timeout_seconds, provider=PROVIDER,
         )
         body: dict[str, Any] | None = None

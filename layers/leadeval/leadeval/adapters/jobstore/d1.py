@@ -75,6 +75,16 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leadeval.adapters.cloudflare import (
+    API_BLOCK_CODES,
+    API_BLOCK_SECONDS,
+    AUTH_CODES,
+    DEFAULT_BASE_URL,
+    bearer,
+    envelope_errors,
+    parse_retry_after,
+    seconds_until_utc_midnight,
+)
 from leadeval.adapters.jobstore.sql import SqlJobStore, Statement
 from leadeval.errors import (
     ConfigurationError,
@@ -90,8 +100,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
-
 MAX_PARAMS_PER_STATEMENT = 100
 """D1 limits page: "Maximum number of bound parameters per query" = 100."""
 MAX_STATEMENT_BYTES = 100_000
@@ -99,17 +107,11 @@ MAX_STATEMENT_BYTES = 100_000
 MAX_VALUE_BYTES = 2_000_000
 """D1 limits page: "Maximum string, BLOB or table row size" = 2,000,000 bytes."""
 
-RATE_LIMIT_BLOCK_SECONDS = 300.0
-"""The Cloudflare API's global limit blocks every call "for the next five minutes" (api-rate-limits)."""
 MIN_RETRY_AFTER_SECONDS = 1.0
 """Floor for a 429's ``retry-after`` (a ``0`` would make the worker retry at once)."""
 
 SQL_ERROR_CODE = 7500
 """D1's code for statement errors: SQL errors (HTTP 400) and transient platform faults (HTTP 5xx)."""
-AUTH_CODES = frozenset({10000, 9109})
-"""Cloudflare API: "Authentication error" / "Invalid access token"."""
-RATE_LIMIT_CODES = frozenset({971, 10429})
-"""Cloudflare API: "Please wait and consider throttling your request speed" (the global limit)."""
 ROUTE_CODES = frozenset({7003, 7404})
 """Cloudflare API: "No route for the URI" / "Could not route to …": a wrong account or database id."""
 
@@ -311,18 +313,8 @@ def error_info(body: Any) -> D1ErrorInfo:
     """Read codes, messages and the failing statement from a decoded D1 envelope (any shape)."""
     if not isinstance(body, Mapping):
         return D1ErrorInfo()
-    codes: list[int] = []
-    messages: list[str] = []
-    for item in body.get("errors") or ():
-        if not isinstance(item, Mapping):
-            continue
-        code = item.get("code")
-        if isinstance(code, int) and not isinstance(code, bool):
-            codes.append(code)
-        elif isinstance(code, str) and code.strip().isdigit():
-            codes.append(int(code))
-        if item.get("message"):
-            messages.append(str(item["message"]))
+    codes, found = envelope_errors(body)
+    messages = list(found)
     failed = None
     result = body.get("result")
     if isinstance(result, list):
@@ -332,7 +324,7 @@ def error_info(body: Any) -> D1ErrorInfo:
                 if entry.get("error") and not messages:
                     messages.append(str(entry["error"]))
                 break
-    return D1ErrorInfo(codes=tuple(codes), message=" | ".join(messages), failed_index=failed)
+    return D1ErrorInfo(codes=codes, message=" | ".join(messages), failed_index=failed)
 
 
 #: SQLite / D1 error phrases kept in an error's message, with identifiers restricted to word characters
@@ -372,19 +364,10 @@ def sql_error_summary(message: str) -> str:
 
 
 def _retry_after_seconds(value: str | None, now: datetime | None) -> float | None:
-    """Seconds from a ``retry-after`` header (delay-seconds or HTTP-date, RFC 9110 §10.2.3); None
-    when absent. The parser is shared with the Workers AI adapter (same Cloudflare API front)."""
-    from leadeval.adapters.ai._http import parse_retry_after
-
+    """Seconds from a ``retry-after`` header (delay-seconds or HTTP-date); None when absent."""
     if value is None or not value.strip():
         return None
-    return parse_retry_after(value, default=RATE_LIMIT_BLOCK_SECONDS, now=now)
-
-
-def _seconds_until_midnight(now: datetime | None) -> float:
-    from leadeval.adapters.ai._http import seconds_until_utc_midnight
-
-    return seconds_until_utc_midnight(now)
+    return parse_retry_after(value, default=API_BLOCK_SECONDS, now=now)
 
 
 def _statement_label(statement_names: Sequence[str], index: int | None) -> str:
@@ -425,14 +408,14 @@ def classify_d1_error(
     lowered = info.message.lower()
     what = f"D1 HTTP {status}" + "".join(f" code {c}" for c in info.codes)
     if _DAILY_LIMIT.search(info.message):
-        wait = _seconds_until_midnight(now)
+        wait = seconds_until_utc_midnight(now)
         return ThrottledError(
             f"{what}: the account's daily D1 limits are exceeded; retry after 00:00 UTC ({wait:.0f} s)",
             retry_after=wait,
         )
-    if status == 429 or codes & RATE_LIMIT_CODES:
+    if status == 429 or codes & API_BLOCK_CODES:
         header = _retry_after_seconds(retry_after, now)
-        wait = RATE_LIMIT_BLOCK_SECONDS if header is None else max(header, MIN_RETRY_AFTER_SECONDS)
+        wait = API_BLOCK_SECONDS if header is None else max(header, MIN_RETRY_AFTER_SECONDS)
         return ThrottledError(f"{what}: rate limited; retry after {wait:.0f} s", retry_after=wait)
     if status in (401, 403) or codes & AUTH_CODES:
         return ConfigurationError(
@@ -577,7 +560,7 @@ class D1Executor:
             response = self._http().post(
                 self.url,
                 json=body,
-                headers={"Authorization": f"Bearer {self._api_token}"},
+                headers=bearer(self._api_token),
                 timeout=httpx.Timeout(self.timeout_seconds, connect=min(10.0, self.timeout_seconds)),
             )
         except (httpx.TransportError, httpx.InvalidURL) as exc:

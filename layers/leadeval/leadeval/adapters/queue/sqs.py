@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from leadeval.adapters import aws
 from leadeval.errors import ConfigurationError, LeadevalError, StoreUnavailableError, ThrottledError
 from leadeval.jobs.records import SendResult
 from leadeval.models import JobMessage
@@ -130,11 +131,8 @@ def sqs_client_for(queue_url: str) -> Any:
     ``<region>.queue.amazonaws.com``) the region is taken from the URL; for any other host
     (moto server, ElasticMQ, LocalStack) the URL's scheme and host become the endpoint and the
     region comes from the environment (``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else
-    ``us-east-1``). Standard retry mode, 3 attempts, 5 s connect / 30 s read timeouts.
+    ``us-east-1``). The shared client configuration (:mod:`leadeval.adapters.aws`).
     """
-    import boto3
-    from botocore.config import Config
-
     parts = urlsplit(queue_url)
     host = (parts.hostname or "").lower()
     match = _AWS_HOST.match(host)
@@ -145,8 +143,7 @@ def sqs_client_for(queue_url: str) -> Any:
     else:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         endpoint = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
-    return boto3.session.Session().client("sqs", region_name=region, endpoint_url=endpoint, config=config)
+    return aws.client("sqs", region_name=region, endpoint_url=endpoint)
 
 
 #: SendMessage ``DelaySeconds`` maximum (15 minutes).

@@ -22,6 +22,7 @@ import threading
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from leadeval.adapters import aws
 from leadeval.errors import (
     ConfigurationError,
     DocumentMissing,
@@ -194,14 +195,9 @@ class S3DocumentStore:
         return self._client
 
     def _build_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
         # A custom endpoint (moto server, MinIO) is addressed path-style: no bucket subdomain needed.
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30,
-                        s3={"addressing_style": "path"} if self._endpoint_url else None)
-        return boto3.session.Session().client("s3", region_name=self._region_name,
-                                              endpoint_url=self._endpoint_url, config=config)
+        config = aws.client_config(s3={"addressing_style": "path"} if self._endpoint_url else None)
+        return aws.client("s3", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config)
 
     def _error(self, exc: BaseException) -> LeadevalError:
         mapped = _map_client_error(exc, access_key_variable=self._access_key_variable,
@@ -283,12 +279,12 @@ def r2_client(account_id: str, access_key_id: str, secret_access_key: str) -> An
     """A boto3 ``s3`` client for Cloudflare R2 with R2's required settings on this client only.
 
     ``endpoint_url`` = :func:`r2_endpoint`, ``region_name="auto"``, explicit R2 credentials
-    (never the Lambda role's: no session token is used), and ``botocore.config.Config(
-    signature_version="s3v4", request_checksum_calculation="when_required",
-    response_checksum_validation="when_required", retries={"mode": "standard",
-    "max_attempts": 3}, connect_timeout=5, read_timeout=30, s3={"addressing_style": "path"})``.
-    ``when_required`` keeps boto3 >= 1.36 from sending ``aws-chunked`` uploads with
-    ``x-amz-trailer`` / ``x-amz-checksum-*`` headers, which R2 rejects (cloudflare.md §2.2).
+    (never the Lambda role's: no session token is used), and the shared client configuration
+    (:func:`leadeval.adapters.aws.client_config`) with ``signature_version="s3v4"``,
+    ``request_checksum_calculation="when_required"``, ``response_checksum_validation="when_required"``,
+    ``s3={"addressing_style": "path"}``. ``when_required`` keeps boto3 >= 1.36 from sending ``aws-chunked``
+    uploads with ``x-amz-trailer`` / ``x-amz-checksum-*`` headers, which R2 rejects (Cloudflare R2 docs,
+    "S3 API compatibility": checksum trailers are not supported).
     Path-style addressing keeps the host ``<ACCOUNT_ID>.r2.cloudflarestorage.com``.
     botocore reads the legacy ``max_attempts`` key as *retries*: 4 attempts in all.
 
@@ -301,19 +297,13 @@ def r2_client(account_id: str, access_key_id: str, secret_access_key: str) -> An
     if not secret_access_key:
         raise ConfigurationError("R2 secret access key is empty", variable="R2_SECRET_ACCESS_KEY")
 
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
+    config = aws.client_config(
         signature_version="s3v4",
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=5,
-        read_timeout=30,
         s3={"addressing_style": "path"},
     )
-    return boto3.session.Session().client(
+    return aws.client(
         "s3",
         endpoint_url=endpoint,
         region_name="auto",
