@@ -28,8 +28,10 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest -q
 
+## lint: ruff (style, imports, complexity gate C901 <= 15), mypy (types, pydantic plugin), cfn-lint (template)
 lint: venv
-	$(BIN)/ruff check layers functions tests scripts
+	$(BIN)/ruff check layers tools functions tests scripts
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
 bench: venv

@@ -583,113 +583,143 @@ def render(results: dict[str, Any], command: str) -> str:
     if a and b and c and d and e:
         lines += _summary(results)
     if a:
-        lines += [
-            "### D1 REST requests per job and per sweep (budget ≤ 3 per job)", "",
-            f"{a['jobs']} jobs cloned from the sample set (`leadeval_tools.samples`: 8 leads' jobs plus the cross-site "
-            "and missing-lead jobs, each replica with its own ids) through the real `handle_sweep` / `handle_worker`, "
-            "`D1JobStore` on `FakeD1` (request log), the Workers AI adapter on its fake, one record per invocation.",
-            "",
-            "| job delivery outcome | D1 requests per delivery (count of jobs) |", "| --- | --- |"]
-        for outcome, counts in a["by_outcome"].items():
-            lines.append(f"| {outcome} | " + ", ".join(f"{n} requests × {m}" for n, m in sorted(counts.items()))
-                         + " |")
-        lines += ["", "Request sequences (first statement of each batch request):", ""]
-        lines += [f"- `{shape}`: {count} deliveries" for shape, count in a["shapes"].items()]
-        lines += [
-            "", f"- maximum **{a['max_per_job']}** requests per processed job, mean {a['mean_per_job']:.2f}.",
-            "- sweeps: " + "; ".join(f"claimed {claimed} → **{n} request** ({'+'.join(map(str, st))} statements)"
-                                      for claimed, n, st in a["sweeps"]) + ".",
-            f"- Workers AI requests: {a['ai_per_job']:.2f} per job ({a['ai_per_job_reaching_model']:.2f} per job "
-            "that reached the model; one per readable document, a second only for a repair).", ""]
+        lines += _render_d1(a)
     if b:
-        lines += ["### SQS calls per sweep (budget: ceil(jobs / 10))", "",
-                  "`handle_sweep` with the real `SqsJobQueue` on moto (in-process); calls counted with botocore's "
-                  "`before-call` events. `GetQueueAttributes` is the backpressure check (queue depth).", "",
-                  "| pending jobs | claimed | SendMessageBatch calls | ceil(jobs/10) | GetQueueAttributes | "
-                  "D1 requests (statements) |", "| --- | --- | --- | --- | --- | --- |"]
-        for r in b:
-            lines.append(f"| {r['jobs']} | {r['claimed']} | {r['send_batch']} | {r['expected']} | "
-                         f"{r['get_attributes']} | {r['d1_requests']} ({'+'.join(map(str, r['statements']))}) |")
-        lines.append("")
+        lines += _render_sqs(b)
     if c:
-        lines += ["### Worker cold import (budget ≤ 1.3 × a bare `import boto3, aws_lambda_powertools`)", "",
-                  f"A fresh interpreter per run, median of {c['runs']} runs each (cases alternated), laid out as "
-                  "Lambda loads it: `app.py` imported as `app` from its task folder, the layer's `leadeval` "
-                  "copied to `python/`. *source*: no bytecode (the package as the repository holds it; Lambda's "
-                  "file system is read-only, so unless the build ships `.pyc` files Python compiles it at every "
-                  "cold start); *compiled*: after `python -m "
-                  "compileall` on the copy. *import* = `perf_counter` around the import inside the child; "
-                  "*process* = the child's whole run (interpreter start included). Each is shown as CPU time "
-                  "(user + system; `time.process_time()` in the child, `RUSAGE_CHILDREN` for the process) and as "
-                  "wall time: the machine is shared by other jobs, which inflates wall times but hardly CPU "
-                  "times, so the CPU ratios are the figures to compare with the budget.", "",
-                  "| case | import CPU ms | × baseline | import wall ms | × baseline | process CPU ms | × baseline | "
-                  "boto3 / X-Ray SDK loaded | heavy modules loaded |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for mode in ("source", "compiled"):
-            for name in ("baseline", "worker", "sweep"):
-                r = c[f"{mode}.{name}"]
-                def ratio(key: str, r: dict[str, Any] = r, bold: bool = False) -> str:
-                    if key not in r:
-                        return "1"
-                    return f"**{r[key]:.2f}**" if bold else f"{r[key]:.2f}"
-                lines.append(f"| {name} ({mode}) | {r['import_cpu_ms']:.0f} | {ratio('import_cpu_ratio', bold=True)} "
-                             f"| {r['import_ms']:.0f} | {ratio('import_ratio')} | {r['process_cpu_ms']:.0f} | "
-                             f"{ratio('process_cpu_ratio')} | {'yes' if r['boto3'] else 'no'} / "
-                             f"{'yes' if r['xray'] else 'no'} | {', '.join(r['heavy']) or 'none'} |")
-        if results.get("breakdown"):
-            lines += ["", "Where the worker's import time goes (`python -X importtime`, one run, source layer, "
-                      "cumulative ms; nested entries are included in their parents):", ""]
-            lines += [f"- `{name}`: {ms:.0f} ms" for name, ms in results["breakdown"]]
-        lines += ["", "The gap is what the worker needs beyond boto3: pydantic (settings and models), the "
-                  "Powertools batch and idempotency utilities, and the X-Ray SDK, which Powertools' `Tracer` "
-                  "imports when `leadeval.observability` creates it (even with `POWERTOOLS_TRACE_DISABLED`). None "
-                  "of the PDF/imaging libraries loads (`tests/unit/test_cold_import.py` keeps it so). Shipping "
-                  "the layer compiled saves the leadeval source compilation only; pydantic alone costs about as "
-                  "much as the baseline here, so a 1.3× budget is out of reach while the handler modules import "
-                  "pydantic models."]
-        lines.append("")
+        lines += _render_import(c, results)
     if d:
-        lines += ["### Concurrent document fetch (budget: wall ≈ the slowest fetch)", "",
-                  "`process_message` on one job of 6 sample PDFs whose store sleeps 0.10–0.40 s per key; the fetch "
-                  "phase is the span from the first fetch's start to the last fetch's end.", "",
-                  "| LEADEVAL_FETCH_CONCURRENCY | sum of latencies | slowest | fetch phase wall | whole job wall |",
-                  "| --- | --- | --- | --- | --- |"]
-        for r in d:
-            lines.append(f"| {r['concurrency']} | {r['sum_s']:.2f} s | {r['slowest_s']:.2f} s | "
-                         f"**{r['fetch_wall_s']:.2f} s** | {r['job_wall_s']:.2f} s |")
-        lines.append("")
+        lines += _render_fetch(d)
     if e:
-        pdf_meta = e["pdf"]["metadata"]
-        lines += ["### Peak memory (budget < 512 MB)", "",
-                  "`prepare_document` in a fresh subprocess per input; peak resident set (`VmHWM` of "
-                  "`/proc/self/status`; `getrusage`'s `ru_maxrss` would report the benchmark parent's peak, which "
-                  "Linux carries across `exec`) before (interpreter, leadeval, Pillow, pypdf and pypdfium2 imported, "
-                  "the file's bytes read) and after.", "",
-                  "| input | bytes | baseline RSS | peak RSS | prepared |", "| --- | --- | --- | --- | --- |"]
-        described = {
-            "pdf": f"scanned PDF, {pdf_meta.get('page_count')} pages of JPEG, no text layer",
-            "jpeg": f"{PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} photo (JPEG q90)",
-            "png": f"{PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} image (PNG, no DCT scaling)"}
-        for name in ("pdf", "jpeg", "png"):
-            r = e[name]
-            prepared = r["unreadable"] or f"{r['images']} page image(s)"
-            lines.append(f"| {described[name]} | {r['bytes']:,} | {_mb(r['baseline_kb'])} | **{_mb(r['peak_kb'])}** "
-                         f"| {prepared} |")
-        if e.get("job"):
-            j = e["job"]
-            lines += ["", f"A whole job of {j['documents']} such 25 MB PDFs (the most `LEADEVAL_MAX_DOCUMENTS` allows) "
-                      f"through `process_message`, each fetch returning a new bytes object as an R2 read does: "
-                      f"peak RSS **{_mb(j['peak_kb'])}** (baseline {_mb(j['baseline_kb'])}), outcome "
-                      f"{j['outcome']}; {(j['peak_kb'] - j['baseline_kb']) / 1024 / j['documents']:.0f} MB more per "
-                      "document. The per-document budget holds, but a job's peak grows with the total size of its "
-                      "documents: `_fetch_and_prepare` fetches every document, then prepares them one by one while "
-                      "the list of fetched bytes keeps all of them alive. The worker's `MemorySize` is 1024 MB."]
-        lines.append("")
+        lines += _render_memory(e)
     if a:
         lines += _concurrency_prose(a)
     lines.append(END)
     return "\n".join(lines)
+
+
+def _render_d1(a: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "### D1 REST requests per job and per sweep (budget ≤ 3 per job)", "",
+        f"{a['jobs']} jobs cloned from the sample set (`leadeval_tools.samples`: 8 leads' jobs plus the cross-site "
+        "and missing-lead jobs, each replica with its own ids) through the real `handle_sweep` / `handle_worker`, "
+        "`D1JobStore` on `FakeD1` (request log), the Workers AI adapter on its fake, one record per invocation.",
+        "",
+        "| job delivery outcome | D1 requests per delivery (count of jobs) |", "| --- | --- |"]
+    for outcome, counts in a["by_outcome"].items():
+        lines.append(f"| {outcome} | " + ", ".join(f"{n} requests × {m}" for n, m in sorted(counts.items()))
+                     + " |")
+    lines += ["", "Request sequences (first statement of each batch request):", ""]
+    lines += [f"- `{shape}`: {count} deliveries" for shape, count in a["shapes"].items()]
+    lines += [
+        "", f"- maximum **{a['max_per_job']}** requests per processed job, mean {a['mean_per_job']:.2f}.",
+        "- sweeps: " + "; ".join(f"claimed {claimed} → **{n} request** ({'+'.join(map(str, st))} statements)"
+                                  for claimed, n, st in a["sweeps"]) + ".",
+        f"- Workers AI requests: {a['ai_per_job']:.2f} per job ({a['ai_per_job_reaching_model']:.2f} per job "
+        "that reached the model; one per readable document, a second only for a repair).", ""]
+    return lines
+
+
+def _render_sqs(b: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["### SQS calls per sweep (budget: ceil(jobs / 10))", "",
+              "`handle_sweep` with the real `SqsJobQueue` on moto (in-process); calls counted with botocore's "
+              "`before-call` events. `GetQueueAttributes` is the backpressure check (queue depth).", "",
+              "| pending jobs | claimed | SendMessageBatch calls | ceil(jobs/10) | GetQueueAttributes | "
+              "D1 requests (statements) |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in b:
+        lines.append(f"| {r['jobs']} | {r['claimed']} | {r['send_batch']} | {r['expected']} | "
+                     f"{r['get_attributes']} | {r['d1_requests']} ({'+'.join(map(str, r['statements']))}) |")
+    lines.append("")
+    return lines
+
+
+def _render_import(c: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["### Worker cold import (budget ≤ 1.3 × a bare `import boto3, aws_lambda_powertools`)", "",
+              f"A fresh interpreter per run, median of {c['runs']} runs each (cases alternated), laid out as "
+              "Lambda loads it: `app.py` imported as `app` from its task folder, the layer's `leadeval` "
+              "copied to `python/`. *source*: no bytecode (the package as the repository holds it; Lambda's "
+              "file system is read-only, so unless the build ships `.pyc` files Python compiles it at every "
+              "cold start); *compiled*: after `python -m "
+              "compileall` on the copy. *import* = `perf_counter` around the import inside the child; "
+              "*process* = the child's whole run (interpreter start included). Each is shown as CPU time "
+              "(user + system; `time.process_time()` in the child, `RUSAGE_CHILDREN` for the process) and as "
+              "wall time: the machine is shared by other jobs, which inflates wall times but hardly CPU "
+              "times, so the CPU ratios are the figures to compare with the budget.", "",
+              "| case | import CPU ms | × baseline | import wall ms | × baseline | process CPU ms | × baseline | "
+              "boto3 / X-Ray SDK loaded | heavy modules loaded |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for mode in ("source", "compiled"):
+        for name in ("baseline", "worker", "sweep"):
+            r = c[f"{mode}.{name}"]
+            def ratio(key: str, r: dict[str, Any] = r, bold: bool = False) -> str:
+                if key not in r:
+                    return "1"
+                return f"**{r[key]:.2f}**" if bold else f"{r[key]:.2f}"
+            lines.append(f"| {name} ({mode}) | {r['import_cpu_ms']:.0f} | {ratio('import_cpu_ratio', bold=True)} "
+                         f"| {r['import_ms']:.0f} | {ratio('import_ratio')} | {r['process_cpu_ms']:.0f} | "
+                         f"{ratio('process_cpu_ratio')} | {'yes' if r['boto3'] else 'no'} / "
+                         f"{'yes' if r['xray'] else 'no'} | {', '.join(r['heavy']) or 'none'} |")
+    if results.get("breakdown"):
+        lines += ["", "Where the worker's import time goes (`python -X importtime`, one run, source layer, "
+                  "cumulative ms; nested entries are included in their parents):", ""]
+        lines += [f"- `{name}`: {ms:.0f} ms" for name, ms in results["breakdown"]]
+    lines += ["", "The gap is what the worker needs beyond boto3: pydantic (settings and models), the "
+              "Powertools batch and idempotency utilities, and the X-Ray SDK, which Powertools' `Tracer` "
+              "imports when `leadeval.observability` creates it (even with `POWERTOOLS_TRACE_DISABLED`). None "
+              "of the PDF/imaging libraries loads (`tests/unit/test_cold_import.py` keeps it so). Shipping "
+              "the layer compiled saves the leadeval source compilation only; pydantic alone costs about as "
+              "much as the baseline here, so a 1.3× budget is out of reach while the handler modules import "
+              "pydantic models."]
+    lines.append("")
+    return lines
+
+
+def _render_fetch(d: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["### Concurrent document fetch (budget: wall ≈ the slowest fetch)", "",
+              "`process_message` on one job of 6 sample PDFs whose store sleeps 0.10–0.40 s per key; the fetch "
+              "phase is the span from the first fetch's start to the last fetch's end.", "",
+              "| LEADEVAL_FETCH_CONCURRENCY | sum of latencies | slowest | fetch phase wall | whole job wall |",
+              "| --- | --- | --- | --- | --- |"]
+    for r in d:
+        lines.append(f"| {r['concurrency']} | {r['sum_s']:.2f} s | {r['slowest_s']:.2f} s | "
+                     f"**{r['fetch_wall_s']:.2f} s** | {r['job_wall_s']:.2f} s |")
+    lines.append("")
+    return lines
+
+
+def _render_memory(e: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    pdf_meta = e["pdf"]["metadata"]
+    lines += ["### Peak memory (budget < 512 MB)", "",
+              "`prepare_document` in a fresh subprocess per input; peak resident set (`VmHWM` of "
+              "`/proc/self/status`; `getrusage`'s `ru_maxrss` would report the benchmark parent's peak, which "
+              "Linux carries across `exec`) before (interpreter, leadeval, Pillow, pypdf and pypdfium2 imported, "
+              "the file's bytes read) and after.", "",
+              "| input | bytes | baseline RSS | peak RSS | prepared |", "| --- | --- | --- | --- | --- |"]
+    described = {
+        "pdf": f"scanned PDF, {pdf_meta.get('page_count')} pages of JPEG, no text layer",
+        "jpeg": f"{PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} photo (JPEG q90)",
+        "png": f"{PHOTO_SIZE[0]}×{PHOTO_SIZE[1]} image (PNG, no DCT scaling)"}
+    for name in ("pdf", "jpeg", "png"):
+        r = e[name]
+        prepared = r["unreadable"] or f"{r['images']} page image(s)"
+        lines.append(f"| {described[name]} | {r['bytes']:,} | {_mb(r['baseline_kb'])} | **{_mb(r['peak_kb'])}** "
+                     f"| {prepared} |")
+    if e.get("job"):
+        j = e["job"]
+        lines += ["", f"A whole job of {j['documents']} such 25 MB PDFs (the most `LEADEVAL_MAX_DOCUMENTS` allows) "
+                  f"through `process_message`, each fetch returning a new bytes object as an R2 read does: "
+                  f"peak RSS **{_mb(j['peak_kb'])}** (baseline {_mb(j['baseline_kb'])}), outcome "
+                  f"{j['outcome']}; {(j['peak_kb'] - j['baseline_kb']) / 1024 / j['documents']:.0f} MB more per "
+                  "document. The per-document budget holds, but a job's peak grows with the total size of its "
+                  "documents: `_fetch_and_prepare` fetches every document, then prepares them one by one while "
+                  "the list of fetched bytes keeps all of them alive. The worker's `MemorySize` is 1024 MB."]
+    lines.append("")
+    return lines
 
 
 def template_default_concurrency(path: Path = REPO / "template.yaml") -> int:

@@ -14,6 +14,7 @@ from importlib import resources
 
 from leadeval.adapters.jobstore.sql import APPLICATION_TABLES, SqlJobStore, Statement, split_sql_script
 from leadeval.errors import ConfigurationError
+from leadeval.ports import JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def application_schema(dialect: str = "sqlite") -> str:
     return resources.files("leadeval_tools").joinpath("sql", f"application_schema.{name}.sql").read_text("utf-8")
 
 
-def create_application_tables(store: SqlJobStore) -> bool:
+def create_application_tables(store: JobStore) -> bool:
     """Create the application's five tables in a database that has none of them; True when created, False
     when all five exist. On PostgreSQL, also a ``datetime(text)`` function with SQLite's meaning: the
     application writes timestamps with ``datetime('now')`` in its SQL, and a database leadeval creates must run
@@ -33,6 +34,8 @@ def create_application_tables(store: SqlJobStore) -> bool:
     Raises:
         ConfigurationError: some of the five exist and others do not (naming the missing ones).
     """
+    if not isinstance(store, SqlJobStore):
+        raise TypeError(f"the application's tables can be created only through an SQL store, not {type(store)}")
     present = store.application_tables()
     if len(present) == len(APPLICATION_TABLES):
         return False

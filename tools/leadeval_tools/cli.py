@@ -10,6 +10,7 @@ a message naming the variable.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -71,7 +72,9 @@ def _local_env() -> dict[str, str]:
     # Local runs: the JSON progress logs go to stderr, so stdout holds only the report (pipe-friendly).
     from leadeval.observability import logger as powertools_logger
 
-    powertools_logger.registered_handler.setStream(sys.__stderr__ or sys.stderr)
+    handler = powertools_logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.__stderr__ or sys.stderr)
     return dict(os.environ)
 
 

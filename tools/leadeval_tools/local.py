@@ -60,7 +60,7 @@ class FakeLambdaContext:
 
 
 @cache
-def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
     """``lambda_handler`` of ``functions/<name>/app.py``, imported from its file as Lambda does: once per
     process, like a warm container (the handlers read their services through ``current()``).
 
@@ -72,7 +72,8 @@ def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         assert spec and spec.loader
         module: ModuleType = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module.lambda_handler  # type: ignore[no-any-return]
+        handler: Callable[[dict[str, Any], Any], Any] = module.lambda_handler
+        return handler
     from leadeval import handlers
 
     fn = handlers.handle_sweep if name == "sweep" else handlers.handle_worker

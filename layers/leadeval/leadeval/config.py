@@ -115,7 +115,7 @@ def parse_documents_url(url: str, variable: str = "LEADEVAL_DOCUMENTS_URL") -> D
             bucket = url[len(scheme) + 3:].strip("/")
             if not bucket or "/" in bucket:
                 raise ConfigurationError(f"{variable}: expected {scheme}://BUCKET", variable=variable)
-            return DocumentsSpec(scheme, bucket=bucket)  # type: ignore[arg-type]
+            return DocumentsSpec(scheme, bucket=bucket)
     raise ConfigurationError(f"{variable}: unsupported URL (use file:dir, r2://BUCKET or s3://BUCKET)",
                              variable=variable)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -28,6 +29,9 @@ from leadeval.observability import metrics
 from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.timeutil import parse_ts
 from leadeval.wiring import NotFinal, Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +99,7 @@ def handle_sweep(event: dict[str, Any], context: Any, wiring: Wiring) -> dict[st
     return result.as_dict()
 
 
-def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> dict[str, Any]:
+def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> PartialItemFailureResponse:
     """Process an SQS batch record by record; return ``{"batchItemFailures": [{"itemIdentifier": id}]}``.
 
     Per record: a malformed body goes to the DLQ intact and is acked; otherwise the job is processed
@@ -119,7 +123,8 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> dict[s
     # The in-progress idempotency record of a record expires with the Lambda's remaining time or the job's
     # lease, whichever ends first: after a crash, the redelivered message can take the job back as soon as
     # the lease allows it, never later.
-    config.register_lambda_context(LeaseBoundContext(context, ctx.lease_seconds))
+    # LeaseBoundContext quacks like the LambdaContext Powertools reads (get_remaining_time_in_millis).
+    config.register_lambda_context(cast("LambdaContext", LeaseBoundContext(context, ctx.lease_seconds)))
     budget_ms = wiring.settings.job_budget_seconds * 1000
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     infrastructure: Counter[str] = Counter()
@@ -283,7 +288,8 @@ def _sent_at(record: SQSRecord) -> datetime | None:
         millis = 0
     if millis > 0:
         sent = datetime.fromtimestamp(millis / 1000, UTC)
-    stamp = (record.message_attributes.get(DEAD_LETTERED_AT_ATTRIBUTE) or {}).get("stringValue")
+    attributes: dict[str, Any] = dict(record.message_attributes)
+    stamp = (attributes.get(DEAD_LETTERED_AT_ATTRIBUTE) or {}).get("stringValue")
     try:
         moved = parse_ts(stamp) if stamp else None
     except ValueError:
@@ -301,8 +307,8 @@ def _count_configuration_error(error: LeadevalError) -> None:
 def _settle(wiring: Wiring, record: SQSRecord, outcome: JobOutcome) -> str:
     metrics.add_metric(name=f"Jobs{outcome.outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
                        value=1)
-    job = {"error_code": outcome.error_code or outcome.outcome.value,
-           "error_class": outcome.error_class or "RedeliverLater"}
+    job: dict[str, Any] = {"error_code": outcome.error_code or outcome.outcome.value,
+                           "error_class": outcome.error_class or "RedeliverLater"}
     if outcome.outcome == Outcome.SNOOZE:
         # A snooze re-sends the body with a delay and acks this copy: throttling uses no attempt in the
         # database and, this way, no receive count in SQS either (a long outage would otherwise push the

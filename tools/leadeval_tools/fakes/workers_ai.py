@@ -288,6 +288,10 @@ class _FakeAPI:
         start of its body, as an echoing proxy or a careless server would answer (no token may reach an
         error, a log line or the CLI's output)."""
 
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (each fake implements it)."""
+        raise NotImplementedError
+
     @property
     def calls(self) -> int:
         """Requests received so far (valid ones; an invalid request raises before it is counted)."""

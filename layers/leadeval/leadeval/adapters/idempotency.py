@@ -153,8 +153,9 @@ def make_persistence_layer(settings: Settings) -> BasePersistenceLayer:
     """DynamoDB when ``LEADEVAL_IDEMPOTENCY_TABLE`` is set; else SQLite (the job database file when it is
     SQLite, otherwise ``.leadeval/idempotency.db``)."""
     path = sqlite_records_path(settings)
-    if path is None:
+    if path is None and settings.idempotency_table:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
         return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    assert path is not None  # sqlite_records_path() is None only when a table is set
     return SqlitePersistenceLayer(path)

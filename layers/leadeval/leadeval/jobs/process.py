@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nanoid import generate as nanoid
 
@@ -50,6 +50,7 @@ from leadeval.timeutil import usage_month
 
 if TYPE_CHECKING:  # scoring (and pydantic validation of a policy) loads only when a job is evaluated
     from leadeval.screening.policy import ScoringPolicy
+    from leadeval.screening.scoring import Assessment
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class ProcessContext:
     max_documents: int = 15
     fetch_concurrency: int = 8
     prepare: Callable[[str, bytes], PreparedDocument] | None = None
-    assess: Callable[..., object] | None = None
+    assess: Callable[..., Assessment] | None = None
     new_id: Callable[[], str] = field(default_factory=lambda: lambda: "eval_" + nanoid())
     on_configuration_error: Callable[[LeadevalError], None] | None = None
     models: ModelRouter | None = None
@@ -262,8 +263,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     applicant_hash = name_hash(lead.first_name, lead.last_name)
     if prepared:
         prior = ctx.store.prior_submissions([p.sha256 for p in prepared.values()])
-        for p in prepared.values():
-            p.signals.extend(reuse_signals(p.document_id, p.sha256, applicant_hash, prior))
+        for ready in prepared.values():
+            ready.signals.extend(reuse_signals(ready.document_id, ready.sha256, applicant_hash, prior))
 
     choice = ctx.choose_model(job.model_version)
     model = choice.model
@@ -341,7 +342,7 @@ def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:
     try:
         return ScoringPolicy.from_stored(policy_json)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {}
+        first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())) or "policy"
         raise ConfigurationError(
             f"the scoring policy of site {site_id} is invalid ({exc.error_count()} error(s); first: {where}: "

@@ -413,7 +413,7 @@ def _pdf_metadata(reader: Any, data: bytes) -> dict[str, Any]:
     return meta
 
 
-def _pypdf_limits(limits: DocumentLimits) -> dict[str, int]:
+def _pypdf_limits(limits: DocumentLimits) -> dict[str, Any]:
     """pypdf's own output limits (``pypdf.Configuration``), tightened to this document's budgets for
     everything pypdf decodes itself: cross-reference and object streams, metadata, name trees."""
     cap = limits.max_content_bytes
@@ -481,9 +481,9 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
     doc.metadata["objects"] = objects
 
     # Page count: the page tree's /Count first (cheap, before walking a huge tree) ...
-    catalog = reader.trailer["/Root"]
+    catalog: Any = reader.trailer["/Root"]
     tree_root = catalog["/Pages"]
-    claimed = tree_root.get("/Count") if hasattr(tree_root, "get") else None
+    claimed: Any = tree_root.get("/Count") if hasattr(tree_root, "get") else None
     claimed = claimed.get_object() if hasattr(claimed, "get_object") else claimed
     if isinstance(claimed, int) and claimed > limits.max_pages:
         doc.metadata["page_count"] = int(claimed)
@@ -815,8 +815,8 @@ def _reduce_heif(primary: Any, mode: str, long_side: int, deadline: Deadline) ->
     deadline.check("reducing the image")
 
     def band_of(top: int, bottom: int) -> PILImage.Image:
-        return Image.frombuffer(mode, (width, bottom - top), plane[top * stride:bottom * stride],
-                                "raw", mode, stride, 1)
+        band: Any = plane[top * stride:bottom * stride]  # a memoryview: no copy of the decoded plane
+        return Image.frombuffer(mode, (width, bottom - top), band, "raw", mode, stride, 1)
 
     if max(width, height) <= 2 * long_side:
         small = _to_rgb(band_of(0, height))
@@ -868,8 +868,9 @@ def _prepare_heif(doc: PreparedDocument, data: bytes, limits: DocumentLimits, pi
     info = dict(primary.info)
     pillow_heif.set_orientation(info)  # libheif already applied the rotation: the EXIF tag now says 1
     exif = Image.Exif()
-    if info.get("exif"):
-        exif.load(info["exif"])
+    raw_exif = info.get("exif")
+    if isinstance(raw_exif, bytes):
+        exif.load(raw_exif)
     deadline.check("decoding the image")
     small = _reduce_heif(primary, mode, limits.long_side_px, deadline)
     del heif, primary  # pillow-heif keeps the decoded plane on its image object

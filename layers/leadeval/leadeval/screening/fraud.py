@@ -53,7 +53,7 @@ import io
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -413,105 +413,122 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
     """
     if reader is None and open_reader:
         reader = _open_reader(data)
-    signals: list[Signal] = []
-
-    def add(code: str, severity: Severity, evidence: str) -> None:
-        signals.append(Signal(code=code, severity=severity, evidence=evidence, document_id=document_id))
-
-    readable = False
+    readable: PdfReader | None = None
     if reader is not None:
         try:
-            readable = _reader_is_decrypted(reader)
+            readable = reader if _reader_is_decrypted(reader) else None
         except Exception:
-            readable = False
+            readable = None
+    found: list[_Found] = []
+    if readable is not None:
+        found += _read_safely(_editor_signals, readable, "metadata", [])
+        found += _read_safely(_date_signals, readable, "dates", [])
+    found += _revision_signals(data)
+    found += _appended_data_signals(data)
+    found += _javascript_signals(readable, data)
+    found += _attachment_signals(readable, data)
+    found += _encryption_signals(reader, readable is not None)
+    return [Signal(code=code, severity=severity, evidence=evidence, document_id=document_id)
+            for code, severity, evidence in found]
 
-    # --- producer / creator
-    if readable:
-        try:
-            info = reader.metadata
-            found: list[tuple[str, str, EditorPattern]] = []
-            fields = (("Producer", info.producer), ("Creator", info.creator)) if info is not None else ()
-            for label, value in fields:
-                editor = match_editor(str(value) if value else None, PDF_EDITORS)
-                if editor is not None:
-                    found.append((label, short_value(value), editor))
-            if found:
-                add("pdf_editing_software", _max_severity(e.severity for _, _, e in found),
-                    "; ".join(f"{label}: {value}" for label, value, _ in found))
-        except Exception as exc:
-            logger.debug("pdf_signals: metadata unreadable (%s)", type(exc).__name__)
 
-    # --- creation vs modification date
-    if readable:
-        try:
-            created, modified, created_raw, modified_raw = _info_dates(reader)
-            if created is not None and modified is not None:
-                gap = _as_utc(modified) - _as_utc(created)
-                if gap > MODIFIED_AFTER_CREATION_THRESHOLD:
-                    add("pdf_modified_after_creation", "medium",
-                        f"CreationDate {short_value(created_raw)}, ModDate {short_value(modified_raw)} "
-                        f"({gap.days} days later)")
-        except Exception as exc:
-            logger.debug("pdf_signals: dates unreadable (%s)", type(exc).__name__)
+_Found = tuple[str, Severity, str]
+"""A signal before it is tied to its document: (code, severity, evidence)."""
 
-    # --- incremental updates (byte scan; works even when the structure is broken)
+
+def _read_safely[T](read: Callable[[PdfReader], T], reader: PdfReader, what: str, default: T) -> T:
+    """``read(reader)``, or ``default`` when that part of the structure cannot be read (never an error)."""
+    try:
+        return read(reader)
+    except Exception as exc:
+        logger.debug("pdf_signals: %s unreadable (%s)", what, type(exc).__name__)
+        return default
+
+
+def _editor_signals(reader: PdfReader) -> list[_Found]:
+    """Producer / Creator naming an editing tool (:data:`PDF_EDITORS`)."""
+    info = reader.metadata
+    found: list[tuple[str, str, EditorPattern]] = []
+    fields = (("Producer", info.producer), ("Creator", info.creator)) if info is not None else ()
+    for label, value in fields:
+        editor = match_editor(str(value) if value else None, PDF_EDITORS)
+        if editor is not None:
+            found.append((label, short_value(value), editor))
+    if not found:
+        return []
+    return [("pdf_editing_software", _max_severity(e.severity for _, _, e in found),
+             "; ".join(f"{label}: {value}" for label, value, _ in found))]
+
+
+def _date_signals(reader: PdfReader) -> list[_Found]:
+    """ModDate later than CreationDate by more than :data:`MODIFIED_AFTER_CREATION_THRESHOLD`."""
+    created, modified, created_raw, modified_raw = _info_dates(reader)
+    if created is None or modified is None:
+        return []
+    gap = _as_utc(modified) - _as_utc(created)
+    if gap <= MODIFIED_AFTER_CREATION_THRESHOLD:
+        return []
+    return [("pdf_modified_after_creation", "medium",
+             f"CreationDate {short_value(created_raw)}, ModDate {short_value(modified_raw)} ({gap.days} days later)")]
+
+
+def _revision_signals(data: bytes) -> list[_Found]:
+    """Incremental updates (a byte scan: works even when the structure is broken)."""
     eofs = count_eof_markers(data)
-    linearized = is_linearized(data)
-    revisions = pdf_revision_count(data)
-    if revisions > 1:
-        evidence = f"{eofs} %%EOF markers"
-        if linearized:
-            evidence += " (linearized: first-page trailer not counted)"
-        severity: Severity = "medium"
-        if b"/ByteRange" in data:
-            severity = "low"
-            evidence += "; the file carries a digital signature (signing appends a revision)"
-        add("pdf_incremental_update", severity, evidence)
+    if pdf_revision_count(data) <= 1:
+        return []
+    evidence = f"{eofs} %%EOF markers"
+    if is_linearized(data):
+        evidence += " (linearized: first-page trailer not counted)"
+    severity: Severity = "medium"
+    if b"/ByteRange" in data:
+        severity = "low"
+        evidence += "; the file carries a digital signature (signing appends a revision)"
+    return [("pdf_incremental_update", severity, evidence)]
 
-    # --- data appended after the last %%EOF (byte scan)
+
+def _appended_data_signals(data: bytes) -> list[_Found]:
+    """Data appended after the last ``%%EOF`` (a byte scan)."""
     appended = data_after_eof(data)
-    if appended is not None:
-        size, what, second_file = appended
-        add("pdf_data_after_eof", "high" if second_file else "medium",
-            f"{size:,} bytes after the last %%EOF: {what}")
+    if appended is None:
+        return []
+    size, what, second_file = appended
+    return [("pdf_data_after_eof", "high" if second_file else "medium", f"{size:,} bytes after the last %%EOF: {what}")]
 
-    # --- JavaScript
-    js_where: list[str] = []
-    if readable:
-        try:
-            js_where = _javascript_locations(reader)
-        except Exception as exc:
-            logger.debug("pdf_signals: catalog unreadable (%s)", type(exc).__name__)
-    if js_where:
-        add("pdf_javascript", "medium", "JavaScript in " + ", ".join(js_where))
-    elif _JS_TOKEN_RE.search(data):
-        add("pdf_javascript", "medium", "JavaScript action token (/JS or /JavaScript) in the file")
 
-    # --- embedded files
-    attachments = 0
-    if readable:
-        try:
-            attachments = _embedded_file_count(reader)
-        except Exception as exc:
-            logger.debug("pdf_signals: names tree unreadable (%s)", type(exc).__name__)
-    elif b"/EmbeddedFiles" in data:
-        attachments = 1
-    if attachments:
-        more = "+" if attachments >= MAX_ATTACHMENTS_COUNTED else ""
-        add("pdf_embedded_files", "medium",
-            f"{attachments}{more} embedded file{'s' if attachments != 1 else ''} (/EmbeddedFiles)")
+def _javascript_signals(reader: PdfReader | None, data: bytes) -> list[_Found]:
+    """JavaScript in the catalog's actions or names (or, when the structure is unreadable, a token in the bytes)."""
+    where: list[str] = _read_safely(_javascript_locations, reader, "catalog", []) if reader is not None else []
+    if where:
+        return [("pdf_javascript", "medium", "JavaScript in " + ", ".join(where))]
+    if _JS_TOKEN_RE.search(data):
+        return [("pdf_javascript", "medium", "JavaScript action token (/JS or /JavaScript) in the file")]
+    return []
 
-    # --- encryption
-    encrypted = False
-    if reader is not None:
-        try:
-            encrypted = bool(reader.is_encrypted)
-        except Exception:
-            encrypted = False
-    if encrypted:
-        add("pdf_encrypted", "low",
-            "encrypted; opened with the empty password" if readable else "encrypted; needs a password")
-    return signals
+
+def _attachment_signals(reader: PdfReader | None, data: bytes) -> list[_Found]:
+    """Embedded files (the names tree; or the ``/EmbeddedFiles`` token when the structure is unreadable)."""
+    if reader is None:
+        attachments = 1 if b"/EmbeddedFiles" in data else 0
+    else:
+        attachments = _read_safely(_embedded_file_count, reader, "names tree", 0)
+    if not attachments:
+        return []
+    more = "+" if attachments >= MAX_ATTACHMENTS_COUNTED else ""
+    return [("pdf_embedded_files", "medium",
+             f"{attachments}{more} embedded file{'s' if attachments != 1 else ''} (/EmbeddedFiles)")]
+
+
+def _encryption_signals(reader: PdfReader | None, readable: bool) -> list[_Found]:
+    """Encryption: opened with the empty password (readable), or needing one."""
+    try:
+        encrypted = reader is not None and bool(reader.is_encrypted)
+    except Exception:
+        encrypted = False
+    if not encrypted:
+        return []
+    return [("pdf_encrypted", "low", "encrypted; opened with the empty password" if readable
+             else "encrypted; needs a password")]
 
 
 # --------------------------------------------------------------------------- images

@@ -454,10 +454,6 @@ def _measure_inflation(stream: Any, cap: int) -> tuple[int, int]:
     return decoded, encoded
 
 
-class _Over(Exception):
-    """A content budget was exceeded (internal: becomes ``ContentCensus.over_budget``)."""
-
-
 def measure_content(pages: list[tuple[Any, Any]], *, max_content_bytes: int, max_page_operators: int,
                     max_page_text_operators: int, deadline: Deadline | None = None) -> ContentCensus:
     """Decode and scan what each page draws, within the budgets.
@@ -480,159 +476,199 @@ def measure_content(pages: list[tuple[Any, Any]], *, max_content_bytes: int, max
     Raises:
         OverBudget: from ``deadline`` only.
     """
-    census = ContentCensus()
-    budget = _Budget(max_content_bytes)
-    memo: dict[tuple[Any, ...], StreamStats] = {}
-    costs: dict[tuple[Any, ...], tuple[int, int]] = {}
-    once: set[tuple[Any, ...]] = set()  # Type 3 fonts and patterns: PDFium parses them once per document
-    extra = [0]  # operators of Type 3 glyphs and patterns met while costing the current page
+    meter = _ContentMeter(max_content_bytes=max_content_bytes, max_page_operators=max_page_operators,
+                          max_page_text_operators=max_page_text_operators, deadline=deadline)
+    return meter.measure(pages)
 
-    def note_inflation(decoded: int, encoded: int, key: tuple[Any, ...]) -> None:
+
+class _ContentMeter:
+    """The state of one :func:`measure_content` run: the byte budget, memoized stream statistics and costs,
+    the Type 3 fonts and patterns already counted (PDFium parses them once per document)."""
+
+    def __init__(self, *, max_content_bytes: int, max_page_operators: int, max_page_text_operators: int,
+                 deadline: Deadline | None) -> None:
+        self.max_content_bytes = max_content_bytes
+        self.max_page_operators = max_page_operators
+        self.max_page_text_operators = max_page_text_operators
+        self.deadline = deadline
+        self.census = ContentCensus()
+        self.budget = _Budget(max_content_bytes)
+        self.memo: dict[tuple[Any, ...], StreamStats] = {}
+        self.costs: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.once: set[tuple[Any, ...]] = set()
+        self.extra = 0  # operators of Type 3 glyphs and patterns met while costing the current page
+
+    def _over(self, operators: int, text: int) -> bool:
+        return operators > self.max_page_operators or text > self.max_page_text_operators
+
+    def measure(self, pages: list[tuple[Any, Any]]) -> ContentCensus:
+        """Cost every page in order; stop at the first budget exceeded (its reason in ``over_budget``)."""
+        try:
+            for number, (page_dict, resources) in enumerate(pages, 1):
+                self._measure_page(number, page_dict, resources)
+        except _Over as over:
+            self.census.over_budget = str(over)
+        self.census.decoded_bytes = self.budget.used
+        return self.census
+
+    def _measure_page(self, number: int, page_dict: Any, resources: Any) -> None:
+        self.extra = 0
+        contents = page_dict.raw_get("/Contents") if "/Contents" in page_dict else None
+        streams = self.streams_of(contents) if contents is not None else []
+        operators, text = self.cost_of(streams, ("page", number), resources, (), number)
+        annot_ops, annot_text = self.annotation_cost(page_dict, resources, number)
+        operators += annot_ops + self.extra
+        text += annot_text
+        self.census.page_operators.append(operators)
+        self.census.page_text_operators.append(text)
+        if text > self.max_page_text_operators:
+            raise _Over(f"PDF page too complex: page {number} draws more than {self.max_page_text_operators:,} "
+                        f"text-show operators (limit {self.max_page_text_operators:,})")
+        if operators > self.max_page_operators:
+            raise _Over(f"PDF page too complex: page {number} draws more than {self.max_page_operators:,} "
+                        f"operators (limit {self.max_page_operators:,})")
+
+    def note_inflation(self, decoded: int, encoded: int, key: tuple[Any, ...]) -> None:
+        """Keep the stream that inflates most (a ``pdf_stream_inflation`` candidate)."""
         if decoded < INFLATION_MIN_BYTES:
             return
         found = Inflation(decoded, encoded, key[0] if isinstance(key[0], int) else None)
-        if census.inflation is None or found.ratio > census.inflation.ratio:
-            census.inflation = found
+        if self.census.inflation is None or found.ratio > self.census.inflation.ratio:
+            self.census.inflation = found
 
-    def scan(streams: list[tuple[Any, tuple[Any, ...]]], key: tuple[Any, ...]) -> StreamStats:
+    def scan(self, streams: list[tuple[Any, tuple[Any, ...]]], key: tuple[Any, ...]) -> StreamStats:
         """Decode and scan ``streams`` as one logical stream (memoized by ``key``)."""
-        if key in memo:
-            return memo[key]
-        if deadline is not None:
-            deadline.check("reading the content streams")
+        if key in self.memo:
+            return self.memo[key]
+        if self.deadline is not None:
+            self.deadline.check("reading the content streams")
         scanner = _Scanner()
         for stream, stream_key in streams:
             meter = StreamStats()
-            for chunk in _decoded_chunks(stream, budget.left + 1, meter):
+            for chunk in _decoded_chunks(stream, self.budget.left + 1, meter):
                 scanner.feed(chunk)
-                stats = scanner.stats
-                if stats.operators > max_page_operators or stats.text_operators > max_page_text_operators:
-                    note_inflation(*_measure_inflation(stream, max_content_bytes + 1), stream_key)
+                if self._over(scanner.stats.operators, scanner.stats.text_operators):
+                    self.note_inflation(*_measure_inflation(stream, self.max_content_bytes + 1), stream_key)
                     break
-            budget.used += meter.decoded
-            note_inflation(meter.decoded, meter.encoded, stream_key)
-            if budget.used > budget.limit:
-                raise _Over(f"PDF content too large: more than {budget.limit:,} bytes of decompressed content "
-                            f"streams (limit {budget.limit:,})")
-            if scanner.stats.operators > max_page_operators or scanner.stats.text_operators > max_page_text_operators:
+            self.budget.used += meter.decoded
+            self.note_inflation(meter.decoded, meter.encoded, stream_key)
+            if self.budget.used > self.budget.limit:
+                raise _Over(f"PDF content too large: more than {self.budget.limit:,} bytes of decompressed "
+                            f"content streams (limit {self.budget.limit:,})")
+            if self._over(scanner.stats.operators, scanner.stats.text_operators):
                 break
         stats = scanner.finish()
-        memo[key] = stats
+        self.memo[key] = stats
         return stats
 
+    @staticmethod
     def streams_of(value: Any) -> list[tuple[Any, tuple[Any, ...]]]:
         """A ``/Contents`` value (a stream or an array of streams) as ``(stream, key)`` pairs."""
         resolved = _resolve(value)
         items = list(resolved)[:10_000] if isinstance(resolved, list) else [value]
         return [(_resolve(item), _key(item)) for item in items if _is_stream(_resolve(item))]
 
-    def cost_of(streams: list[tuple[Any, tuple[Any, ...]]], key: tuple[Any, ...], resources: Any,
+    def cost_of(self, streams: list[tuple[Any, tuple[Any, ...]]], key: tuple[Any, ...], resources: Any,
                 stack: tuple[tuple[Any, ...], ...], page: int) -> tuple[int, int]:
         """(operators, text operators) that drawing ``streams`` costs, with the forms it draws."""
-        if key in costs:
-            return costs[key]
+        if key in self.costs:
+            return self.costs[key]
         if key in stack:
             raise _Over(f"corrupt PDF: form XObjects on page {page} draw each other in a cycle")
         if len(stack) > MAX_FORM_DEPTH:
             raise _Over(f"corrupt PDF: form XObjects on page {page} nested more than {MAX_FORM_DEPTH} deep")
-        stats = scan(streams, key)
+        stats = self.scan(streams, key)
         operators, text = stats.operators, stats.text_operators
         res = _resolve(resources)
-        extra[0] += extras(res, (*stack, key), page)
+        self.extra += self.extras(res, (*stack, key), page)
         xobjects = _resolve(res.get("/XObject")) if hasattr(res, "get") else None
-        if hasattr(xobjects, "raw_get"):
+        if xobjects is not None and hasattr(xobjects, "raw_get"):
             for name, times in stats.draws.items():
-                target_name = "/" + name.decode("latin-1")
-                target_raw = xobjects.raw_get(target_name) if target_name in xobjects else None
-                target = _resolve(target_raw)
-                if not _is_stream(target) or target.get("/Subtype") != "/Form":
-                    continue
-                form_resources = target.raw_get("/Resources") if "/Resources" in target else resources
-                form_key = _key(target_raw)
-                sub_ops, sub_text = cost_of([(target, form_key)], form_key, form_resources, (*stack, key), page)
-                operators += times * sub_ops
-                text += times * sub_text
-                if operators > max_page_operators or text > max_page_text_operators:
+                sub = self._form_cost(xobjects, name, resources, (*stack, key), page)
+                operators += times * sub[0]
+                text += times * sub[1]
+                if self._over(operators, text):
                     break
-        costs[key] = (operators, text)
+        self.costs[key] = (operators, text)
         return operators, text
 
-    def extras(res: Any, stack: tuple[tuple[Any, ...], ...], page: int) -> int:
+    def _form_cost(self, xobjects: Any, name: bytes, resources: Any, stack: tuple[tuple[Any, ...], ...],
+                   page: int) -> tuple[int, int]:
+        """The cost of one drawing of the form XObject ``name`` (0 for an image or a missing name)."""
+        target_name = "/" + name.decode("latin-1")
+        target_raw = xobjects.raw_get(target_name) if target_name in xobjects else None
+        target = _resolve(target_raw)
+        if not _is_stream(target) or target.get("/Subtype") != "/Form":
+            return 0, 0
+        form_resources = target.raw_get("/Resources") if "/Resources" in target else resources
+        form_key = _key(target_raw)
+        return self.cost_of([(target, form_key)], form_key, form_resources, stack, page)
+
+    def extras(self, res: Any, stack: tuple[tuple[Any, ...], ...], page: int) -> int:
         """Operators of the Type 3 glyph procedures and tiling patterns of ``res`` not counted yet."""
         if not hasattr(res, "get"):
             return 0
+        return self._type3_cost(res, stack, page) + self._pattern_cost(res, stack, page)
+
+    def _type3_cost(self, res: Any, stack: tuple[tuple[Any, ...], ...], page: int) -> int:
         total = 0
         fonts = _resolve(res.get("/Font"))
         for font_raw in list(fonts.values())[:1000] if hasattr(fonts, "values") else []:
             font, key = _resolve(font_raw), _key(font_raw)
-            if not hasattr(font, "get") or font.get("/Subtype") != "/Type3" or key in once:
+            if not hasattr(font, "get") or font.get("/Subtype") != "/Type3" or key in self.once:
                 continue
-            once.add(key)
+            self.once.add(key)
             procs = _resolve(font.get("/CharProcs"))
             font_res = font.raw_get("/Resources") if "/Resources" in font else res
             for proc_raw in list(procs.values())[:10_000] if hasattr(procs, "values") else []:
                 proc = _resolve(proc_raw)
                 if _is_stream(proc):
                     proc_key = _key(proc_raw)
-                    total += cost_of([(proc, proc_key)], proc_key, font_res, stack, page)[0]
+                    total += self.cost_of([(proc, proc_key)], proc_key, font_res, stack, page)[0]
+        return total
+
+    def _pattern_cost(self, res: Any, stack: tuple[tuple[Any, ...], ...], page: int) -> int:
+        total = 0
         patterns = _resolve(res.get("/Pattern"))
         for pattern_raw in list(patterns.values())[:1000] if hasattr(patterns, "values") else []:
             pattern, key = _resolve(pattern_raw), _key(pattern_raw)
-            if not _is_stream(pattern) or key in once:
+            if not _is_stream(pattern) or key in self.once:
                 continue
-            once.add(key)
+            self.once.add(key)
             pattern_res = pattern.raw_get("/Resources") if "/Resources" in pattern else res
-            total += cost_of([(pattern, key)], key, pattern_res, stack, page)[0]
+            total += self.cost_of([(pattern, key)], key, pattern_res, stack, page)[0]
         return total
 
-    def annotation_cost(page_dict: Any, resources: Any, page: int) -> tuple[int, int]:
+    def annotation_cost(self, page_dict: Any, resources: Any, page: int) -> tuple[int, int]:
         """One operator per annotation plus its normal appearance streams (drawn when rendering)."""
         annotations = _resolve(page_dict.get("/Annots"))
         if not isinstance(annotations, list):
             return 0, 0
         operators = text = 0
-        for annot_raw in list(annotations)[: max_page_operators + 1]:
+        for annot_raw in list(annotations)[: self.max_page_operators + 1]:
             operators += 1
-            annot = _resolve(annot_raw)
-            appearance = _resolve(annot.get("/AP")) if hasattr(annot, "get") else None
-            normal_raw = appearance.raw_get("/N") if hasattr(appearance, "raw_get") and "/N" in appearance else None
-            normal = _resolve(normal_raw)
-            if _is_stream(normal):
-                states = [normal_raw]
-            elif hasattr(normal, "raw_get"):
-                states = [normal.raw_get(k) for k in list(normal.keys())[:16]]
-            else:
-                states = []
-            for state_raw in states:
+            for state_raw in _appearance_states(_resolve(annot_raw)):
                 form = _resolve(state_raw)
                 if _is_stream(form):
                     form_key = _key(state_raw)
                     form_res = form.raw_get("/Resources") if "/Resources" in form else resources
-                    sub_ops, sub_text = cost_of([(form, form_key)], form_key, form_res, (), page)
+                    sub_ops, sub_text = self.cost_of([(form, form_key)], form_key, form_res, (), page)
                     operators += sub_ops
                     text += sub_text
-            if operators > max_page_operators or text > max_page_text_operators:
+            if self._over(operators, text):
                 break
         return operators, text
 
-    try:
-        for number, (page_dict, resources) in enumerate(pages, 1):
-            extra[0] = 0
-            contents = page_dict.raw_get("/Contents") if "/Contents" in page_dict else None
-            streams = streams_of(contents) if contents is not None else []
-            operators, text = cost_of(streams, ("page", number), resources, (), number)
-            annot_ops, annot_text = annotation_cost(page_dict, resources, number)
-            operators += annot_ops + extra[0]
-            text += annot_text
-            census.page_operators.append(operators)
-            census.page_text_operators.append(text)
-            if text > max_page_text_operators:
-                raise _Over(f"PDF page too complex: page {number} draws more than {max_page_text_operators:,} "
-                            f"text-show operators (limit {max_page_text_operators:,})")
-            if operators > max_page_operators:
-                raise _Over(f"PDF page too complex: page {number} draws more than {max_page_operators:,} "
-                            f"operators (limit {max_page_operators:,})")
-    except _Over as over:
-        census.over_budget = str(over)
-    census.decoded_bytes = budget.used
-    return census
+
+def _appearance_states(annot: Any) -> list[Any]:
+    """The (raw) normal appearance streams of an annotation: its ``/AP /N`` stream, or each state's."""
+    appearance = _resolve(annot.get("/AP")) if hasattr(annot, "get") else None
+    normal_raw = None
+    if appearance is not None and hasattr(appearance, "raw_get") and "/N" in appearance:
+        normal_raw = appearance.raw_get("/N")
+    normal = _resolve(normal_raw)
+    if _is_stream(normal):
+        return [normal_raw]
+    if hasattr(normal, "raw_get"):
+        return [normal.raw_get(k) for k in list(normal.keys())[:16]]
+    return []

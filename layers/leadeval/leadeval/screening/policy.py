@@ -11,6 +11,10 @@ from leadeval.models import DocumentKind, Severity
 from leadeval.screening.kinds import DEFAULT_ACCEPTED_KINDS, INCOME_KINDS
 
 
+def _default_deductions() -> dict[Severity, int]:
+    return {"high": 25, "medium": 10, "low": 3}
+
+
 class ScoringPolicy(BaseModel):
     """A site's screening policy: stored as JSON, versioned (``version`` is saved with every
     evaluation). Unknown keys are rejected so a typo cannot silently fall back to a default.
@@ -52,9 +56,7 @@ class ScoringPolicy(BaseModel):
     partial_income_points: int = Field(default=50, ge=0)
     income_document_points: int = Field(default=20, ge=0)
     identity_document_points: int = Field(default=10, ge=0)
-    deduction_points: dict[Severity, int] = Field(
-        default_factory=lambda: {"high": 25, "medium": 10, "low": 3}
-    )
+    deduction_points: dict[Severity, int] = Field(default_factory=lambda: _default_deductions())
     label_a_min: int = 80
     label_b_min: int = 65
     label_c_min: int = 50

@@ -85,7 +85,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
 from leadeval.screening.kinds import KINDS
@@ -342,7 +342,15 @@ def extract_facts(text: str) -> ExtractedFacts:
     """
     text = _normalise(text[:MAX_TEXT_CHARS])
     kind = classify(text)
-    found: dict[str, object] = {}
+    found, names = _apply_rules(text, kind)
+    _complete_by_kind(text, kind, found, names)
+    found["names_shown"] = names
+    return ExtractedFacts(document_kind=kind, **{k: v for k, v in found.items() if v is not None})
+
+
+def _apply_rules(text: str, kind: DocumentKind) -> tuple[dict[str, Any], list[str]]:
+    """The labelled values of the kind's rules (:data:`RULES`): ``(fields, names)``, first match per field."""
+    found: dict[str, Any] = {}
     names: list[str] = []
     for rule, pattern in _COMPILED:
         if kind not in rule.kinds:
@@ -359,13 +367,17 @@ def extract_facts(text: str) -> ExtractedFacts:
         value = _first_value(text, pattern, rule)
         if value is None:
             continue
-        if rule.value == "range":
-            start, end = value  # type: ignore[misc]
-            found.setdefault(targets[0], start)
-            found.setdefault(targets[1], end)
+        if rule.value == "range" and isinstance(value, tuple):  # a date range
+            found.setdefault(targets[0], value[0])
+            found.setdefault(targets[1], value[1])
         else:
             found.setdefault(targets[0], value)
+    return found, names
 
+
+def _complete_by_kind(text: str, kind: DocumentKind, found: dict[str, Any], names: list[str]) -> None:
+    """Facts a kind's documents show without a label (line items, address blocks, the tax year), added to
+    ``found`` / ``names`` where the rules left them empty."""
     if kind == _K.PAY_STUB:
         if found.get("gross_pay") is None:
             found["gross_pay"] = _single_earnings_line(text)
@@ -375,23 +387,21 @@ def extract_facts(text: str) -> ExtractedFacts:
             word = _FREQUENCY_WORD.search(text)
             found["pay_frequency"] = _frequency(word.group(1)) if word else None
     if kind == _K.BANK_STATEMENT:
-        found["deposits"] = _credits(text, found.get("opening_balance"))  # type: ignore[arg-type]
+        found["deposits"] = _credits(text, found.get("opening_balance"))
         for key in ("total_debits", "total_credits"):
             if found.get(key) is not None:
-                found[key] = abs(found[key])  # type: ignore[arg-type]
+                found[key] = abs(found[key])
     if kind in (_K.PAY_STUB, _K.TAX_FORM, _K.EMPLOYMENT_LETTER) and not found.get("employer"):
         found["employer"] = _address_block_name(text, exclude=names)
     if kind == _K.TAX_FORM:
         if found.get("annual_income") is None:
             found["annual_income"] = _w2_box1_from_arithmetic(text)
         if not names:
-            names.extend(_w2_name_parts(text, employer=found.get("employer")))  # type: ignore[arg-type]
+            names.extend(_w2_name_parts(text, employer=found.get("employer")))
         if found.get("document_date") is None and (year := _TAX_YEAR.search(text)):
             found["document_date"] = date(int(year.group(1)), 12, 31)  # the end of the tax year it reports
     if kind in _LETTERS and found.get("document_date") is None:
         found["document_date"] = _standalone_date(text)
-    found["names_shown"] = names
-    return ExtractedFacts(document_kind=kind, **{k: v for k, v in found.items() if v is not None})
 
 
 def classify(text: str) -> DocumentKind:
