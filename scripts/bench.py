@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark script in turn; each writes its own section of docs/benchmarks.md.
 
-- ``scripts/bench_budget.py``: the budgets of DESIGN.md §7 (D1 requests per job and per sweep, SQS calls
+- ``scripts/bench_budget.py``: leadeval's budgets (D1 requests per job and per sweep, SQS calls
   per sweep, cold import, concurrent fetch, peak memory), between ``<!-- budgets:start/end -->``.
 - ``scripts/bench_load.py --proof``: the load and concurrency proof on PostgreSQL + moto SQS (10,000 jobs,
   50 sites, 4 worker and 2 sweep processes; clean, then 10 % faults with a worker killed), between

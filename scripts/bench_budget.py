@@ -1,4 +1,6 @@
-"""Measure the budgets of DESIGN.md §7 and write them into docs/benchmarks.md.
+"""Measure leadeval's budgets (D1 requests, SQS calls, cold import, fetch concurrency, memory).
+
+The figures are written into docs/benchmarks.md.
 
 Usage::
 
@@ -65,7 +67,7 @@ HEAVY = ("pypdf", "PIL", "pypdfium2", "pillow_heif", "fpdf", "moto", "httpx", "p
 """Modules that must not load when the worker or sweep module is imported."""
 
 CF_REQUESTS_PER_5_MIN = 1200
-"""Cloudflare API global limit per user/token (fundamentals/api-rate-limits, reference/cloudflare.md §1.7)."""
+"""Cloudflare API global limit per user/token (Cloudflare docs: fundamentals/api/reference/limits)."""
 
 
 def _quiet() -> None:
@@ -577,7 +579,7 @@ def _mb(kb: float) -> str:
 def render(results: dict[str, Any], command: str) -> str:
     """The markdown section (between the markers) for ``results``."""
     a, b, c, d, e = (results.get(k) for k in ("d1", "sqs", "import", "fetch", "memory"))
-    lines = [START, "## Budgets (DESIGN §7)", "",
+    lines = [START, "## Budgets", "",
              f"Produced by `{command}` on {results['machine']} ({results['date']}). Every figure below is",
              "measured by that script; rerun it after a change (`make bench` runs it).", ""]
     if a and b and c and d and e:
@@ -779,7 +781,7 @@ def _concurrency_prose(a: dict[str, Any]) -> list[str]:
         "### Deriving `WorkerMaxConcurrency` from the D1 budget", "",
         f"The Cloudflare API allows {CF_REQUESTS_PER_5_MIN:,} requests per 5 minutes per token = **{per_s:.0f} "
         "requests/s**, and one request over it blocks every call of that token for five minutes "
-        "(`reference/cloudflare.md` §1.7). Measured above: a processed job makes at most "
+        "(Cloudflare docs: fundamentals/api/reference/limits). Measured above: a processed job makes at most "
         f"**{d1} D1 requests** (claim + load, fingerprint lookup, result write) and a sweep **1** "
         "(≈ 0.017 requests/s at one sweep a minute). With C concurrent workers, r requests per job on the token "
         "and T seconds per job, the token sees C × r / T requests/s, so **C ≤ 4 × T / r**. T is dominated by "

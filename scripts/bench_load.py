@@ -787,7 +787,7 @@ class Orchestrator:
     def kill_and_restart(self, env: dict[str, str], t0: float) -> dict[str, Any]:
         """SIGKILL worker-0 while it holds a received batch, preferably just after it started an AI call
         (the call is then lost with the process and the job's next attempt calls the model again: the
-        repeat DESIGN §1 allows), then start ``worker-0r`` in its place."""
+        repeat the design allows: a crash between the AI call and the write), then start ``worker-0r`` in its place."""
         victim = "worker-0"
         path = self.run_dir / "events" / f"{victim}.jsonl"
         deadline = time.monotonic() + 20
@@ -1373,8 +1373,9 @@ def render_section(summaries: Sequence[tuple[str, dict[str, Any]]], env: dict[st
         f"as for its floor; fastest of {len(iso.get('sweep_ms_runs', []))} alternated runs each): "
         f"{iso.get('sweep_ms', 0):,.0f} ms, of which {iso.get('store_ms', 0):.0f} ms in the database, against "
         f"{iso.get('floor_ms', 0):,.0f} ms for the bare sends (×{iso.get('ratio', '–')}). moto's SQS slows as the "
-        f"queue deepens (each message costs O(depth), toolchain.md §2), so {iso.get('jobs', '–')} sends into one "
-        f"queue dominate; real SQS answers a SendMessageBatch in tens of milliseconds at any depth.")
+        f"queue deepens (each message costs O(depth) in moto), so "
+        f"{iso.get('jobs', '–')} sends into one queue dominate; real SQS answers a SendMessageBatch in tens of "
+        "milliseconds at any depth.")
     lines.append(
         "- **Claim latency** is the wall time of `store.claim` in the worker: one transaction that claims the job "
         "and loads its lead, documents and usage row, on a local server shared with everything else.")
@@ -1385,7 +1386,8 @@ def render_section(summaries: Sequence[tuple[str, dict[str, Any]]], env: dict[st
         "- **AI calls per completed job** counts every call the fake model received (recorded when the call "
         "starts, so a call cut short by the kill counts): with faults, the extra calls are the injected AI 5xx "
         "retried, plus the call the killed worker was making (that job's next attempt calls the model again: "
-        "the one repeat DESIGN §1 allows, *jobs with two successful AI calls*).")
+        "the one repeat the design allows (a crash between the AI call and the write), "
+        "*jobs with two successful AI calls*).")
     faulty = next((s["result"] for _, s in summaries if s["result"].get("kill")), None)
     if faulty is not None:
         k = faulty["kill"]

@@ -1,7 +1,8 @@
 """leadeval runs on the application's own database: the application's schema is a contract.
 
 Over SQLite, the D1 fake and PostgreSQL: the application's tables are created from the application's schema
-(``shared/reference/application-schema.sql`` when it is beside the repository, else leadeval's copy of it)
+(the application's own copy when it is beside the repository, else leadeval's copy of it,
+``tools/leadeval_tools/sql/application_schema.sqlite.sql``)
 and from a variant of our own with extra columns, foreign keys, indexes and CHECK constraints in the
 application's vocabulary (``data/application_schema_variant.sql``); ``db migrate`` runs twice; the
 application inserts its rows the way it does (the original processor's manual-test INSERT for the job);

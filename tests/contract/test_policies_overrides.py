@@ -1,4 +1,4 @@
-"""Contract suite for "people stay in charge" (DESIGN §5.6, migration 0003) over every ``JobStore`` backend
+"""Contract suite for "people stay in charge" (migration 0003) over every ``JobStore`` backend
 (``job_store`` fixture: SQLite, D1 through its REST fake, PostgreSQL when a server answers):
 
 - per-site scoring policies: versioned, never edited in place, loaded in the claim's one round trip,

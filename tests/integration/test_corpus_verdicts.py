@@ -1,4 +1,4 @@
-"""Per-file verdicts, signals and reasons on the shared corpus (``/work/shared/corpus``, see its SOURCES.md),
+"""Per-file verdicts, signals and reasons on the sample corpus (``LEADEVAL_CORPUS_DIR``, see its SOURCES.md),
 matching what a person sees in each file. ``test_evaluate_corpus.py`` checks job statuses through the CLI;
 this file checks the per-document outcome through ``process_message`` (SQLite, documents in memory, the
 offline model unless a test brings a vision model), so it stays fast.

@@ -1,4 +1,4 @@
-"""Cold start: importing a function's ``app.py`` loads no heavy library (DESIGN §7).
+"""Cold start: importing a function's ``app.py`` loads no heavy library.
 
 Each function is imported in a fresh interpreter the way Lambda loads it: ``app.py`` as the module
 ``app`` from its own folder (``CodeUri``), the layer's ``leadeval`` package on the path. PDF and image

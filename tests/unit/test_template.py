@@ -2,7 +2,7 @@
 
 cfn-lint (1.58, which validates SAM templates against SAM schemas without translating them) does not
 look inside event properties or resolve ``Fn::FindInMap`` against parameter ``AllowedValues``, so the
-rules that keep the queue and the worker consistent (DESIGN.md §1, reference/aws-lambda-sam-sqs.md
+rules that keep the queue and the worker consistent (docs/architecture.md; AWS Lambda docs on SQS event sources
 §2.2/§6) are asserted here on the parsed template, with parameters at their defaults unless a test
 says otherwise.
 """
@@ -28,7 +28,7 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 SQS_EVENT_FILES = sorted(EVENTS.glob("worker_*.json"))
 
-#: Settings every function must see (the brief's list; DESIGN.md §6).
+#: Settings every function must see (README "Configuration").
 REQUIRED_ENV = [
     "LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "LEADEVAL_QUEUE_URL",
     "LEADEVAL_DLQ_URL", "LEADEVAL_SWEEP_LIMIT", "LEADEVAL_SWEEP_BACKLOG_LIMIT", "LEADEVAL_MAX_ATTEMPTS",

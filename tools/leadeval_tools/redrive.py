@@ -11,7 +11,7 @@
 * :meth:`SqsRedriver.redrive_jobs` moves only the messages of chosen jobs: receive, send the
   same body to the source queue, delete from the DLQ.
 
-API facts (Amazon SQS API Reference; ``shared/reference/aws-lambda-sam-sqs.md`` §3.1):
+API facts (Amazon SQS API Reference: StartMessageMoveTask, ListMessageMoveTasks):
 ``MaxNumberOfMessagesPerSecond`` is at most 500; one active move task per queue; a task runs
 at most 36 hours; ``ListMessageMoveTasks`` ``MaxResults`` is 1..10 (default 1); redriven
 messages get a new message id. moto (5.2) implements none of the three move-task actions,

@@ -1,4 +1,4 @@
-"""Settings: every environment variable leadeval reads, validated in one place (DESIGN §6).
+"""Settings: every environment variable leadeval reads, validated in one place.
 
 ``Settings.from_env(mapping)`` takes a plain mapping (``os.environ`` in Lambda, a dict in tests) and
 raises :class:`~leadeval.errors.ConfigurationError` naming the variable when a value is missing or

@@ -386,7 +386,7 @@ class Verdict(StrEnum):
 
 @dataclass
 class PreparedDocument:
-    """A document after preparation (DESIGN §5.1), before the model sees it.
+    """A document after preparation, before the model sees it.
 
     Attributes:
         document_id: ``lead_documents.id``.

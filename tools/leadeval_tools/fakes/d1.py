@@ -1,6 +1,6 @@
 """An in-process fake of the Cloudflare D1 REST API, for ``httpx.MockTransport``, on a real SQLite file.
 
-It follows the documented contract (``shared/reference/cloudflare.md`` §1), so an adapter that
+It follows the documented contract (Cloudflare D1 docs: REST API ``query``, platform/limits), so an adapter that
 passes against it speaks D1's protocol rather than the fake's:
 
 * Routes: only ``POST …/accounts/{account_id}/d1/database/{database_id}/query`` (rows as objects)

@@ -6,7 +6,7 @@ In AWS the worker uses Powertools' ``DynamoDBPersistenceLayer`` on the table ``t
 when it is SQLite. Why SQLite rather than Powertools' Redis layer: the embedded default must run with
 nothing but Python (``make run`` on a fresh machine), and a table beside the jobs is inspectable with the
 same tools; Redis would be one more server to start. A D1 job store does *not* host these records: they
-would cost 2–3 more D1 requests per job and break the 3-request budget (DESIGN §7), so D1 deployments use
+would cost 2–3 more D1 requests per job and break the 3-request budget, so D1 deployments use
 the DynamoDB table.
 
 The conditional put follows the DynamoDB layer's condition (Powertools ``persistence/dynamodb.py``): a put

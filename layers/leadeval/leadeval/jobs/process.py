@@ -1,4 +1,4 @@
-"""Processing one job: claim, load, check quota, prepare, extract, validate, score, save (DESIGN §1, §5).
+"""Processing one job: claim, load, check quota, prepare, extract, validate, score, save.
 
 :func:`process_message` never raises for a job's own failure: it records the outcome in the database
 (completed, failed, retried, snoozed, dead-lettered) and returns a :class:`JobOutcome` telling the

@@ -1,9 +1,9 @@
-"""Retry policy: what happens to a job after an error, decided by the error's type (DESIGN §4).
+"""Retry policy: what happens to a job after an error, decided by the error's type.
 
 Backoff is exponential with full jitter and a cap: ``delay = uniform(base/2, min(cap, base * 2**(n-1)))``
 seconds for the n-th retryable failure. Full jitter spreads a burst of failures (AWS Architecture
 Blog, "Exponential Backoff And Jitter"); the floor of base/2 keeps a retry from landing instantly.
-Compare Oban (15 s + 2^n, +10 % jitter) and River (n^4 s, ±10 %) in reference/anchors.md.
+Compare Oban (15 s + 2^n, +10 % jitter) and River (n^4 s, ±10 %).
 """
 
 from __future__ import annotations

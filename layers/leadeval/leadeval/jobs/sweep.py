@@ -1,4 +1,4 @@
-"""The sweep: rescue what no message will fix, claim due jobs, fan them out to SQS (DESIGN §1).
+"""The sweep: rescue what no message will fix, claim due jobs, fan them out to SQS.
 
 One database step (rescue + claim in one batch: one D1 request whatever the job count), then
 ``ceil(claimed / 10)`` SendMessageBatch calls. Jobs whose entries SQS rejected go back to pending.

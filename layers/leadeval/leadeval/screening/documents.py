@@ -1,4 +1,4 @@
-"""Document preparation (DESIGN §5.1): sniff, bound, decode, render, and run the forensics.
+"""Document preparation: sniff, bound, decode, render, and run the forensics.
 
 :func:`prepare_document` turns one document's bytes into a
 :class:`~leadeval.models.PreparedDocument` for the vision model:
@@ -12,7 +12,7 @@
 
 It never raises for bad input: whatever goes wrong becomes ``unreadable_reason`` (a short
 message with sizes, counts and exception class names, never document text), and the document
-gets the verdict `unreadable` while the job carries on (DESIGN §4).
+gets the verdict `unreadable` while the job carries on.
 
 Memory and time: every document is prepared within a budget, checked before the expensive step, and a
 document over it is `unreadable` with the reason (sizes and counts) while the job goes on:
@@ -97,7 +97,7 @@ class DocumentLimits:
             decompression-bomb threshold) caps it too, so Pillow's bomb warning can never be
             reached by an image we decode.
         long_side_px: longest side of every output image, in pixels. Llama 3.2 Vision tiles
-            images at 560 px, at most 2×2 tiles (``reference/cloudflare.md``), so 1120.
+            images at 560 px, at most 2×2 tiles (Llama 3.2 Vision model card), so 1120.
         max_rendered_pages: PDF pages rendered to images for the model.
         min_text_chars: a PDF page with fewer extracted non-blank characters has "no text
             layer" (scans, photos, or a stray page number).

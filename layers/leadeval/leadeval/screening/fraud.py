@@ -1,4 +1,4 @@
-"""Deterministic document forensics, run before the model sees a document (DESIGN §5.2).
+"""Deterministic document forensics, run before the model sees a document.
 
 Every check here reads structure and metadata only (PDF trailer, catalog, info dictionary,
 EXIF), never the document's body text, and returns :class:`~leadeval.models.Signal` objects
@@ -611,7 +611,7 @@ def reuse_signals(document_id: str, file_sha256: str, applicant_name_hash: str,
             (may include other files' hashes; they are ignored).
 
     The idea is DocuClipper's duplicate fingerprints and Inscribe's network detection
-    (anchors.md §B.1); the evidence holds counts only.
+   ; the evidence holds counts only.
     """
     others = {p.name_hash for p in prior
               if p.file_sha256 == file_sha256 and p.name_hash != applicant_name_hash}

@@ -1,4 +1,4 @@
-"""Scoring: final verdicts, verified income and the deterministic, explainable score (DESIGN §5.5).
+"""Scoring: final verdicts, verified income and the deterministic, explainable score.
 
 The policy, written for property managers with worked examples, is ``docs/scoring.md``; this
 module is its implementation and the two must agree. In short:
@@ -6,7 +6,7 @@ module is its implementation and the two must agree. In short:
 1. :func:`~leadeval.screening.validation.validate` checks the extracted facts.
 2. :func:`document_verdict` finalises each document: ``unreadable`` stays; any high-severity
    finding on it makes it ``edited``; no facts → ``undetermined``; else ``clean``
-   (Snappt/Inscribe verdicts, ``shared/reference/anchors.md`` B.1).
+   (the verdicts screening vendors such as Snappt and Inscribe give).
 3. :func:`income_breakdown` counts every lawful source of income shown by *clean* documents:
    wages (pay stubs, by frequency), employment letters and tax forms (annual ÷ 12), benefit
    letters (SSI/SSDI, child support, pensions, assistance). Bank deposits corroborate and are
@@ -14,7 +14,7 @@ module is its implementation and the two must agree. In short:
 4. :func:`assess` turns that into points, a score 0–100, a label A–D, a recommendation and
    reasons that each name the data used and the standard needed (HUD FHEO screening guidance,
    April 2024: "state the standard that would have been needed", never "in a conclusory
-   fashion"; anchors.md B.2).
+   fashion").
 
 Determinism: the same lead, documents, ``today`` and policy give an equal :class:`Assessment`.
 Inputs from the lead are the name (only to match documents), the rent, the voucher amount and

@@ -1,11 +1,10 @@
 """Validation: deterministic checks of extracted facts, per document and across documents.
 
-DESIGN §5.4. The vision model (or the offline reader) says what a document *states*; these
+The vision model (or the offline reader) says what a document *states*; these
 checks say whether what it states holds together: arithmetic (net = gross − deductions, YTD
 progression, balance reconciliation), dates (future, stale, period order, ID expiry) and
 cross-document consistency (names against the lead, net pay against bank deposits). The checks
-follow the property-manager and vendor checklists collected in
-``shared/reference/anchors.md`` part B.1 (Snappt, Inscribe, DocuClipper,
+follow the property-manager and vendor checklists (Snappt, Inscribe, DocuClipper,
 compliancesupport.com): "calculations, including YTD progressing from one stub to the next",
 "opening/closing reconciliation", "future-dated entries", "names that don't match", "net pay
 appears as a deposit on the bank statement".

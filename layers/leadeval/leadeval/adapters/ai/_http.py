@@ -1,7 +1,8 @@
 """HTTP plumbing shared by the vision-model adapters: one error mapping, one POST helper.
 
 Retryable vs permanent is decided here, once, by (HTTP status, provider error code) — never by
-matching message text (DESIGN §1, §4). The mapping, in order of precedence:
+matching message text (docs/architecture.md, "What the worker does with each outcome").
+The mapping, in order of precedence:
 
 =====================================================  ==========================================
 status / code                                           error raised
@@ -24,7 +25,7 @@ httpx unsupported protocol / invalid URL                ``ConfigurationError``
 =====================================================  ==========================================
 
 Sources: Workers AI error table (developers.cloudflare.com/workers-ai/platform/errors/;
-``shared/reference/cloudflare.md`` §3.7), Cloudflare API rate limits and ``retry-after``
+Workers AI docs, platform/errors), Cloudflare API rate limits and ``retry-after``
 (fundamentals/api/reference/limits), Cloudflare auth error 10000 / 9109 ("Invalid access token"),
 OpenAI error codes (platform.openai.com/docs/guides/error-codes: 429 ``insufficient_quota``).
 
@@ -326,7 +327,7 @@ _IMAGE_MAGIC: Sequence[tuple[bytes, str]] = (
 def image_data_url(data: bytes) -> str:
     """A ``data:`` URL for one page image (RFC 2397), base64-encoded.
 
-    Prepared page images are JPEG (DESIGN §5.1); PNG and WebP bytes are labelled as such so a
+    Prepared page images are JPEG; PNG and WebP bytes are labelled as such so a
     caller passing them is not mislabelled. Anything else is labelled ``image/jpeg``.
     """
     media = "image/jpeg"

@@ -1,7 +1,7 @@
 """The extraction conversation shared by every vision-model adapter: prompt, tolerant parse, repair.
 
 The model is asked for facts only, as one JSON object matching
-:class:`~leadeval.models.ExtractedFacts`; it never produces a score (DESIGN §5.3: the score is
+:class:`~leadeval.models.ExtractedFacts`; it never produces a score (the score is
 computed by :mod:`leadeval.screening.scoring` from validated facts). The document's text and image
 are untrusted data: the text is sent fenced and labelled as such, and the system prompt tells the
 model to ignore instructions inside it. Whatever the model says, only fields of

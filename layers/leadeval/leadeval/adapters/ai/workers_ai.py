@@ -11,10 +11,11 @@ Request (one document, one image per request — the model takes one; 2+ is HTTP
 Response: ``{"result": {"response": "...", "usage": {"prompt_tokens", "completion_tokens",
 "total_tokens"}}, "success": true, "errors": [], "messages": []}``.
 
-Why this shape (``shared/reference/cloudflare.md`` §3): the OpenAI-compatible ``/ai/v1``
-endpoint rejects images for ``@cf/meta/llama-3.2-11b-vision-instruct`` (3030, "Unable to add
-image…"); the model has no JSON mode (``response_format`` is not in its schema), so we prompt for
-JSON and validate it; its default ``max_tokens`` (256) truncates the JSON, so it is always set.
+Why this shape (Workers AI docs: models/llama-3.2-11b-vision-instruct,
+configuration/open-ai-compatibility): the OpenAI-compatible ``/ai/v1`` endpoint rejects images
+for ``@cf/meta/llama-3.2-11b-vision-instruct`` (3030, "Unable to add image…"); the model has no
+JSON mode (``response_format`` is not in its schema), so we prompt for JSON and validate it;
+its default ``max_tokens`` (256) truncates the JSON, so it is always set.
 The system turn must be present for the image to attach.
 
 The Meta licence must be accepted once per account (error 5016 until then): a human decision,

@@ -1,6 +1,6 @@
 """Cloudflare D1 job store over the D1 REST API (``d1://ACCOUNT_ID/DATABASE_ID``).
 
-Every job-store step is ONE request (``shared/reference/cloudflare.md`` §1)::
+Every job-store step is ONE request (D1 REST API: client-api/query, "batch" form)::
 
     POST {base_url}/accounts/{account_id}/d1/database/{database_id}/query
     Authorization: Bearer <API token with D1 Read + D1 Write>
@@ -60,7 +60,7 @@ is overloaded. Requests queued for too long." / "Too many requests queued."; plu
 reference = …" (workers-sdk #15449, #14731).
 
 Retrying a write batch after a transient fault is safe here because every statement of
-``sqlite.sql`` is idempotent or guarded (DESIGN §1).
+``sql/queries.sql`` is idempotent or guarded.
 """
 
 from __future__ import annotations
@@ -465,7 +465,7 @@ class D1Executor:
     """:class:`~leadeval.adapters.jobstore.sql.SqlExecutor` over the D1 REST ``/query`` endpoint.
 
     Each :meth:`execute_batch` is exactly one HTTP request (``self.requests`` counts them, for the
-    request budget: DESIGN §7).
+    request budget: at most 3 per processed job, docs/benchmarks.md).
 
     Args:
         account_id: the Cloudflare account id.

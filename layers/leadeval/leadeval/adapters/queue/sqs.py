@@ -16,8 +16,7 @@ SQS facts used (Amazon SQS API Reference): ``SendMessageBatch`` takes at most 10
 can answer HTTP 200 with some entries in ``Failed``; ``ChangeMessageVisibility`` accepts
 0..43,200 seconds (12 hours); message attribute data types are ``String``, ``Number`` and
 ``Binary``; ``ApproximateNumberOfMessages`` / ``…NotVisible`` / ``…Delayed`` are queue
-attributes. See also ``shared/reference/aws-lambda-sam-sqs.md`` §2.3, §3 and
-``toolchain.md`` §2 (moto's behaviour for the same calls).
+attributes (Amazon SQS API Reference). moto implements the same calls (tests/contract/test_sqs_queue.py).
 """
 
 from __future__ import annotations

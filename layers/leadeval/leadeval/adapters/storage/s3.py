@@ -2,7 +2,7 @@
 
 Both use a boto3 ``s3`` client, passed in or built lazily on first use (``boto3`` is imported
 only then). Every botocore failure is translated once, in :func:`_map_client_error`, into the
-:mod:`leadeval.errors` tree (DESIGN §4); callers never see botocore types.
+:mod:`leadeval.errors` tree; callers never see botocore types.
 
 R2 (``R2DocumentStore`` / :func:`r2_client`) needs its own client settings, all set on that
 client only (never through ``AWS_*`` environment variables, which would change every other
@@ -10,8 +10,7 @@ AWS client in the Lambda), and its own credentials (an R2 API token's access key
 the Lambda role's credentials). Sources: Cloudflare R2 docs, "S3 API compatibility"
 (``r2/api/s3/api.mdx``: endpoint ``https://<ACCOUNT_ID>.r2.cloudflarestorage.com``, region
 ``auto``, SigV4 only) and "boto3" example (``r2/examples/aws/boto3.mdx``: boto3 >= 1.36
-default integrity checksums are incompatible with R2, use ``when_required``); summarised in
-``shared/reference/cloudflare.md`` §2.
+default integrity checksums are incompatible with R2, use ``when_required``).
 """
 
 from __future__ import annotations
