@@ -360,19 +360,59 @@ class Extraction(BaseModel):
     model: str
     model_version: str | None = None
     usage: ModelUsage = Field(default_factory=ModelUsage)
+    #: Provenance of each value in ``facts``, keyed by its field name (``gross_pay``; list items as
+    #: ``deposits[3]``). A field without an entry was not located (treat it as not certain).
+    evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
 
 
 Severity = Literal["low", "medium", "high"]
 
+#: A rectangle on a page as fractions of the page's width and height, origin at the top-left corner:
+#: ``(x0, y0, x1, y1)`` with ``0 <= x0 <= x1 <= 1`` and ``0 <= y0 <= y1 <= 1``. Independent of the
+#: resolution a page was rendered or OCR'd at, so a report can draw it on any thumbnail.
+Box = tuple[float, float, float, float]
+
+#: How a value was read: ``text_layer`` (printed tokens located on the PDF page, label paired by
+#: position), ``ocr`` (recognised from a page image), ``model`` (a vision model's answer),
+#: ``derived`` (computed from other values, e.g. a frequency from YTD ÷ period gross).
+ReadHow = Literal["text_layer", "ocr", "model", "derived"]
+
+
+class FieldEvidence(BaseModel):
+    """Where one extracted value came from and how far it can be trusted.
+
+    ``certain`` is set by the reader: True only for a value located on the page (a text-layer token
+    whose label was matched by position), or an OCR/model value confirmed by arithmetic that closes
+    or by a second reader agreeing. Checks that would call a document edited use only certain values.
+    ``confidence`` is the engine's own score in ``[0, 1]`` (1.0 for a located text-layer token).
+    ``page`` is 1-based; ``box`` is a :data:`Box` (fractions of the page, top-left origin).
+    """
+
+    how: ReadHow
+    certain: bool = False
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    page: int | None = None
+    box: Box | None = None
+
 
 class Signal(BaseModel):
     """A named finding about a document or the application, with evidence (no document text
-    beyond the figure or field concerned)."""
+    beyond the figure or field concerned).
+
+    Optional evidence a person can verify (after Plaid's document risk signals): the ``page``
+    (1-based) and ``box`` (:data:`Box`) where it is, the ``field`` concerned, and the
+    ``expected`` / ``actual`` values as printed.
+    """
 
     code: str
     severity: Severity
     evidence: str
     document_id: str | None = None
+    page: int | None = None
+    box: Box | None = None
+    field: str | None = None
+    expected: str | None = None
+    actual: str | None = None
 
 
 class Verdict(StrEnum):
@@ -426,6 +466,11 @@ class DocumentResult(BaseModel):
     facts: ExtractedFacts | None = None
     signals: list[Signal] = Field(default_factory=list)
     sha256: str | None = None
+    #: Provenance of each value in ``facts`` (see :attr:`Extraction.evidence`).
+    evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
+    #: Document risk 0–100 and its status (the worst signal wins); None when not assessed.
+    risk_score: int | None = Field(default=None, ge=0, le=100)
+    risk_status: Literal["LOW", "MEDIUM", "HIGH"] | None = None
 
 
 class Reason(BaseModel):
