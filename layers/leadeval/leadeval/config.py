@@ -324,8 +324,8 @@ class Settings(BaseModel):
     def _require_secret(self, *names: str) -> None:
         if not any(n in self.secrets or n in self.secret_parameters for n in names):
             variable = names[-1]
-            raise ConfigurationError(f"{variable} (or {variable}_PARAMETER) is required by the configured "
-                                     "backend", variable=variable)
+            choices = " or ".join(f"{n} (or {n}_PARAMETER)" for n in names)
+            raise ConfigurationError(f"{choices} is required by the configured backend", variable=variable)
 
     @property
     def cloudflare_account(self) -> str | None:
