@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile lock clean browser
+.PHONY: venv run test lint bench bench-hostile lock clean browser report-screenshots
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ bench: venv
 ## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
 bench-hostile: venv
 	$(BIN)/python scripts/bench_hostile.py
+
+## report-screenshots: the sample reports' pictures in docs/report/ (headless Chromium), linked from the README
+report-screenshots: venv browser
+	$(BIN)/python scripts/report_screenshots.py
 
 clean:
 	rm -rf .leadeval .pytest_cache
