@@ -9,6 +9,7 @@ critical accessibility violation found by axe-core.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,3 +193,31 @@ def test_report_command_writes_html_and_a_pdf(demo_run: DemoRun, tmp_path: Path,
     assert "Information for the applicant" in text and "hcv_benefit_letter.pdf" in text
     missing = CliRunner().invoke(app, ["report", "job_nope", "--html", str(html)])
     assert missing.exit_code == 1 and "no job job_nope" in missing.output
+
+
+def test_an_override_and_a_re_evaluation_show_in_the_decision_the_history_and_the_applicants_section(
+        demo_run: DemoRun, tmp_path: Path) -> None:
+    import sqlite3
+
+    from leadeval.adapters.jobstore.sqlite import SqliteJobStore
+    from leadeval_tools.report import render_html
+
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(demo_run.db) as source, sqlite3.connect(db) as target:
+        source.backup(target)  # the demo's database is in WAL mode: a file copy could miss pages
+    store = SqliteJobStore(db)
+    try:
+        store.add_override("job_maple_tampered", recommendation="review", now=datetime(2030, 1, 2, 3, 4, tzinfo=UTC),
+                           reason="Applicant brought the original stub; SSN 123-45-6789 checked")
+        again = store.reevaluate("lead_maple_tampered", now=datetime(2030, 1, 3, tzinfo=UTC), job_id="job_again")
+        assert again.status == "created"
+        html = render_html(build_report(store, None, "job_maple_tampered", now=datetime(2030, 1, 4, tzinfo=UTC)))
+        newer = render_html(build_report(store, None, "job_again", now=datetime(2030, 1, 4, tzinfo=UTC)))
+    finally:
+        store.close()
+    assert "A person reviewed this evaluation and decided: Review" in html and 'data-override="review"' in html
+    assert "123-45-6789" not in html and "SSN •••-••-6789 checked" in html
+    assert "A person reviewed this evaluation on 2030-01-02 03:04 UTC and recorded a decision" in html
+    events = re.findall(r'<li(?: class="current")? data-event="([^"]+)"', html)
+    assert events == ["requested", "evaluated", "override", "re-evaluation requested"]
+    assert 'data-recommendation="none"' in newer and "pending" in newer  # the new request: nothing decided yet
