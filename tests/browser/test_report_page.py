@@ -46,7 +46,7 @@ _SEEN = """(() => {
 
 _OVERFLOW = """(() => ({page: document.documentElement.scrollWidth, window: window.innerWidth,
   wide: [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-    .filter(e => !e.closest('.table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 5)}))()"""
+    .map(e => e.tagName + '.' + e.className).slice(0, 5)}))()"""
 
 
 def _open(chromium: Any, path: Path, width: int = 1280) -> None:
