@@ -221,3 +221,31 @@ def test_an_override_and_a_re_evaluation_show_in_the_decision_the_history_and_th
     events = re.findall(r'<li(?: class="current")? data-event="([^"]+)"', html)
     assert events == ["requested", "evaluated", "override", "re-evaluation requested"]
     assert 'data-recommendation="none"' in newer and "pending" in newer  # the new request: nothing decided yet
+
+
+class _Replaced:
+    """A document store whose files were all replaced since the evaluation."""
+
+    def get(self, key: str, *, max_bytes: int) -> bytes:
+        from tests.helpers import text_pdf
+
+        return text_pdf(["Another pay stub uploaded under the same key"])
+
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        raise AssertionError("the report never writes")
+
+
+def test_a_file_replaced_since_the_evaluation_is_not_pictured(demo_run: DemoRun) -> None:
+    from leadeval_tools.report import render_html
+
+    store = demo_run.store()
+    try:
+        stored = build_report(store, demo_run.document_store(), "job_maple_tampered", now=datetime.now(UTC))
+        replaced = build_report(store, _Replaced(), "job_maple_tampered", now=datetime.now(UTC))
+    finally:
+        store.close()
+    assert [len(d.pages) for d in stored.documents] == [1] and stored.documents[0].pages_note is None
+    assert [len(d.pages) for d in replaced.documents] == [0]
+    assert replaced.documents[0].pages_note == ("no picture: the stored file is no longer the one evaluated "
+                                                "(its SHA-256 differs)")
+    assert "<img" not in render_html(replaced) and "its SHA-256 differs" in render_html(replaced)

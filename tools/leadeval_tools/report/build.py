@@ -8,6 +8,7 @@ report made a year later shows what the property manager was shown then.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -237,7 +238,8 @@ def _policy(store: OperatorStore, evaluation: Evaluation) -> ScoringPolicy | Non
 
 def _pages(store: OperatorStore, documents: DocumentStore | None, job: Job, results: Sequence[DocumentResult],
            limits: DocumentLimits | None) -> dict[str, Thumbnails]:
-    """Thumbnails of each evaluated document still stored (a missing or failing one gets a note)."""
+    """Thumbnails of each evaluated document still stored, as it was evaluated (a missing, failing or since
+    replaced file gets a note instead: its bytes must hash to the evaluation's ``sha256``)."""
     out: dict[str, Thumbnails] = {}
     if documents is None:
         return out
@@ -253,6 +255,10 @@ def _pages(store: OperatorStore, documents: DocumentStore | None, job: Job, resu
         except LeadevalError as exc:
             logger.info("report: document not loaded", extra={"document_id": row.id, "error_code": exc.code})
             out[result.document_id] = Thumbnails([], 0, f"no picture: the file could not be loaded ({exc.code})")
+            continue
+        if result.sha256 and hashlib.sha256(data).hexdigest() != result.sha256:
+            out[result.document_id] = Thumbnails([], 0, "no picture: the stored file is no longer the one evaluated "
+                                                        "(its SHA-256 differs)")
             continue
         out[result.document_id] = page_thumbnails(row.id, data, limits=limits)
     return out
