@@ -117,3 +117,17 @@ def test_build_report_reads_the_job_and_names_documents_by_file_name(tmp_path) -
     assert pending.evaluation is None and [h.event for h in pending.history] == ["requested"]
     assert "No evaluation" in render_html(pending)
     store.close()
+
+
+def test_pdf_printing_says_clearly_when_chromium_is_missing_or_fails(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path) -> None:
+    from leadeval.errors import ConfigurationError
+    from leadeval_tools.report.render import PdfError, write_pdf
+
+    monkeypatch.setenv("LEADEVAL_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(ConfigurationError, match=r"LEADEVAL_CHROMIUM=.* is not an executable"):
+        write_pdf(_report(), tmp_path / "r.pdf")
+    monkeypatch.setenv("LEADEVAL_CHROMIUM", "false")  # exits 1 without printing anything
+    with pytest.raises(PdfError, match=r"Chromium could not print the report \(exit code 1\)"):
+        write_pdf(_report(), tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
