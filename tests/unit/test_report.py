@@ -115,7 +115,9 @@ def test_build_report_reads_the_job_and_names_documents_by_file_name(tmp_path) -
         build_report(store, None, "job_missing", now=NOW)
     pending = build_report(store, None, "job_1", now=NOW)
     assert pending.evaluation is None and [h.event for h in pending.history] == ["requested"]
-    assert "No evaluation" in render_html(pending)
+    page = render_html(pending)
+    assert "No evaluation" in page and "This evaluation request is still <strong>pending</strong>" in page
+    assert "Nothing was decided about the applicant by this request yet." in page
     store.close()
 
 
