@@ -123,7 +123,7 @@ def test_no_serious_accessibility_violation(job_id: str, demo_run: DemoRun, chro
 
 class _WithPositions:
     """The demo's store, except that the tampered stub's evaluation carries positions, as the forensic reader
-    records them: the finding's box on page 1 and where gross pay was read."""
+    records them: the finding's box on page 1, where gross pay and the employer were read."""
 
     SIGNAL_BOX = (0.10, 0.55, 0.90, 0.60)
     GROSS_BOX = (0.55, 0.40, 0.70, 0.43)
@@ -143,7 +143,9 @@ class _WithPositions:
                    for s in doc.signals]
         doc = doc.model_copy(update={
             "signals": signals, "risk_score": 88, "risk_status": "HIGH",
-            "evidence": {"gross_pay": FieldEvidence(how="text_layer", certain=True, page=1, box=self.GROSS_BOX)}})
+            "evidence": {"gross_pay": FieldEvidence(how="text_layer", certain=True, page=1, box=self.GROSS_BOX),
+                         # not an income figure nor named by a finding: not boxed
+                         "employer": FieldEvidence(how="text_layer", certain=True, page=1, box=(0.1, 0.1, 0.5, 0.12))}})
         return evaluation.model_copy(update={"documents": [doc]})
 
 

@@ -37,6 +37,9 @@ VERDICT_WORDS = {
     "undetermined": "Could not be determined",
     "unreadable": "Could not be read",
 }
+#: Fields whose place on the page is drawn (when the reader recorded it): the figures income is counted from, plus
+#: any field a finding names. Names, addresses and dates are not boxed: the page would be covered in boxes.
+EVIDENCE_FIELDS = frozenset({"gross_pay", "net_pay", "annual_income", "monthly_benefit"})
 _FIELD_WORDS = {"gross_pay": "gross pay", "net_pay": "net pay", "ytd_gross": "year-to-date gross",
                 "total_deductions": "total deductions", "pay_date": "pay date", "closing_balance": "closing balance",
                 "opening_balance": "opening balance", "annual_income": "annual income",
@@ -275,10 +278,12 @@ def _signal(s: Signal, sub: Callable[[str], str], *, shown_pages: set[int] | Non
 def _document(result: DocumentResult, thumbs: Thumbnails | None, sub: Callable[[str], str]) -> DocumentView:
     thumbs = thumbs or Thumbnails([], 0, None)
     shown = {p.page for p in thumbs.pages}
+    wanted = EVIDENCE_FIELDS | {s.field for s in result.signals if s.field}
     pages = []
     for image in thumbs.pages:
         marks = [Mark("evidence", ev.box, f"{_FIELD_WORDS.get(name, name.replace('_', ' '))} read here")
-                 for name, ev in result.evidence.items() if ev.page == image.page and ev.box is not None]
+                 for name, ev in result.evidence.items()
+                 if ev.page == image.page and ev.box is not None and name in wanted]
         marks += [Mark("signal", s.box, signal_text(s.code)[0], s.severity, s.code)
                   for s in result.signals if s.page == image.page and s.box is not None]
         pages.append(PageView(image, marks))
