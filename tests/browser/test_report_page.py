@@ -8,7 +8,6 @@ critical accessibility violation found by axe-core.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -107,18 +106,22 @@ def test_no_horizontal_overflow(job_id: str, width: int, demo_run: DemoRun, chro
     assert measured["page"] <= width and measured["wide"] == [], measured
 
 
-@pytest.mark.parametrize("job_id", ["job_sunrise_strong", "job_maple_voucher", "job_maple_tampered",
-                                    "job_maple_corrupt"])
+def _serious_violations(chromium: Any, axe_source: str) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the open page (all rules axe runs by default: WCAG 2.x A/AA
+    and best practices)."""
+    chromium.evaluate(axe_source)
+    assert chromium.evaluate("typeof axe.run") == "function"
+    violations = chromium.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => "
+        "({id: v.id, impact: v.impact, nodes: v.nodes.length})))")
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("job_id", SAMPLE_JOBS)
 def test_no_serious_accessibility_violation(job_id: str, demo_run: DemoRun, chromium: Any, axe_source: str) -> None:
     for width in (1280, 390):
         _open(chromium, demo_run.reports / f"{job_id}.html", width)
-        chromium.evaluate(axe_source)
-        violations = chromium.evaluate(
-            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => "
-            "({id: v.id, impact: v.impact, nodes: v.nodes.length})))")
-        assert chromium.evaluate("typeof axe.run") == "function"
-        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-        assert serious == [], json.dumps(violations)
+        assert _serious_violations(chromium, axe_source) == []
 
 
 class _WithPositions:
@@ -149,15 +152,27 @@ class _WithPositions:
         return evaluation.model_copy(update={"documents": [doc]})
 
 
-def test_findings_with_a_position_are_drawn_as_boxes_at_their_place(demo_run: DemoRun, chromium: Any,
-                                                                    tmp_path: Path) -> None:
+@pytest.fixture(name="positioned_page")
+def _positioned_page(demo_run: DemoRun, tmp_path: Path) -> Path:
+    """The tampered stub's report with positions recorded for its finding and its figures."""
     store = demo_run.store()
     try:
         report = build_report(_WithPositions(store), demo_run.document_store(), "job_maple_tampered",  # type: ignore[arg-type]
                               now=datetime.now(UTC))
     finally:
         store.close()
-    page = write_html(report, tmp_path / "tampered.html")
+    return write_html(report, tmp_path / "tampered.html")
+
+
+def test_the_boxes_page_has_no_serious_accessibility_violation(positioned_page: Path, chromium: Any,
+                                                               axe_source: str) -> None:
+    for width in (1280, 390):
+        _open(chromium, positioned_page, width)
+        assert _serious_violations(chromium, axe_source) == []
+
+
+def test_findings_with_a_position_are_drawn_as_boxes_at_their_place(positioned_page: Path, chromium: Any) -> None:
+    page = positioned_page
     for width in (1280, 390):
         _open(chromium, page, width)
         boxes = chromium.evaluate("""(() => {
