@@ -8,6 +8,7 @@ critical accessibility violation found by axe-core.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from leadeval.models import FieldEvidence
@@ -48,6 +50,10 @@ _OVERFLOW = """(() => ({page: document.documentElement.scrollWidth, window: wind
     .map(e => e.tagName + '.' + e.className).slice(0, 5)}))()"""
 
 
+#: The decision card's left edge colour by recommendation (report.css.j2), as RGB.
+_EDGE = {"approve": (27, 94, 32), "review": (176, 120, 0), "decline": (160, 20, 26), "none": (61, 71, 82)}
+
+
 def _open(chromium: Any, path: Path, width: int = 1280) -> None:
     chromium.viewport(width)
     chromium.open(path)
@@ -69,6 +75,13 @@ def test_each_sample_report_shows_the_decision_and_every_documents_verdict(
     assert job is not None
     _open(chromium, demo_run.reports / f"{job_id}.html")
     seen = chromium.evaluate(_SEEN)
+    # the screenshot: the decision card's edge is drawn in the recommendation's colour
+    shot = Image.open(io.BytesIO(chromium.screenshot())).convert("RGB")
+    edge = chromium.evaluate("(() => { const r = document.querySelector('#decision').getBoundingClientRect();"
+                             " return [r.left + 4, r.top + window.scrollY + r.height / 2]; })()")
+    assert shot.width == 1280 and shot.height > 900
+    assert shot.getpixel((int(edge[0]), int(edge[1]))) == pytest.approx(
+        _EDGE[evaluation.recommendation if evaluation else "none"], abs=3)
 
     if evaluation is None:  # failed jobs: the page says so, with the error code
         assert seen["recommendation"] == "none" and seen["words"] == "No evaluation"
