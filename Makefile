@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile lock clean
+.PHONY: venv run test lint bench bench-hostile lock clean browser report-screenshots
 
 venv: $(STAMP)
 
@@ -24,9 +24,13 @@ $(STAMP): requirements/dev.txt pyproject.toml
 run: venv
 	$(BIN)/leadeval demo
 
-## test: set up and run every test (SQLite, PostgreSQL, moto, fakes)
-test: venv
+## test: set up and run every test (SQLite, PostgreSQL, moto, fakes, the report in headless Chromium)
+test: venv browser
 	$(BIN)/python -m pytest -q
+
+## browser: headless Chromium (Debian's chromium) and axe-core (npm) for the report's PDF and browser tests
+browser:
+	@bash scripts/ensure_chromium.sh || echo "make browser: Chromium or axe-core could not be installed (above); the browser tests will be skipped"
 
 ## lint: ruff (style, imports, complexity gate C901 <= 15), mypy (types, pydantic plugin), cfn-lint (template)
 lint: venv
@@ -40,6 +44,10 @@ bench: venv
 ## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
 bench-hostile: venv
 	$(BIN)/python scripts/bench_hostile.py
+
+## report-screenshots: the sample reports' pictures in docs/report/ (headless Chromium), linked from the README
+report-screenshots: venv browser
+	$(BIN)/python scripts/report_screenshots.py
 
 clean:
 	rm -rf .leadeval .pytest_cache

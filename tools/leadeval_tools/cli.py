@@ -192,6 +192,20 @@ def _demo(env: dict[str, str], settings: Settings, lock, *, keep: bool, timeout:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         out.print(f"\n{len(jobs)} jobs: {summary} in {time.monotonic() - started:.1f}s "
                   f"({runtime.invocations['sweep']} sweep and {runtime.invocations['worker']} worker invocations)")
+        _demo_reports(services, settings, [j.id for j in jobs if j])
+
+
+def _demo_reports(services, settings: Settings, job_ids: list[str]) -> None:
+    """The end of ``demo``: each job's report page in ``reports/`` beside the database (``.leadeval/reports``)."""
+    from leadeval.screening.documents import DocumentLimits
+    from leadeval_tools.report import write_reports
+
+    folder = settings.sqlite_path().parent / "reports"
+    paths = write_reports(services.store, services.documents, job_ids, folder, now=utcnow(),
+                          limits=DocumentLimits.from_settings(settings))
+    out.print(f"\n{len(paths)} reports (one page per job, open in a browser) in {folder}/:")
+    for path in paths:
+        out.print(f"  {path}")
 
 
 def _check_evaluate_inputs(monthly_rent: float, voucher_amount: float, first_name: str, last_name: str,
@@ -439,6 +453,48 @@ def process_jobs(
         _run_until_idle(runtime, timeout)
         out.print(f"{active} active job(s) processed ({runtime.invocations['sweep']} sweep and "
                   f"{runtime.invocations['worker']} worker invocations)")
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@app.command("report")
+def report(
+    job_id: Annotated[str, typer.Argument(help="The evaluation request (job) to report on.")],
+    html: Annotated[Path | None, typer.Option("--html", dir_okay=False, help="Write the page to this file.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", dir_okay=False,
+                                             help="Print it to this PDF (headless Chromium).")] = None,
+) -> None:
+    """Write the property manager's report of one job: the decision, the reasons, the income calculation, each
+    document with its verdict and its pages (findings drawn on them), the history and the applicant's rights.
+    One self-contained HTML page (no network, no external file); --pdf prints it with headless Chromium.
+    Documents come from LEADEVAL_DOCUMENTS_URL, or (unset) the copy local runs keep beside the SQLite database."""
+    from leadeval.errors import ResourceNotFound
+    from leadeval.screening.documents import DocumentLimits
+    from leadeval.wiring import make_document_store
+    from leadeval_tools.report import build_report, write_html, write_pdf
+
+    if html is None and pdf is None:
+        err.print("[red]say where to write the report: --html FILE and/or --pdf FILE[/red]")
+        raise typer.Exit(2)
+    store = _store()
+    settings = _settings()
+    if os.environ.get("LEADEVAL_DOCUMENTS_URL"):
+        documents = make_document_store(settings)
+    else:
+        from leadeval.adapters.storage.local import LocalDocumentStore
+        from leadeval_tools.local import mirror_folder
+
+        documents = LocalDocumentStore(mirror_folder(settings))
+    try:
+        built = build_report(store, documents, job_id, now=utcnow(), limits=DocumentLimits.from_settings(settings))
+    except ResourceNotFound as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(1) from exc
+    for path, write in ((html, write_html), (pdf, write_pdf)):
+        if path is not None:
+            write(built, path)
+            out.print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------- jobs

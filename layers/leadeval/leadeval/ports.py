@@ -182,6 +182,11 @@ class OperatorStore(Protocol):
         """The lead's jobs, evaluations and overrides (one round trip), or None for an unknown lead."""
         ...
 
+    def job_documents(self, job_id: str) -> list[LeadDocument]:
+        """The documents of a job's lead (a lead of the job's site), not deleted, newest upload first: what the
+        worker loads with its claim, read without claiming (the report's thumbnails). Empty for an unknown job."""
+        ...
+
     def reset_in_flight(self, *, now: datetime) -> int:
         """Local runtime only: jobs whose message died with a previous local run's emulated queue go back to
         the sweep (a dead run's processing attempt counts as failed); returns how many."""

@@ -470,6 +470,9 @@ class SqlJobStore:
                            evaluations=[evaluation_from_row(r) for r in evaluations],
                            overrides=[_override(r) for r in overrides])
 
+    def job_documents(self, job_id: str) -> list[LeadDocument]:
+        return [LeadDocument.model_validate(d) for d in self._run(self._stmt("job_documents", job_id=job_id))[0]]
+
     # ------------------------------------------------------------------ application-side writes
     def create_lead(self, lead: Lead) -> None:
         self._run(self._stmt(
