@@ -46,5 +46,5 @@ clean:
 
 ## lock: re-pin requirements/dev.txt and the layer's requirements.txt from pyproject.toml (no URLs inside)
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra cli --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --extra cli --extra ocr --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --no-header -q -c requirements/dev.txt -o layers/leadeval/requirements.txt
