@@ -363,6 +363,9 @@ class Extraction(BaseModel):
     #: Provenance of each value in ``facts``, keyed by its field name (``gross_pay``; list items as
     #: ``deposits[3]``). A field without an entry was not located (treat it as not certain).
     evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
+    #: Facts were read but cannot be relied on (OCR'd figures that no arithmetic or second reader
+    #: confirmed): the document is ``undetermined``, never ``clean``, and ``note`` says why.
+    undetermined: bool = False
 
 
 Severity = Literal["low", "medium", "high"]

@@ -89,7 +89,7 @@ KINDS: dict[DocumentKind, KindSpec] = {spec.kind: spec for spec in (
              marker_rank=4),
     KindSpec(DocumentKind.GOVERNMENT_ID, "government ID", counts_as_income=False, accepted_by_default=True,
              age_rule=None, prompt_hint="a driver's licence, state ID card or passport",
-             title_markers=rf"\bDriver'?s?[ \t]*Licen[cs]e\b|\bOperator'?s?{_S}Licen[cs]e\b|\bIdentification{_S}Card\b"
+             title_markers=rf"\bDriver'?s?\s*Licen[cs]e\b|\bOperator'?s?{_S}Licen[cs]e\b|\bIdentification{_S}Card\b"
                            rf"|\bID{_S}Card\b|\bPassport\b|\bPasaporte\b|^P[<A-Z][A-Z<]{{3}}[A-Z<]+<<",
              field_markers=rf"\bDL{_S}(?:No\.?|Number|#|Class|ADULT)|\bREAL{_S}ID\b|\bDOB\b[^\n]*\bEXP\b"
                            rf"|\bEXP\b[^\n]*\bDOB\b|\bDate{_S}of{_S}Birth\b[^\n]*\bExpir",

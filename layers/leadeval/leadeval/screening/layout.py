@@ -199,9 +199,12 @@ class AddressBlock:
 
     above: str
     street: str
-    city: str
-    page: int
-    box: Box
+    #: the line above ``above`` at the same x ("" when none): a licence prints the family name over the given
+    #: names (AAMVA DL/ID Card Design Standard, fields 1 and 2)
+    above2: str = ""
+    city: str = ""
+    page: int = 1
+    box: Box = (0.0, 0.0, 0.0, 0.0)
 
 
 #: How far (fraction of the page width) the lines of one block may start apart, and how many lines of other
@@ -226,12 +229,15 @@ def address_blocks(pages: Sequence[PageLayout], street: re.Pattern[str], city: r
                 if not street.match(_spell(cell)):
                     continue
                 x0 = cell[0].box[0]
-                city_cell = _aligned_cell(lines[index + 1: index + 1 + BLOCK_MAX_SKIP], x0)
-                above = _aligned_words(list(reversed(lines[max(0, index - BLOCK_MAX_SKIP): index])), x0)
+                city_cell = _aligned_city(lines[index + 1: index + 1 + BLOCK_MAX_SKIP], x0, city)
+                earlier = list(reversed(lines[max(0, index - BLOCK_MAX_SKIP): index]))
+                above = _aligned_words(earlier, x0)
                 if city_cell is None or not city.match(_spell(city_cell)) or not above:
                     continue
-                blocks.append(AddressBlock(_spell(above), _spell(cell), _spell(city_cell), page.page,
-                                           union_box([w.box for w in above])))
+                higher = [line for line in earlier if line and line[0].box[1] < above[0].box[1] - 1e-6]
+                above2 = _aligned_words(higher[:1], x0)
+                blocks.append(AddressBlock(_spell(above), _spell(cell), _spell(above2), _spell(city_cell),
+                                           page.page, union_box([w.box for w in above + above2])))
     return blocks
 
 
@@ -252,10 +258,11 @@ def _cells(line: Sequence[PageWord]) -> list[list[PageWord]]:
     return cells
 
 
-def _aligned_cell(lines: Sequence[Sequence[PageWord]], x0: float) -> list[PageWord] | None:
+def _aligned_city(lines: Sequence[Sequence[PageWord]], x0: float, city: re.Pattern[str]) -> list[PageWord] | None:
+    """The first cell starting at ``x0`` that matches ``city`` (an apartment line may come between)."""
     for line in lines:
         for cell in _cells(line):
-            if abs(cell[0].box[0] - x0) <= BLOCK_ALIGN:
+            if abs(cell[0].box[0] - x0) <= BLOCK_ALIGN and city.match(_spell(cell)):
                 return cell
     return None
 

@@ -96,7 +96,9 @@ from leadeval.models import (
     PageLayout,
     PreparedDocument,
 )
+from leadeval.ports import PageReader
 from leadeval.screening.kinds import KINDS
+from leadeval.screening.mrz import find_mrz
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
 
 logger = logging.getLogger(__name__)
@@ -320,21 +322,43 @@ _KIND_COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
 
 
 class OfflineVisionModel:
-    """A :class:`~leadeval.ports.VisionModel` that pattern-matches a PDF's text layer.
+    """A :class:`~leadeval.ports.VisionModel` that reads a PDF's text layer, and page images by OCR.
 
-    Stateless, deterministic, no I/O: safe to share. ``name`` is ``"offline"``; extractions carry
+    Without ``ocr`` it is stateless, deterministic, no I/O. ``name`` is ``"offline"``; extractions carry
     ``model_version`` :data:`MODEL_VERSION` and zero token usage. It raises nothing of its own.
+
+    Args:
+        ocr: the :class:`~leadeval.ports.PageReader` for documents without a usable text layer (scans,
+            photos); None = such documents get "needs a vision model".
+        ocr_pages_per_document: pages OCR'd per document at most (the first ones rendered).
+        ocr_pages_per_job: pages OCR'd per job at most (:meth:`for_job` starts a job's count).
+    A cap that stops a page from being read is named in the extraction's note (and so in the document's
+    reason).
     """
 
     name = MODEL_NAME
 
+    def __init__(self, ocr: PageReader | None = None, *, ocr_pages_per_document: int = 3,
+                 ocr_pages_per_job: int = 8) -> None:
+        self.ocr = ocr
+        self.ocr_pages_per_document = ocr_pages_per_document
+        self.ocr_pages_per_job = ocr_pages_per_job
+        self._job_pages_left = ocr_pages_per_job
+
+    def for_job(self) -> OfflineVisionModel:
+        """A reader for one job: the same engine, with that job's OCR page count starting at zero."""
+        return OfflineVisionModel(self.ocr, ocr_pages_per_document=self.ocr_pages_per_document,
+                                  ocr_pages_per_job=self.ocr_pages_per_job)
+
     def extract(self, document: PreparedDocument) -> Extraction:
         """Facts stated in the document's text layer, read by position when its words' boxes are known
-        (``document.layout``), with each value's :class:`~leadeval.models.FieldEvidence`; ``facts=None``
-        with note "needs a vision model" when the document has no text layer (images, scans). Money is
-        ``Decimal`` dollars as printed."""
+        (``document.layout``), with each value's :class:`~leadeval.models.FieldEvidence`. A document without
+        a text layer (images, scans) is OCR'd when an engine is configured (:meth:`_extract_ocr`), else gets
+        ``facts=None`` with note "needs a vision model". Money is ``Decimal`` dollars as printed."""
         text = document.text
         if text is None or not text.strip():
+            if self.ocr is not None and document.page_images:
+                return self._extract_ocr(document)
             logger.info("offline model: no text layer", extra={"document_id": document.document_id})
             return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
                               usage=ModelUsage())
@@ -347,6 +371,43 @@ class OfflineVisionModel:
         )
         return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage(),
                           evidence=evidence)
+
+    def _extract_ocr(self, document: PreparedDocument) -> Extraction:
+        """OCR the document's page images (within the caps), read the lines by position, parse a passport or
+        ID zone (:mod:`leadeval.screening.mrz`), then confirm figures (:func:`confirm_ocr`). Unconfirmed
+        income figures make the extraction ``undetermined``, with a note naming them."""
+        assert self.ocr is not None
+        numbers = list(document.metadata.get("rendered_pages") or range(1, len(document.page_images) + 1))
+        wanted = min(len(document.page_images), self.ocr_pages_per_document)
+        allowed = max(0, min(wanted, self._job_pages_left))
+        self._job_pages_left -= allowed
+        capped: list[str] = []
+        if allowed < len(document.page_images):
+            cap = ("LEADEVAL_OCR_PAGES_PER_JOB" if allowed < wanted else "LEADEVAL_OCR_PAGES_PER_DOCUMENT")
+            limit = self.ocr_pages_per_job if allowed < wanted else self.ocr_pages_per_document
+            capped.append(f"OCR page cap reached: {allowed} of {len(document.page_images)} page image(s) read "
+                          f"({cap}={limit})")
+        if allowed == 0:
+            note = f"{NEEDS_VISION_NOTE}; {capped[0]}" if capped else NEEDS_VISION_NOTE
+            return Extraction(facts=None, note=note, model=MODEL_NAME, model_version=MODEL_VERSION)
+        layouts = [self.ocr.read(image, number) for image, number in
+                   zip(document.page_images[:allowed], numbers[:allowed], strict=False)]
+        if not any(layout.words for layout in layouts):
+            note = "no text found on the page image(s) by OCR"
+            return Extraction(facts=None, note="; ".join([NEEDS_VISION_NOTE, note, *capped]), model=MODEL_NAME,
+                              model_version=MODEL_VERSION)
+        facts, evidence = read_document(None, layouts)
+        facts, evidence = apply_mrz(facts, evidence, layouts)
+        unconfirmed = confirm_ocr(facts, evidence)
+        notes = list(capped)
+        if unconfirmed:
+            notes.insert(0, "read by OCR; figures not confirmed by arithmetic or a second reader: "
+                            + ", ".join(unconfirmed))
+        logger.info("offline model: OCR extracted", extra={
+            "document_id": document.document_id, "kind": facts.document_kind.value, "pages": allowed,
+            "words": sum(len(layout.words) for layout in layouts), "unconfirmed": len(unconfirmed)})
+        return Extraction(facts=facts, note="; ".join(notes) or None, model=MODEL_NAME,
+                          model_version=MODEL_VERSION, evidence=evidence, undetermined=bool(unconfirmed))
 
 
 def read_document(text: str | None, layout: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
@@ -381,6 +442,8 @@ def _with_address_blocks(facts: ExtractedFacts, layout: Sequence[PageLayout]) ->
     employer_kinds = (_K.PAY_STUB, _K.TAX_FORM, _K.EMPLOYMENT_LETTER)
     for number, block in enumerate(blocks):
         person = _clean_name(block.above)
+        if person is None and facts.document_kind == _K.GOVERNMENT_ID and block.above2:
+            person = _clean_name(f"{block.above} {block.above2}")  # family name printed over the given names
         if (number == 0 and facts.document_kind in employer_kinds and not employer and ":" not in block.above
                 and not _DATE.search(block.above) and re.search(r"[A-Za-z]{2}", block.above)):
             employer = update["employer"] = block.above.strip()
@@ -989,3 +1052,85 @@ def _frequency_of_period(start: date, end: date) -> str | None:
     if start.day == 1 and start.month == end.month and end.day == month_end:
         return "monthly"
     return None
+
+
+# --------------------------------------------------------------------------- OCR: confirmation and the MRZ
+
+#: Figures that can count toward income: an OCR'd one counts only once confirmed.
+INCOME_FIELDS = ("gross_pay", "net_pay", "ytd_gross", "annual_income", "monthly_benefit", "total_credits",
+                 "opening_balance", "closing_balance")
+_TOLERANCE = Decimal("0.01")
+
+
+def confirm_ocr(facts: ExtractedFacts, evidence: dict[str, FieldEvidence]) -> list[str]:
+    """Mark OCR'd figures ``certain`` where arithmetic closes, and name the income figures still unconfirmed.
+
+    Closes: net = gross − deductions (all three confirmed); YTD gross = n × gross for the number of periods
+    the pay date implies (:func:`infer_frequency`; gross and YTD confirmed); opening + credits − debits =
+    closing (the four confirmed); W-2 box 1 read by its label equal to the one the tax arithmetic implies
+    (two readings agree). ``evidence`` is updated in place.
+
+    Returns:
+        The names of income figures (:data:`INCOME_FIELDS`, ``deposits[i]``) read by OCR and not confirmed.
+    """
+    confirmed: set[str] = set()
+    gross, net, deductions = facts.gross_pay, facts.net_pay, facts.total_deductions
+    if gross is not None and net is not None and deductions is not None and abs(gross - deductions - net) <= _TOLERANCE:
+        confirmed |= {"gross_pay", "net_pay", "total_deductions"}
+    if gross is not None and facts.ytd_gross is not None and infer_frequency(
+            None, None, facts.pay_date or facts.pay_period_end, gross, facts.ytd_gross) is not None:
+        confirmed |= {"gross_pay", "ytd_gross"}
+    balances = (facts.opening_balance, facts.total_credits, facts.total_debits, facts.closing_balance)
+    if all(v is not None for v in balances):
+        opening, credits, debits, closing = (v for v in balances if v is not None)
+        if abs(opening + credits - debits - closing) <= _TOLERANCE:
+            confirmed |= {"opening_balance", "total_credits", "total_debits", "closing_balance"}
+    for name in confirmed:
+        found = evidence.get(name)
+        if found is not None and found.how == "ocr":
+            evidence[name] = found.model_copy(update={"certain": True})
+    keys = [name for name in INCOME_FIELDS if getattr(facts, name) is not None]
+    keys += [f"deposits[{i}]" for i in range(len(facts.deposits))]
+    return [key for key in keys if (e := evidence.get(key)) is not None and e.how in ("ocr", "derived")
+            and not e.certain and _ocr_read(evidence)]
+
+
+def _ocr_read(evidence: dict[str, FieldEvidence]) -> bool:
+    return any(e.how == "ocr" for e in evidence.values())
+
+
+def apply_mrz(facts: ExtractedFacts, evidence: dict[str, FieldEvidence],
+              layouts: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
+    """A passport or ID zone in the pages' lines (:func:`leadeval.screening.mrz.find_mrz`): the document is a
+    government ID; the holder's name (given names then surname) is added; the expiry is taken from the zone.
+    A passed check digit makes its field certain (``id_expiry``; the name when the composite check passes);
+    a failed one is reported in ``tampering_signals`` (field, printed and computed digit: a misread or an
+    altered zone), and the expiry is then not certain."""
+    laid = layout_text(layouts)
+    mrz = find_mrz(laid.text)
+    if mrz is None:
+        return facts, evidence
+    update: dict[str, Any] = {"document_kind": _K.GOVERNMENT_ID}
+    names = [n for n in facts.names_shown if n.casefold() != mrz.full_name.casefold()]
+    if mrz.full_name:
+        names.insert(0, mrz.full_name)
+        evidence = {k: v for k, v in evidence.items() if not k.startswith("names_shown[")}
+    update["names_shown"] = names
+    lines = laid.text.split("\n")
+    line_start = sum(len(line) + 1 for line in lines[: mrz.lines[-1]])
+    zone = laid.words_in(line_start, line_start + len(lines[mrz.lines[-1]]))
+    box = union_box([w.word.box for w in zone]) if zone else None
+    page = zone[0].page if zone else None
+    confidence = min((w.word.confidence for w in zone), default=0.0)
+    if mrz.expiry_date is not None:
+        update["id_expiry"] = mrz.expiry_date
+        evidence["id_expiry"] = FieldEvidence(how="ocr", certain=mrz.passed("expiry_date"), confidence=confidence,
+                                              page=page, box=box)
+    if mrz.full_name:
+        evidence["names_shown[0]"] = FieldEvidence(how="ocr", certain=mrz.valid, confidence=confidence, page=page,
+                                                   box=box)
+    failed = [c for c in mrz.checks if not c.passed]
+    if failed:
+        update["tampering_signals"] = [*facts.tampering_signals, *(
+            f"MRZ check digit failed: {c.field} (printed {c.printed}, computed {c.computed})" for c in failed)]
+    return facts.model_copy(update=update), evidence

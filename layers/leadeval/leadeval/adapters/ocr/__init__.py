@@ -1,0 +1,1 @@
+"""OCR engines (:class:`leadeval.ports.PageReader`): rapidocr (:mod:`.rapid`), an optional dependency (``ocr`` extra)."""
