@@ -70,7 +70,7 @@ def test_two_column_stub_pairs_labels_with_figures_by_position() -> None:
     assert facts.pay_frequency == "monthly"  # 46,800 / 3,900 = 12 periods paid by December 31
     gross = extraction.evidence["gross_pay"]
     assert gross.how == "text_layer" and gross.certain and gross.page == 1 and gross.box is not None
-    x0, y0, x1, y1 = gross.box
+    x0, y0, _x1, y1 = gross.box
     letter_w, letter_h = 215.9, 279.4  # fpdf2 letter page in mm
     assert abs(x0 - 130 / letter_w) < 0.01 and 0 < y0 < y1 < 1
     assert abs(y1 - 56 / letter_h) < 0.02  # the Gross Pay row's baseline, not the Regular row's

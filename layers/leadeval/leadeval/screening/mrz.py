@@ -136,15 +136,15 @@ def find_mrz(text: str, *, today: date | None = None) -> Mrz | None:
 def _td3(line1: str, line2: str, today: date, where: tuple[int, ...]) -> Mrz:
     surname, given = _names(line1[5:])
     composite = line2[0:10] + line2[13:20] + line2[21:43]
-    checks = (
+    # an empty personal number may carry "<" for its check digit (read as 0)
+    personal = line2[42] if line2[42] != "<" else "0"
+    checks: tuple[Check, ...] = (
         Check("document_number", line2[9], check_digit(line2[0:9])),
         Check("birth_date", line2[19], check_digit(line2[13:19])),
         Check("expiry_date", line2[27], check_digit(line2[21:27])),
-        Check("personal_number", line2[42], check_digit(line2[28:42]) if line2[42] != "<" else 0),
+        Check("personal_number", personal, check_digit(line2[28:42])),
         Check("composite", line2[43], check_digit(composite)),
     )
-    if line2[42] == "<":  # an empty personal number may carry "<" for its check digit
-        checks = tuple(c if c.field != "personal_number" else Check(c.field, "0", 0) for c in checks)
     return Mrz("TD3", line1[2:5].replace("<", ""), line2[0:9].replace("<", ""), line2[10:13].replace("<", ""),
                _date(line2[13:19], future=False, today=today), line2[20],
                _date(line2[21:27], future=True, today=today), surname, given, checks, where)

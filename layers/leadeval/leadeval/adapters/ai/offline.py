@@ -98,8 +98,8 @@ from leadeval.models import (
 )
 from leadeval.ports import PageReader
 from leadeval.screening.kinds import KINDS
-from leadeval.screening.mrz import find_mrz
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
+from leadeval.screening.mrz import find_mrz
 
 logger = logging.getLogger(__name__)
 
@@ -919,7 +919,8 @@ def locate_evidence(facts: ExtractedFacts, laid: LaidOutText) -> dict[str, Field
         if value is not None:
             _put(evidence, name, _locate(laid, _date_spans(laid.text, value), _FIELD_LABELS.get(name)))
     if facts.pay_frequency is not None:
-        spans = [m.span(1) for m in _FREQUENCY_WORD.finditer(laid.text) if _frequency(m.group(1)) == facts.pay_frequency]
+        spans = [m.span(1) for m in _FREQUENCY_WORD.finditer(laid.text)
+                 if _frequency(m.group(1)) == facts.pay_frequency]
         _put(evidence, "pay_frequency", _locate(laid, spans, _FIELD_LABELS.get("pay_frequency")))
     if facts.employer:
         _put(evidence, "employer", _locate(laid, _text_spans(laid.text, facts.employer), _FIELD_LABELS.get("employer")))

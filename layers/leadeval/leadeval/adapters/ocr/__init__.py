@@ -1,1 +1,2 @@
-"""OCR engines (:class:`leadeval.ports.PageReader`): rapidocr (:mod:`.rapid`), an optional dependency (``ocr`` extra)."""
+"""OCR engines (:class:`leadeval.ports.PageReader`): rapidocr (:mod:`.rapid`), an optional dependency
+(the ``ocr`` extra)."""
