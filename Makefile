@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile lock clean
+.PHONY: venv run test lint bench bench-hostile bench-accuracy lock clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ bench: venv
 ## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
 bench-hostile: venv
 	$(BIN)/python scripts/bench_hostile.py
+
+## bench-accuracy: per-field precision/recall of the offline reader (text layer + OCR) on the corpus and samples
+bench-accuracy: venv
+	$(BIN)/python scripts/bench_accuracy.py
 
 clean:
 	rm -rf .leadeval .pytest_cache

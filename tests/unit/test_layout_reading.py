@@ -147,3 +147,14 @@ def test_w2_names_and_employer_from_address_blocks(corpus_dir: Path) -> None:
     assert extraction.evidence["annual_income"].certain
     name = extraction.evidence["names_shown[0]"]
     assert name.page == 1 and name.box is not None and not name.certain  # unlabelled: located, not certain
+
+
+def test_licence_numbered_name_fields_and_latest_date_as_expiry() -> None:
+    # OCR lines of the Washington sample licence (AAMVA fields 1 family name, 2 given names)
+    text = ("WA WASHINGTON DRIVER LICENSE\n4dLIC#WDLABCD456DG 9CLASS B DONOR\n23  1 TALBOT\n2 LIAM R.\n"
+            "3 DOB 01/06/1958  4aISs01/06/2015\n")
+    facts = extract_facts(text)
+    assert facts.document_kind == DocumentKind.GOVERNMENT_ID
+    assert facts.names_shown == ["LIAM R. TALBOT"]
+    assert facts.id_expiry == date(2015, 1, 6)  # no expiry label: the latest date printed
+    assert extract_facts(text + "B  4b EXP 08/12/2020\n").id_expiry == date(2020, 8, 12)  # labelled wins

@@ -545,6 +545,28 @@ def _complete_by_kind(text: str, kind: DocumentKind, found: dict[str, Any], name
             found["document_date"] = date(int(year.group(1)), 12, 31)  # the end of the tax year it reports
     if kind in _LETTERS and found.get("document_date") is None:
         found["document_date"] = _standalone_date(text)
+    if kind == _K.GOVERNMENT_ID:
+        _complete_id(text, found, names)
+
+
+#: A licence's numbered name fields (AAMVA DL/ID Card Design Standard: 1 family name, 2 given names), each
+#: on its own line, possibly after another field's number.
+_AAMVA_NAME = re.compile(
+    r"^(?:\S+[ \t]+)?1[ \t]+(?P<family>[A-Z][A-Z'-]+(?:[ \t]+[A-Z][A-Z'-]+)*)[ \t]*\n"
+    r"(?:\S+[ \t]+)?2[ \t]+(?P<given>[A-Z][A-Z.'-]*(?:[ \t]+[A-Z][A-Z.'-]*)*)[ \t]*$", re.MULTILINE)
+
+
+def _complete_id(text: str, found: dict[str, Any], names: list[str]) -> None:
+    """An ID's numbered name fields, and its expiry when no label was read: the latest of its dates (a licence
+    prints birth, issue and expiry dates, the expiry last in time)."""
+    for match in _AAMVA_NAME.finditer(text):
+        name = _clean_name(f"{match.group('given')} {match.group('family')}")
+        if name and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    if found.get("id_expiry") is None:
+        dates = {d for m in _DATE.finditer(text) if (d := parse_date(m.group(0))) is not None}
+        if len(dates) >= 2:
+            found["id_expiry"] = max(dates)
 
 
 def classify(text: str) -> DocumentKind:
@@ -893,7 +915,8 @@ _AMOUNT_FIELDS = ("gross_pay", "net_pay", "total_deductions", "ytd_gross", "open
 _DATE_FIELDS = ("pay_period_start", "pay_period_end", "pay_date", "statement_period_start", "statement_period_end",
                 "id_expiry", "document_date")
 #: Fields the reader may compute rather than read (their evidence is ``derived`` when not located).
-_DERIVABLE = frozenset({"total_deductions", "pay_frequency", "annual_income", "document_date", "gross_pay"})
+_DERIVABLE = frozenset({"total_deductions", "pay_frequency", "annual_income", "document_date", "gross_pay",
+                        "id_expiry"})
 
 
 def locate_evidence(facts: ExtractedFacts, laid: LaidOutText) -> dict[str, FieldEvidence]:
@@ -1023,12 +1046,19 @@ def infer_frequency(start: date | None, end: date | None, paid: date | None, gro
         if by_period is not None:
             return by_period
     when = paid or end
+    matches = ytd_frequencies(when, gross, ytd)
+    return matches[0] if len(matches) == 1 else None
+
+
+def ytd_frequencies(when: date | None, gross: Decimal | None, ytd: Decimal | None) -> list[str]:
+    """The pay frequencies for which ``ytd`` is the right whole number of ``gross`` periods by ``when``
+    (see :func:`infer_frequency`); empty when ``ytd / gross`` is not a whole number within 0.5 %."""
     if when is None or gross is None or ytd is None or gross <= 0 or ytd < gross:
-        return None
+        return []
     ratio = ytd / gross
     periods = int(ratio.to_integral_value())
     if periods < 1 or abs(ratio - periods) > Decimal("0.005") * periods:
-        return None
+        return []
     day_of_year = when.timetuple().tm_yday
     expected = {
         "monthly": (when.month, 0),
@@ -1036,8 +1066,7 @@ def infer_frequency(start: date | None, end: date | None, paid: date | None, gro
         "biweekly": (-(-day_of_year // 14), 1),
         "weekly": (-(-day_of_year // 7), 1),
     }
-    matches = [name for name, (count, slack) in expected.items() if abs(count - periods) <= slack]
-    return matches[0] if len(matches) == 1 else None
+    return [name for name, (count, slack) in expected.items() if abs(count - periods) <= slack]
 
 
 def _frequency_of_period(start: date, end: date) -> str | None:
@@ -1067,7 +1096,7 @@ def confirm_ocr(facts: ExtractedFacts, evidence: dict[str, FieldEvidence]) -> li
     """Mark OCR'd figures ``certain`` where arithmetic closes, and name the income figures still unconfirmed.
 
     Closes: net = gross − deductions (all three confirmed); YTD gross = n × gross for the number of periods
-    the pay date implies (:func:`infer_frequency`; gross and YTD confirmed); opening + credits − debits =
+    the pay date implies at the stub's frequency (:func:`ytd_frequencies`; gross and YTD confirmed); opening + credits − debits =
     closing (the four confirmed); W-2 box 1 read by its label equal to the one the tax arithmetic implies
     (two readings agree). ``evidence`` is updated in place.
 
@@ -1078,8 +1107,8 @@ def confirm_ocr(facts: ExtractedFacts, evidence: dict[str, FieldEvidence]) -> li
     gross, net, deductions = facts.gross_pay, facts.net_pay, facts.total_deductions
     if gross is not None and net is not None and deductions is not None and abs(gross - deductions - net) <= _TOLERANCE:
         confirmed |= {"gross_pay", "net_pay", "total_deductions"}
-    if gross is not None and facts.ytd_gross is not None and infer_frequency(
-            None, None, facts.pay_date or facts.pay_period_end, gross, facts.ytd_gross) is not None:
+    fits = ytd_frequencies(facts.pay_date or facts.pay_period_end, gross, facts.ytd_gross)
+    if fits and (facts.pay_frequency in fits or (facts.pay_frequency is None and len(fits) == 1)):
         confirmed |= {"gross_pay", "ytd_gross"}
     balances = (facts.opening_balance, facts.total_credits, facts.total_debits, facts.closing_balance)
     if all(v is not None for v in balances):
