@@ -52,3 +52,4 @@ clean:
 lock: venv
 	$(BIN)/uv pip compile pyproject.toml --extra cli --extra ocr --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --no-header -q -c requirements/dev.txt -o layers/leadeval/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --extra ocr --python-version 3.12 --python-platform aarch64-manylinux_2_28 --no-header -q -c requirements/dev.txt -o images/worker/requirements.txt
