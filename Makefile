@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile bench-accuracy lock clean
+.PHONY: venv run test lint bench bench-hostile bench-accuracy image-requirements lock clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,13 @@ bench-hostile: venv
 ## bench-accuracy: per-field precision/recall of the offline reader (text layer + OCR) on the corpus and samples
 bench-accuracy: venv
 	$(BIN)/python scripts/bench_accuracy.py
+
+## image-requirements: install the container image's requirements as aarch64 binary wheels into a temp dir
+## (what this machine can check without Docker; needs the package index)
+image-requirements: venv
+	tmp=$$(mktemp -d) && $(BIN)/python -m pip install -q --disable-pip-version-check --platform manylinux2014_aarch64 \
+	  --platform manylinux_2_28_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+	  --target $$tmp -r images/worker/requirements.txt && du -sh $$tmp && rm -rf $$tmp
 
 clean:
 	rm -rf .leadeval .pytest_cache

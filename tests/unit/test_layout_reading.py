@@ -149,12 +149,30 @@ def test_w2_names_and_employer_from_address_blocks(corpus_dir: Path) -> None:
     assert name.page == 1 and name.box is not None and not name.certain  # unlabelled: located, not certain
 
 
-def test_licence_numbered_name_fields_and_latest_date_as_expiry() -> None:
+def test_licence_numbered_name_fields_and_unlabelled_expiry() -> None:
     # OCR lines of the Washington sample licence (AAMVA fields 1 family name, 2 given names)
     text = ("WA WASHINGTON DRIVER LICENSE\n4dLIC#WDLABCD456DG 9CLASS B DONOR\n23  1 TALBOT\n2 LIAM R.\n"
             "3 DOB 01/06/1958  4aISs01/06/2015\n")
     facts = extract_facts(text)
     assert facts.document_kind == DocumentKind.GOVERNMENT_ID
     assert facts.names_shown == ["LIAM R. TALBOT"]
-    assert facts.id_expiry == date(2015, 1, 6)  # no expiry label: the latest date printed
+    assert facts.id_expiry is None  # no expiry label and one plausible validity date: not guessed
+    with_issue = extract_facts(text + "REV 07/01/2018\n")
+    assert with_issue.id_expiry == date(2018, 7, 1)  # unlabelled: the latest of two or more plausible dates
     assert extract_facts(text + "B  4b EXP 08/12/2020\n").id_expiry == date(2020, 8, 12)  # labelled wins
+
+
+def test_licence_expiry_read_under_its_label() -> None:
+    from leadeval.adapters.ai.offline import read_document
+
+    def word(text: str, x: float, y: float) -> PageWord:
+        return PageWord(text, (x, y, x + 0.015 * len(text), y + 0.03), 0.9)
+
+    words = [word("7/8/2021", 0.05, 0.01), word("DRIVER", 0.5, 0.1), word("LICENSE", 0.62, 0.1),
+             word("4b", 0.3, 0.4), word("Exp", 0.34, 0.4), word("12", 0.6, 0.4), word("Restrictions", 0.64, 0.4),
+             word("04/24/1976", 0.05, 0.45), word("04/24/2018", 0.3, 0.45), word("NONE", 0.6, 0.45)]
+    facts, evidence = read_document(None, [PageLayout(page=1, how="ocr", words=words)])
+    assert facts.document_kind == DocumentKind.GOVERNMENT_ID
+    assert facts.id_expiry == date(2018, 4, 24)  # not the viewer's 7/8/2021 printed at the top
+    assert evidence["id_expiry"].how == "ocr" and not evidence["id_expiry"].certain
+    assert evidence["id_expiry"].box is not None and abs(evidence["id_expiry"].box[0] - 0.3) < 1e-9

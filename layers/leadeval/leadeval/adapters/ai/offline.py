@@ -426,9 +426,35 @@ def read_document(text: str | None, layout: Sequence[PageLayout]) -> tuple[Extra
         facts = extract_facts(text or "")
         return facts, {}
     facts = _with_address_blocks(extract_facts(laid.text), layout)
+    if facts.document_kind == _K.GOVERNMENT_ID:
+        below = _date_below_label(laid, _ID_EXPIRY_LABEL)
+        if below is not None:
+            facts = facts.model_copy(update={"id_expiry": below})
     if text and text.strip():
         facts = _fill_from(facts, extract_facts(text))
     return facts, locate_evidence(facts, laid)
+
+
+_ID_EXPIRY_LABEL = re.compile(r"\b(?:Expiration(?:[ \t]+Date)?|Expires|Exp)\b\.?", re.IGNORECASE)
+
+
+def _date_below_label(laid: LaidOutText, label: re.Pattern[str]) -> date | None:
+    """A date printed under ``label`` (the next line, overlapping the label's column): a licence prints
+    "4b Exp" over its date, other fields beside it."""
+    for match in label.finditer(laid.text):
+        words = laid.words_in(*match.span())
+        if not words:
+            continue
+        x0, x1 = words[0].word.box[0], words[-1].word.box[2]
+        _, line_end = laid.line_bounds(match.start())
+        if line_end >= len(laid.text) or laid.text[line_end] == "\f":
+            continue
+        next_start, next_end = laid.line_bounds(line_end + 1)
+        for found in _DATE.finditer(laid.text, next_start, next_end):
+            value_words = laid.words_in(*found.span())
+            if value_words and value_words[0].word.box[0] <= x1 + 0.02 and value_words[-1].word.box[2] >= x0 - 0.02:
+                return parse_date(found.group(0))
+    return None
 
 
 def _with_address_blocks(facts: ExtractedFacts, layout: Sequence[PageLayout]) -> ExtractedFacts:
@@ -557,14 +583,18 @@ _AAMVA_NAME = re.compile(
 
 
 def _complete_id(text: str, found: dict[str, Any], names: list[str]) -> None:
-    """An ID's numbered name fields, and its expiry when no label was read: the latest of its dates (a licence
-    prints birth, issue and expiry dates, the expiry last in time)."""
+    """An ID's numbered name fields, and its expiry when no label was read: the latest of its dates from 1990 to
+    15 years ahead (a licence prints birth, issue and expiry dates, the expiry last in time), when it prints at
+    least two such dates."""
     for match in _AAMVA_NAME.finditer(text):
         name = _clean_name(f"{match.group('given')} {match.group('family')}")
         if name and name.casefold() not in {n.casefold() for n in names}:
             names.append(name)
     if found.get("id_expiry") is None:
-        dates = {d for m in _DATE.finditer(text) if (d := parse_date(m.group(0))) is not None}
+        # plausible validity years only (a misread "2916"); a licence is issued for at most about 12 years
+        latest = date.today().year + 15
+        dates = {d for m in _DATE.finditer(text)
+                 if (d := parse_date(m.group(0))) is not None and 1990 <= d.year <= latest}
         if len(dates) >= 2:
             found["id_expiry"] = max(dates)
 
@@ -1096,9 +1126,9 @@ def confirm_ocr(facts: ExtractedFacts, evidence: dict[str, FieldEvidence]) -> li
     """Mark OCR'd figures ``certain`` where arithmetic closes, and name the income figures still unconfirmed.
 
     Closes: net = gross − deductions (all three confirmed); YTD gross = n × gross for the number of periods
-    the pay date implies at the stub's frequency (:func:`ytd_frequencies`; gross and YTD confirmed); opening + credits − debits =
-    closing (the four confirmed); W-2 box 1 read by its label equal to the one the tax arithmetic implies
-    (two readings agree). ``evidence`` is updated in place.
+    the pay date implies at the stub's frequency (:func:`ytd_frequencies`; gross and YTD confirmed);
+    opening + credits − debits = closing (the four confirmed). Nothing else confirms an OCR'd figure yet (a W-2's
+    box 1 or a benefit amount stays unconfirmed). ``evidence`` is updated in place.
 
     Returns:
         The names of income figures (:data:`INCOME_FIELDS`, ``deposits[i]``) read by OCR and not confirmed.
