@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile lock clean browser report-screenshots
+.PHONY: venv run test lint bench bench-hostile bench-accuracy image-requirements lock clean browser report-screenshots
 
 venv: $(STAMP)
 
@@ -49,10 +49,22 @@ bench-hostile: venv
 report-screenshots: venv browser
 	$(BIN)/python scripts/report_screenshots.py
 
+## bench-accuracy: per-field precision/recall of the offline reader (text layer + OCR) on the corpus and samples
+bench-accuracy: venv
+	$(BIN)/python scripts/bench_accuracy.py
+
+## image-requirements: install the container image's requirements as aarch64 binary wheels into a temp dir
+## (what this machine can check without Docker; needs the package index)
+image-requirements: venv
+	tmp=$$(mktemp -d) && $(BIN)/python -m pip install -q --disable-pip-version-check --platform manylinux2014_aarch64 \
+	  --platform manylinux_2_28_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+	  --target $$tmp -r images/worker/requirements.txt && du -sh $$tmp && rm -rf $$tmp
+
 clean:
 	rm -rf .leadeval .pytest_cache
 
 ## lock: re-pin requirements/dev.txt and the layer's requirements.txt from pyproject.toml (no URLs inside)
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra cli --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --extra cli --extra ocr --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --no-header -q -c requirements/dev.txt -o layers/leadeval/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --extra ocr --python-version 3.12 --python-platform aarch64-manylinux_2_28 --no-header -q -c requirements/dev.txt -o images/worker/requirements.txt

@@ -37,6 +37,7 @@ from leadeval.models import (
     JobStatus,
     Lead,
     LeadDocument,
+    PageLayout,
     PreparedDocument,
     Usage,
 )
@@ -263,6 +264,24 @@ class VisionModel(Protocol):
 
         Raises: ModelTimeout, ModelUnavailableError, ThrottledError, ConfigurationError,
         ModelRejected, DocumentUnreadable (the document is too large for the model).
+        """
+        ...
+
+
+class PageReader(Protocol):
+    """Reads the words of one page image with their positions (OCR), for pages without a text layer.
+
+    ``name`` identifies the engine (``"rapidocr"``). Implementations hold no state per call and are safe to
+    share within one thread of work.
+    """
+
+    name: str
+
+    def read(self, image: bytes, page: int) -> PageLayout:
+        """The words of ``image`` (JPEG or PNG bytes of page ``page``, 1-based) with boxes as fractions of the
+        image (top-left origin) and the engine's confidence per word; ``how="ocr"``.
+
+        Raises: DocumentUnreadable when the bytes are not an image the engine can decode.
         """
         ...
 

@@ -272,8 +272,12 @@ def make_vision_model(settings: Settings, *, model_id: str | None = None) -> Vis
     spec = settings.model
     if spec.kind == "offline":
         from leadeval.adapters.ai.offline import OfflineVisionModel
+        from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available
 
-        return OfflineVisionModel()
+        use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
+        return OfflineVisionModel(RapidOcrReader() if use_ocr else None,
+                                  ocr_pages_per_document=settings.ocr_pages_per_document,
+                                  ocr_pages_per_job=settings.ocr_pages_per_job)
     if spec.kind == "workers-ai":
         from leadeval.adapters.ai.workers_ai import WorkersAIVisionModel
 

@@ -268,6 +268,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
 
     choice = ctx.choose_model(job.model_version)
     model = choice.model
+    if hasattr(model, "for_job"):  # a model with per-job budgets (the offline reader's OCR pages)
+        model = model.for_job()
     _log(job.id, f"Model: {model.name} ({choice.reason})", model=model.name,
          requested_model=choice.requested, model_honoured=choice.honoured)
     _log(job.id, "Calling AI evaluation...", model=model.name, documents=len(prepared))
@@ -287,9 +289,10 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             document_id=doc.id, file_name=doc.file_name, declared_type=doc.document_type,
             detected_type=p.detected_type, sha256=p.sha256,
             kind=extraction.facts.document_kind if extraction.facts else None,
-            verdict=Verdict.CLEAN if extraction.facts else Verdict.UNDETERMINED,
-            reason="facts extracted" if extraction.facts else (extraction.note or "no facts extracted"),
-            facts=extraction.facts, signals=list(p.signals))
+            verdict=Verdict.CLEAN if extraction.facts and not extraction.undetermined else Verdict.UNDETERMINED,
+            reason="facts extracted" if extraction.facts and not extraction.undetermined
+            else (extraction.note or "no facts extracted"),
+            facts=extraction.facts, signals=list(p.signals), evidence=extraction.evidence)
 
     ordered = [results[d.id] for d in documents]
     if all(r.verdict == Verdict.UNREADABLE for r in ordered):

@@ -74,9 +74,12 @@ KINDS: dict[DocumentKind, KindSpec] = {spec.kind: spec for spec in (
              marker_rank=2),
     KindSpec(DocumentKind.BANK_STATEMENT, "bank statement", income_rule=None, accepted_by_default=True,
              age_rule="statement", prompt_hint="a bank or credit-union account statement",
-             title_markers=rf"\bBank{_S}Statement\b|\bAccount{_S}Statement\b",
+             title_markers=rf"\bBank{_S}Statement\b|\bAccount{_S}Statement\b|\bStatement{_S}of{_S}Accounts?\b"
+                           rf"|\b(?:Credit{_S}Union|Savings{_S}Bank|Federal{_S}Savings)\b[^\n]*\bStatement\b"
+                           rf"|\bStatement\b[^\n]*\bCredit{_S}Union\b|\bShare{_S}(?:Draft|Savings|Checking)\b",
              field_markers=rf"\bStatement{_S}Period\b|\bAccount{_S}Holder\b"
-                           rf"|\b(?:Opening|Beginning|Closing|Ending){_S}Balance\b",
+                           rf"|\b(?:Opening|Beginning|Closing|Ending){_S}Balance\b|\bCredit{_S}Union\b"
+                           rf"|\bBalance{_S}Forward\b",
              marker_rank=1),
     KindSpec(DocumentKind.EMPLOYMENT_LETTER, "employment letter", income_rule="annual_wage", accepted_by_default=True,
              age_rule=None, prompt_hint="an employment verification or offer letter",
@@ -96,7 +99,10 @@ KINDS: dict[DocumentKind, KindSpec] = {spec.kind: spec for spec in (
              marker_rank=4),
     KindSpec(DocumentKind.GOVERNMENT_ID, "government ID", income_rule=None, accepted_by_default=True,
              age_rule=None, prompt_hint="a driver's licence, state ID card or passport",
-             title_markers=rf"\bDriver'?s?{_S}Licen[cs]e\b|\bIdentification{_S}Card\b|\bPassport\b",
+             title_markers=rf"\bDriver'?s?\s*Licen[cs]e\b|\bOperator'?s?{_S}Licen[cs]e\b|\bIdentification{_S}Card\b"
+                           rf"|\bID{_S}Card\b|\bPassport\b|\bPasaporte\b|^P[<A-Z][A-Z<]{{3}}[A-Z<]+<<",
+             field_markers=rf"\bDL{_S}(?:No\.?|Number|#|Class|ADULT)|\bREAL{_S}ID\b|\bDOB\b[^\n]*\bEXP\b"
+                           rf"|\bEXP\b[^\n]*\bDOB\b|\bDate{_S}of{_S}Birth\b[^\n]*\bExpir",
              marker_rank=5),
     KindSpec(DocumentKind.OTHER, "other document", income_rule=None, accepted_by_default=False,
              age_rule=None, prompt_hint="anything else (a photo, an unrelated form)"),
