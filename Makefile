@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile lock clean
+.PHONY: venv run test lint bench bench-hostile lock clean invoke-sweep invoke-worker
 
 venv: $(STAMP)
 
@@ -23,6 +23,16 @@ $(STAMP): requirements/dev.txt pyproject.toml
 ## run: set up, load the sample data into the embedded SQLite database and run the pipeline
 run: venv
 	$(BIN)/leadeval demo
+
+## invoke-sweep / invoke-worker: one handler, one event, as Lambda runs it (after `make run`; EVENT=events/….json)
+SWEEP_EVENT ?= events/sweep_scheduled.json
+WORKER_EVENT ?= events/worker_one_job.json
+ENV_VARS ?= events/env.json
+invoke-sweep: venv
+	$(BIN)/leadeval invoke sweep -e $(or $(EVENT),$(SWEEP_EVENT)) --env-vars $(ENV_VARS)
+
+invoke-worker: venv
+	$(BIN)/leadeval invoke worker -e $(or $(EVENT),$(WORKER_EVENT)) --env-vars $(ENV_VARS)
 
 ## test: set up and run every test (SQLite, PostgreSQL, moto, fakes)
 test: venv

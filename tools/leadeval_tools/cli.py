@@ -53,8 +53,17 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(evaluations_app, name="evaluations")
 app.add_typer(leads_app, name="leads")
 
-out = Console(stderr=False, soft_wrap=False, width=160)
-err = Console(stderr=True)
+def _console(*, stderr: bool) -> Console:
+    """A console that wraps only on a terminal: piped or redirected, lines and tables keep their full width
+    (one record per line for grep and awk)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, soft_wrap=False)
+    return Console(stderr=stderr, soft_wrap=True, width=100_000, no_color=True, highlight=False)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 LOCAL_DEFAULTS = {
     # Local runs: quick backoff so a transient failure settles in seconds, metrics off (EMF noise).
@@ -770,6 +779,66 @@ def resume(local: Annotated[bool, typer.Option(help="Resume the local runtime on
     """Start the worker consuming the jobs queue again."""
     state = _consumption(local).set_enabled(True)
     out.print(f"worker consumption: {state.state} ({state.uuid})")
+
+
+# ---------------------------------------------------------------------------- invoke
+
+
+class FunctionName(StrEnum):
+    """The functions of template.yaml."""
+
+    SWEEP = "sweep"
+    WORKER = "worker"
+
+
+@app.command("invoke")
+def invoke_function(
+    function: Annotated[FunctionName, typer.Argument(help="The function: sweep or worker.")],
+    event: Annotated[Path, typer.Option("--event", "-e", help="The event file (events/*.json).")],
+    env_vars: Annotated[Path | None, typer.Option(
+        "--env-vars", "-n", help="SAM env-vars JSON: {\"Parameters\": {...}, \"WorkerFunction\": {...}}.")] = None,
+) -> None:
+    """Run one function's handler (functions/NAME/app.py) with one event, as `sam local invoke` does but
+    without a container: the template's environment overlaid by --env-vars (only declared variables), a Lambda
+    context with the template's Timeout and MemorySize, the embedded database and the local emulators (moto
+    for the queue, the DLQ and the bucket). Prints the handler's return value as JSON on stdout; logs and
+    metrics go to stderr. Exit 0 when the handler returned, 1 when it raised, 2 for a bad file."""
+    import json
+
+    from leadeval_tools.invoke import (
+        InvokeInputError,
+        check_event,
+        function_spec,
+        invocation_environment,
+        invoke,
+        overlay_env_vars,
+        read_json_file,
+    )
+
+    try:
+        spec = function_spec(function.value)
+        payload = check_event(function.value, read_json_file(event, "event file"))
+        environment = overlay_env_vars(spec, read_json_file(env_vars, "env-vars file")) if env_vars \
+            else dict(spec.environment)
+    except InvokeInputError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    metrics_choice = os.environ.get("POWERTOOLS_METRICS_DISABLED")
+    base = _local_env()
+    base["POWERTOOLS_METRICS_DISABLED"] = metrics_choice or "false"  # one invocation: show its EMF (on stderr)
+    os.environ.clear()
+    os.environ.update(invocation_environment(environment, base))
+    _settings()
+    err.print(f"invoking {spec.logical_id} ({spec.handler_path.relative_to(spec.handler_path.parents[2])}) "
+              f"with {event}: timeout {spec.timeout_seconds}s, memory {spec.memory_mb} MB")
+    try:
+        result = invoke(function.value, payload, spec, dict(os.environ))
+    except LeadevalError:
+        raise
+    except Exception as exc:  # the handler raised: Lambda reports an error (WorkerBatchFailed, a sweep failure)
+        err.print(f"[red]{spec.logical_id} failed: {type(exc).__name__}[/red]")
+        raise typer.Exit(1) from exc
+    sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
 
 
 def main() -> None:

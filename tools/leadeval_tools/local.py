@@ -10,11 +10,13 @@ are deleted afterwards, as the SQS event source mapping does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -78,6 +80,23 @@ def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
 
     fn = handlers.handle_sweep if name == "sweep" else handlers.handle_worker
     return lambda event, context: fn(event, context, wiring.current())
+
+
+@contextlib.contextmanager
+def handler_output() -> Iterator[None]:
+    """Around a local invocation: what the handler prints (Powertools EMF metric blobs) goes to stderr, never
+    into a command's report on stdout, and with metrics disabled (``POWERTOOLS_METRICS_DISABLED``) the metric
+    set is emptied afterwards (Powertools keeps an unflushed set and prints it once it holds 100 metrics)."""
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    from leadeval.observability import metrics
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if is_metrics_disabled():
+            metrics.clear_metrics()
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -376,7 +395,8 @@ class LocalRuntime:
     def sweep(self) -> dict[str, Any]:
         """Invoke the sweep handler once."""
         self.invocations["sweep"] += 1
-        return load_handler("sweep")(scheduled_event(), FakeLambdaContext(timeout_seconds=60))
+        with handler_output():
+            return load_handler("sweep")(scheduled_event(), FakeLambdaContext(timeout_seconds=60))
 
     def poll(self, *, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the worker handler with it; delete the records it did not
@@ -392,7 +412,8 @@ class LocalRuntime:
         if not messages:
             return 0
         self.invocations["worker"] += 1
-        result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
+        with handler_output():
+            result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:
