@@ -20,9 +20,10 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-## run: set up, load the sample data into the embedded SQLite database and run the pipeline
+## run: set up, load the sample data into the embedded SQLite database and run the pipeline. It starts the
+## database afresh (and says what it deletes); `make run KEEP=1` keeps earlier work (leadeval demo --keep).
 run: venv
-	$(BIN)/leadeval demo
+	$(BIN)/leadeval demo $(if $(KEEP),--keep,)
 
 ## invoke-sweep / invoke-worker: one handler, one event, as Lambda runs it (after `make run`; EVENT=events/….json)
 SWEEP_EVENT ?= events/sweep_scheduled.json

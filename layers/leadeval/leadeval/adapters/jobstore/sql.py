@@ -416,7 +416,7 @@ class SqlJobStore:
         return [_policy(r) for r in self._run(self._stmt("list_policies", site_id=site_id))[0]]
 
     def add_override(self, job_id: str, *, recommendation: str, reason: str, now: datetime,
-                     override_id: str | None = None) -> EvaluationOverride | None:
+                     override_id: str | None = None, created_by: str | None = None) -> EvaluationOverride | None:
         """Record an override (see :meth:`JobStore.add_override`); the reason is kept as given,
         trimmed, at most :data:`MAX_OVERRIDE_REASON_CHARS` characters.
 
@@ -432,7 +432,8 @@ class SqlJobStore:
         if len(reason) > MAX_OVERRIDE_REASON_CHARS:
             raise ValueError(f"the reason is {len(reason)} characters long; at most {MAX_OVERRIDE_REASON_CHARS}")
         rows = self._run(self._stmt("insert_override", id=override_id or _new_id("ovr_"), job_id=job_id,
-                                    recommendation=recommendation, reason=reason, now=format_ts(now)))[0]
+                                    recommendation=recommendation, reason=reason, now=format_ts(now),
+                                    created_by=created_by))[0]
         return _override(rows[0]) if rows else None
 
     def list_overrides(self, job_id: str) -> list[EvaluationOverride]:
@@ -518,7 +519,7 @@ def _policy(row: Mapping[str, Any]) -> SitePolicy:
 def _override(row: Mapping[str, Any]) -> EvaluationOverride:
     return EvaluationOverride(id=row["id"], evaluation_id=row["evaluation_id"], job_id=row["job_id"],
                               recommendation=row["recommendation"], reason=row["reason"],
-                              created_at=parse_ts(row.get("created_at")))
+                              created_at=parse_ts(row.get("created_at")), created_by=row.get("created_by"))
 
 
 def _new_id(prefix: str, size: int = 16) -> str:

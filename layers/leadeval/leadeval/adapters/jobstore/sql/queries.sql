@@ -397,9 +397,9 @@ SELECT site_id, version, policy_json, created_at FROM leadeval_site_policies
 
 -- name: insert_override
 -- A person's recommendation for a job's latest evaluation, with the reason; nothing when the job has none.
-INSERT INTO leadeval_overrides (id, evaluation_id, job_id, recommendation, reason, created_at)
+INSERT INTO leadeval_overrides (id, evaluation_id, job_id, recommendation, reason, created_at, created_by)
 SELECT CAST(:id AS text), x.evaluation_id, x.job_id, CAST(:recommendation AS text), CAST(:reason AS text),
-       CAST(:now AS text)
+       CAST(:now AS text), CAST(:created_by AS text)
   FROM leadeval_evaluations x
  WHERE x.job_id = :job_id
    AND x.generation = (SELECT MAX(generation) FROM leadeval_evaluations WHERE job_id = :job_id)
