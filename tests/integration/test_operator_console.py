@@ -72,7 +72,8 @@ def test_a_full_redrive_is_rehearsed_on_the_emulator_and_keeps_the_attributes(em
     assert "2 message(s) shown of about 3" in some.output
 
     typo = runner.invoke(app, ["dlq", "redrive", "--job", "job_typo"])
-    assert typo.exit_code == 1 and "moved 0 message(s)" in typo.output and "no DLQ message names job_typo" in typo.output
+    assert typo.exit_code == 1 and "moved 0 message(s)" in typo.output
+    assert "no DLQ message names job_typo" in typo.output
 
     moved = runner.invoke(app, ["dlq", "redrive"])
     assert moved.exit_code == 0, moved.output

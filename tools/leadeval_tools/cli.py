@@ -226,7 +226,7 @@ def _reset_notice(path: Path) -> str:
             for label, table in (("jobs", "ai_evaluation_jobs"), ("evaluations", "lead_ai_evaluations"),
                                  ("overrides", "leadeval_overrides"), ("saved policies", "leadeval_site_policies")):
                 try:
-                    counts[label] = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+                    counts[label] = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
                 except sqlite3.Error:
                     counts[label] = 0
     except sqlite3.Error:

@@ -122,14 +122,16 @@ def list_jobs_page(store: Any, where: JobFilter, *, limit: int) -> list[JobRow]:
         store: a SQL job store (``store.executor``).
         limit: most rows (>= 1).
     """
-    params = {"status": str(where.status) if where.status else None, "state": str(where.state) if where.state else None, "site": where.site,
+    params = {"status": str(where.status) if where.status else None,
+              "state": str(where.state) if where.state else None, "site": where.site,
               "error_code": where.error_code, "since": format_ts(where.since), "until": format_ts(where.until),
               "limit": int(limit)}
     rows = store.executor.execute_batch([Statement("console_list_jobs", LIST_JOBS_SQL, params)])[0]
     page = []
     for row in rows:
         data = dict(row)
-        score, label, recommendation = (data.pop(f"console_{k}", None) for k in ("score", "label", "recommendation"))
+        score, label, recommendation = (data.pop(f"console_{k}", None)
+                                        for k in ("score", "label", "recommendation"))
         page.append(JobRow(Job.model_validate(data), None if score is None else int(score), label, recommendation))
     return page
 

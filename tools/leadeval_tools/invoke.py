@@ -73,7 +73,7 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
         InvokeInputError: the file is missing or not YAML.
     """
     try:
-        data = yaml.load(path.read_text("utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(path.read_text("utf-8"), Loader=_CfnLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise InvokeInputError(f"cannot read the template {path}: {type(exc).__name__}") from exc
     if not isinstance(data, dict):

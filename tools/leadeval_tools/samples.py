@@ -572,8 +572,8 @@ class _Builder:
             monthly_rent_cents=int(_money(rent) * 100), voucher_amount_cents=int(_money(voucher) * 100),
             move_in_date=self.today + timedelta(days=move_in_days), expect=expect)
         self.leads.append(lead)
-        self.jobs.append(SampleJob(id=job_id or f"job_{lead_id.removeprefix('lead_')}", site_id=site_id, lead_id=lead_id,
-                                   requested_at=self._requested_at(), format_index=len(self.jobs)))
+        self.jobs.append(SampleJob(id=job_id or f"job_{lead_id.removeprefix('lead_')}", site_id=site_id,
+                                   lead_id=lead_id, requested_at=self._requested_at(), format_index=len(self.jobs)))
         return lead
 
     def document(self, lead: SampleLead, doc_id: str, document_type: str, file_name: str, mime_type: str,

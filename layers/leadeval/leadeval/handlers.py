@@ -24,8 +24,8 @@ from leadeval.errors import ConfigurationError, LeadevalError
 from leadeval.jobs.process import JobOutcome, Outcome
 from leadeval.jobs.sweep import run_sweep
 from leadeval.models import JobMessage
-from leadeval.observability import logger as powertools_logger
 from leadeval.observability import count_failure, metrics
+from leadeval.observability import logger as powertools_logger
 from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.timeutil import parse_ts
 from leadeval.wiring import NotFinal, Wiring

@@ -305,8 +305,8 @@ def make_model_router(settings: Settings, model: VisionModel) -> ModelRouter:
             return cast(VisionModel, MeteredModel(make_vision_model(settings, model_id=model_id)))
 
     # Metered (AI latency and tokens per request, observability.MeteredModel) whichever model a job gets.
-    return ModelRouter(cast(VisionModel, MeteredModel(model)), provider=spec.kind, default_id=spec.model, allowlist=settings.model_allowlist,
-                       build=build)
+    return ModelRouter(cast(VisionModel, MeteredModel(model)), provider=spec.kind, default_id=spec.model,
+                       allowlist=settings.model_allowlist, build=build)
 
 
 def make_queue(settings: Settings) -> JobQueue:
