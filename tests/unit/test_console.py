@@ -50,3 +50,16 @@ def test_the_reset_notice_counts_what_make_run_deletes(tmp_path: Path) -> None:
     assert notice.startswith(f"resetting {db}: deleting everything it holds (2 jobs, 0 evaluations, 1 overrides, "
                              "0 saved policies")
     assert "make run KEEP=1" in notice
+
+
+def test_the_local_runtime_uses_running_emulators_only_when_all_three_point_at_one() -> None:
+    from leadeval_tools.local import running_emulators
+
+    local = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+             "LEADEVAL_QUEUE_URL": "http://127.0.0.1:5000/123456789012/leadeval-jobs",
+             "LEADEVAL_DLQ_URL": "http://127.0.0.1:5000/123456789012/leadeval-jobs-dlq"}
+    assert running_emulators(local) == (local["AWS_ENDPOINT_URL"], local["LEADEVAL_QUEUE_URL"],
+                                        local["LEADEVAL_DLQ_URL"])
+    assert running_emulators({**local, "LEADEVAL_DLQ_URL": ""}) is None
+    aws = {**local, "LEADEVAL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"}
+    assert running_emulators(aws) is None  # real queues: a local run never touches them

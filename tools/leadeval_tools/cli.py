@@ -1055,6 +1055,68 @@ def invoke_function(
     sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
 
 
+# ---------------------------------------------------------------------------- emulators
+
+
+@app.command("emulators")
+def emulators(
+    host: Annotated[str, typer.Option(help="Address to listen on: 0.0.0.0 lets containers reach it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the emulated AWS endpoint.")] = 5000,
+    container_host: Annotated[str, typer.Option(help="How a container names this machine.")] = "host.docker.internal",
+) -> None:
+    """Run the local AWS emulators until Ctrl-C (moto's server): the jobs queue and its DLQ (redrive policy),
+    the documents bucket loaded from the local runs' documents folder, the idempotency table. Prints the
+    variables that point commands (`invoke`, `process`, `dlq list|redrive`) and `sam local invoke` containers
+    at them; while it runs, what one command leaves in the queues is there for the next (rehearse a redrive)."""
+    import signal
+
+    import boto3
+
+    from leadeval_tools.local import (
+        REGION,
+        create_idempotency_table,
+        create_queues,
+        load_bucket,
+        start_moto,
+    )
+
+    _local_env()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")
+    settings = _settings()
+    server = start_moto(host, port)
+    endpoint = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    try:
+        sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+        queue_url, dlq_url = create_queues(sqs)
+        load_bucket(boto3.client("s3", region_name=REGION, endpoint_url=endpoint), "leadeval-documents", settings)
+        create_idempotency_table(endpoint, "leadeval-idempotency")
+        exports = {"AWS_ENDPOINT_URL": endpoint, "LEADEVAL_QUEUE_URL": queue_url, "LEADEVAL_DLQ_URL": dlq_url,
+                   "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+                   "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"], "AWS_DEFAULT_REGION": REGION}
+        out.print("# this machine (another shell): the CLI and `leadeval invoke` use these emulators")
+        for key, value in exports.items():
+            out.print(f"export {key}={value}")
+        out.print(f"# a container (`sam local invoke`): the same at {container_host}:{port} "
+                  "(events/env.docker.json); the documents are in s3://leadeval-documents, the idempotency "
+                  "table is leadeval-idempotency")
+        out.print("# Ctrl-C stops them (everything they hold is lost)")
+        sys.stdout.flush()
+        stop = {"now": False}
+
+        def _stop(*_: object) -> None:
+            stop["now"] = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            while not stop["now"]:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        server.stop()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -173,12 +173,13 @@ def overlay_env_vars(spec: FunctionSpec, env_vars: Any) -> dict[str, str | None]
 def invocation_environment(environment: Mapping[str, str | None], base: Mapping[str, str]) -> dict[str, str]:
     """The process environment an invoke runs with: ``base`` (the caller's, for credentials and local
     defaults) with the function's variables set; empty or unresolved ones are dropped unless ``base`` has
-    them, and the emulated ones (:data:`EMULATED`) are left to the local runtime."""
+    them, and the emulated ones (:data:`EMULATED`) are never taken from the template or the env-vars file:
+    ``base``'s (the exports of a running ``leadeval emulators``) or, unset, the local runtime's own moto."""
     env = dict(base)
     for key, value in environment.items():
         if key in EMULATED:
-            env.pop(key, None)
-        elif value:
+            continue  # the caller's value (``leadeval emulators``' exports) or none: the runtime's own moto
+        if value:
             env[key] = value
     return env
 
