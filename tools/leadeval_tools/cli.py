@@ -684,14 +684,13 @@ def _policy_settings(policy_json: str) -> dict:
     return data
 
 
-def _known_site_or_exit(store, site: str, *, create: bool) -> None:
-    """Exit 1 naming the site when no row names it (unless ``create``)."""
+def _known_site_or_exit(store, site: str, *, create: bool, hint: str = "") -> None:
+    """Exit 1 naming the site when no row names it (unless ``create``); ``hint`` says what to do then."""
     from leadeval_tools.console import site_known
 
     if create or site_known(store, site):
         return
-    err.print(f"[red]no site {escape(site)}: no lead, job, usage row or policy names it (a new site: "
-              "`policy set SITE --file … --create-site`)[/red]")
+    err.print(f"[red]no site {escape(site)}: no lead, job, usage row or policy names it{hint}[/red]")
     raise typer.Exit(1)
 
 
@@ -756,7 +755,8 @@ def policy_set(
     if given is not None:
         out.print(f"note: the file's version {escape(repr(given))} is replaced by the saved version's name")
     store = _store()
-    _known_site_or_exit(store, site, create=create_site)
+    _known_site_or_exit(store, site, create=create_site,
+                        hint=" (a typo? a new site: add --create-site)")
     previous = store.get_policy(site)
     saved = store.set_policy(site, policy.stored_json(), now=utcnow())  # what the site changed, not the defaults
     out.print(f"site {site}: saved policy [bold]{saved.label}[/bold] (version {saved.version}); "
@@ -1053,6 +1053,50 @@ def invoke_function(
         err.print(f"[red]{spec.logical_id} failed: {type(exc).__name__}[/red]")
         raise typer.Exit(1) from exc
     sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------------------- usage
+
+
+@app.command("usage")
+def usage(
+    site: Annotated[str, typer.Option(help="The site id.")],
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (UTC).")],
+) -> None:
+    """What a site's evaluations of a month cost, per model: evaluations, prompt and completion tokens, Workers
+    AI neurons (estimated from the tokens at the published rate: the API reports tokens only), pages and
+    worker time; beside the application's usage row (count and quota). Exit 1 for an unknown site."""
+    from leadeval_tools.console import site_usage
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise typer.BadParameter("expected YYYY-MM", param_hint="--month")
+    store = _store()
+    _known_site_or_exit(store, site, create=False)
+    rows, app_usage = site_usage(store, site, month)
+    table = Table(title=f"Usage of {site} in {month}")
+    for column in ("model", "evaluations", "prompt tokens", "completion tokens", "neurons (est.)", "pages",
+                   "worker s", "worker ms / evaluation"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for r in rows:
+        measured = r.evaluations - r.unmeasured
+        table.add_row(r.model, str(r.evaluations), f"{r.prompt_tokens:,}", f"{r.completion_tokens:,}",
+                      "—" if r.neurons is None else f"{r.neurons:,.1f}", str(r.pages), f"{r.worker_ms / 1000:,.1f}",
+                      f"{r.worker_ms / measured:,.0f}" if measured else "—")
+    total = sum(r.evaluations for r in rows)
+    if len(rows) > 1:
+        neurons = [r.neurons for r in rows if r.neurons is not None]
+        table.add_row("total", str(total), f"{sum(r.prompt_tokens for r in rows):,}",
+                      f"{sum(r.completion_tokens for r in rows):,}", f"{sum(neurons):,.1f}" if neurons else "—",
+                      str(sum(r.pages for r in rows)), f"{sum(r.worker_ms for r in rows) / 1000:,.1f}", "")
+    out.print(table)
+    unmeasured = sum(r.unmeasured for r in rows)
+    if unmeasured:
+        out.print(f"{unmeasured} evaluation(s) saved before worker time was recorded are counted without it")
+    if app_usage is None:
+        out.print(f"the application has no usage row for {site} in {month}")
+    else:
+        out.print(f"the application's usage row: {app_usage['evaluation_count']} of {app_usage['quota_limit']} "
+                  f"evaluations ({total} saved by leadeval this month)")
 
 
 # ---------------------------------------------------------------------------- emulators

@@ -162,3 +162,69 @@ def name_documents(text: str, names: Mapping[str, str]) -> str:
 def ids(rows: Iterable[JobRow]) -> list[str]:
     """The job ids of rows, in order."""
     return [row.job.id for row in rows]
+
+
+# ------------------------------------------------------------------------------------------------ usage
+
+USAGE_SQL = """
+SELECT x.model AS model, COUNT(*) AS evaluations, SUM(x.prompt_tokens) AS prompt_tokens,
+       SUM(x.completion_tokens) AS completion_tokens, SUM(x.pages) AS pages,
+       SUM(COALESCE(x.worker_ms, 0)) AS worker_ms,
+       SUM(CASE WHEN x.worker_ms IS NULL THEN 1 ELSE 0 END) AS unmeasured
+  FROM leadeval_evaluations x
+ WHERE x.site_id = :site AND substr(x.created_at, 1, 7) = :month
+ GROUP BY x.model
+ ORDER BY x.model
+"""
+
+APPLICATION_USAGE_SQL = """
+SELECT evaluation_count, quota_limit FROM ai_evaluation_usage WHERE site_id = :site AND month = :month
+"""
+
+#: Workers AI neurons per million input / output tokens, by model id (Cloudflare Workers AI pricing page:
+#: llama-3.2-11b-vision-instruct, $0.049 / M input and $0.68 / M output tokens at $0.011 per 1,000 neurons).
+#: The API reports tokens, not neurons, so neurons are estimated from the tokens.
+NEURONS_PER_MILLION_TOKENS = {"@cf/meta/llama-3.2-11b-vision-instruct": (4410, 61493)}
+
+
+@dataclass(frozen=True)
+class ModelUsageRow:
+    """One model's share of a site's month: evaluations, tokens, pages, worker milliseconds (summed), how many
+    evaluations had no worker time recorded (older than migration 0006), and the estimated Workers AI neurons
+    (None for models without a published rate)."""
+
+    model: str
+    evaluations: int
+    prompt_tokens: int
+    completion_tokens: int
+    pages: int
+    worker_ms: int
+    unmeasured: int
+    neurons: float | None
+
+
+def estimated_neurons(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Neurons a Workers AI model bills for these tokens (:data:`NEURONS_PER_MILLION_TOKENS`); None when the
+    model has no known rate (offline, OpenAI-compatible servers)."""
+    model_id = model.split(":", 1)[1] if model.startswith("workers-ai:") else model
+    rate = NEURONS_PER_MILLION_TOKENS.get(model_id)
+    if rate is None:
+        return None
+    return (prompt_tokens * rate[0] + completion_tokens * rate[1]) / 1_000_000
+
+
+def site_usage(store: Any, site: str, month: str) -> tuple[list[ModelUsageRow], dict[str, int] | None]:
+    """A site's evaluations saved in ``month`` (``YYYY-MM``, UTC) summed per model, and the application's usage
+    row for the month (``evaluation_count``, ``quota_limit``; None when it has none). One round trip."""
+    params = {"site": site, "month": month}
+    rows, app_rows = store.executor.execute_batch([Statement("console_usage", USAGE_SQL, params),
+                                                   Statement("console_app_usage", APPLICATION_USAGE_SQL, params)])
+    result = []
+    for r in rows:
+        prompt, completion = int(r["prompt_tokens"] or 0), int(r["completion_tokens"] or 0)
+        result.append(ModelUsageRow(model=str(r["model"]), evaluations=int(r["evaluations"]), prompt_tokens=prompt,
+                                    completion_tokens=completion, pages=int(r["pages"] or 0),
+                                    worker_ms=int(r["worker_ms"] or 0), unmeasured=int(r["unmeasured"] or 0),
+                                    neurons=estimated_neurons(str(r["model"]), prompt, completion)))
+    app = {k: int(app_rows[0][k]) for k in ("evaluation_count", "quota_limit")} if app_rows else None
+    return result, app

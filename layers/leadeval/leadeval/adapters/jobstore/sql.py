@@ -326,7 +326,8 @@ class SqlJobStore:
                 reasons=_dump_list(ev.reasons), documents=_dump_list(ev.documents), flags=_dump_list(ev.flags),
                 monthly_income_cents=ev.monthly_income_cents, income_to_rent_ratio=ev.income_to_rent_ratio,
                 policy_version=ev.policy_version, model=ev.model, prompt_tokens=ev.prompt_tokens,
-                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, **guard),
+                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, pages=ev.pages,
+                worker_ms=ev.worker_ms, **guard),
             self._stmt(
                 "insert_evaluation", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id, score=ev.score,
                 label=ev.label, recommendation=ev.recommendation, summary=ev.summary,
