@@ -660,7 +660,7 @@ class _Builder:
         after ``make run``."""
         lead = self.lead("lead_strong", "site_sunrise", "Dana", "Whitfield", rent="1850.00", move_in_days=28,
                          job_id="job_demo_001", expect=(
-                             "completed: the job the sample events name (one pay stub, income "
+                             "completed, the job the sample events name (one pay stub, income "
                              "about 2.7x rent)"))
         employer = _Employer("Acme Logistics Inc", "75 Quayside Road", "Seattle, WA 98134")
         gross = _money("2500.00")
