@@ -142,3 +142,15 @@ def test_sam_translation_keeps_the_dashboard() -> None:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         out = translator.transform(sam, {}, _Policies())
     assert out["Resources"]["OperationsDashboard"]["Type"] == "AWS::CloudWatch::Dashboard"
+
+
+def test_nothing_is_printed_while_metrics_are_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        observability.count_failure("ModelUnavailable")
+    assert buffer.getvalue() == ""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    with redirect_stdout(buffer):
+        observability.count_failure("ModelUnavailable")
+    assert '"ErrorCode":"ModelUnavailable"' in buffer.getvalue()

@@ -58,8 +58,13 @@ ALL_METRICS = (*SWEEP_METRICS, *OUTCOME_METRICS, *WORKER_METRICS, *AI_METRICS, *
 
 def count_failure(error_code: str) -> None:
     """Count a failed or dead-lettered job under its error code (``JobsFailedByErrorCode``, dimension
-    ``ErrorCode``): its own EMF blob, since one blob's metrics share their dimensions."""
+    ``ErrorCode``): its own EMF blob, since one blob's metrics share their dimensions. Nothing is printed
+    while metrics are disabled (``POWERTOOLS_METRICS_DISABLED``: Powertools' ``single_metric`` prints anyway)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        return
 
     with single_metric(name=FAILED_BY_CODE_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
                        default_dimensions={"service": metrics.service or "leadeval"}) as metric:
