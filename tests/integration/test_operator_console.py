@@ -195,3 +195,49 @@ def test_demo_says_what_it_resets_and_keep_keeps_it(console, after_demo: Path) -
     kept = console("demo", "--keep")
     assert kept.exit_code == 0, kept.output
     assert "already holds the sample data" in kept.output
+
+
+def test_emulators_keep_the_queues_for_the_next_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`leadeval emulators` prints what to export; with it, what `invoke` dead-letters is there for `dlq list`."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADEVAL_", "AWS_ENDPOINT"))}
+    proc = subprocess.Popen([sys.executable, "-c", "from leadeval_tools.cli import main; main()", "emulators",
+                             "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        exports = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("export "):
+                key, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[key] = value
+            if "Ctrl-C" in line:
+                break
+        assert exports["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
+        assert exports["LEADEVAL_DLQ_URL"].endswith("/leadeval-jobs-dlq")
+        monkeypatch.chdir(tmp_path)
+        for key, value in exports.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("LEADEVAL_DATABASE_URL", raising=False)
+        runner = CliRunner()
+        event = Path(__file__).resolve().parents[2] / "events" / "worker_poison.json"
+        saved = dict(os.environ)
+        try:
+            invoked = runner.invoke(app, ["invoke", "worker", "-e", str(event), "--env-vars",
+                                          str(event.parent / "env.json")])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        assert invoked.exit_code == 0, invoked.output
+        listed = runner.invoke(app, ["dlq", "list"])
+        assert listed.exit_code == 0 and "UnknownJob" in listed.output and "job_unknown_404" in listed.output
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0  # SIGTERM stops it cleanly
