@@ -160,6 +160,15 @@ class SampleSet:
     usage: list[SampleUsage]
     files: dict[str, bytes] = field(default_factory=dict)
 
+    def without_lead(self, lead_id: str) -> SampleSet:
+        """A copy without one lead, its documents, files and jobs (usage rows unchanged): e.g. a test scripting
+        a model's answer per document leaves out the lead of the sample events (:data:`EVENT_LEAD_ID`)."""
+        keys = {d.storage_key for d in self.documents if d.lead_id == lead_id}
+        return SampleSet(sites=list(self.sites), leads=[x for x in self.leads if x.id != lead_id],
+                         documents=[d for d in self.documents if d.lead_id != lead_id],
+                         jobs=[j for j in self.jobs if j.lead_id != lead_id], usage=list(self.usage),
+                         files={k: v for k, v in self.files.items() if k not in keys})
+
     def lead(self, lead_id: str) -> SampleLead:
         """The lead with this id. Raises KeyError when there is none."""
         for lead in self.leads:
@@ -538,6 +547,11 @@ def _deductions(gross: Decimal, *, federal: str, state: str | None = None,
     return tuple(rows)
 
 
+#: The job and lead the sample events name (``events/worker_one_job.json``, ``worker_mixed_batch.json``).
+EVENT_JOB_ID = "job_demo_001"
+EVENT_LEAD_ID = "lead_strong"
+
+
 def build_sample_set(*, today: date) -> SampleSet:
     """The sample sites, leads, documents, jobs, usage rows and files for ``today``.
 
@@ -658,8 +672,8 @@ class _Builder:
         """The job the sample events name (``events/worker_one_job.json``, ``worker_mixed_batch.json``):
         ``job_demo_001`` of ``lead_strong`` (site_sunrise), so ``leadeval invoke worker -e events/…`` finds it
         after ``make run``."""
-        lead = self.lead("lead_strong", "site_sunrise", "Dana", "Whitfield", rent="1850.00", move_in_days=28,
-                         job_id="job_demo_001", expect=(
+        lead = self.lead(EVENT_LEAD_ID, "site_sunrise", "Dana", "Whitfield", rent="1850.00", move_in_days=28,
+                         job_id=EVENT_JOB_ID, expect=(
                              "completed, the job the sample events name (one pay stub, income "
                              "about 2.7x rent)"))
         employer = _Employer("Acme Logistics Inc", "75 Quayside Road", "Seattle, WA 98134")
