@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile bench-accuracy image-requirements lock clean browser report-screenshots
+.PHONY: venv run test lint bench bench-hostile bench-accuracy image-requirements lock clean browser report-screenshots invoke-sweep invoke-worker
 
 venv: $(STAMP)
 
@@ -20,9 +20,20 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-## run: set up, load the sample data into the embedded SQLite database and run the pipeline
+## run: set up, load the sample data into the embedded SQLite database and run the pipeline. It starts the
+## database afresh (and says what it deletes); `make run KEEP=1` keeps earlier work (leadeval demo --keep).
 run: venv
-	$(BIN)/leadeval demo
+	$(BIN)/leadeval demo $(if $(KEEP),--keep,)
+
+## invoke-sweep / invoke-worker: one handler, one event, as Lambda runs it (after `make run`; EVENT=events/….json)
+SWEEP_EVENT ?= events/sweep_scheduled.json
+WORKER_EVENT ?= events/worker_one_job.json
+ENV_VARS ?= events/env.json
+invoke-sweep: venv
+	$(BIN)/leadeval invoke sweep -e $(or $(EVENT),$(SWEEP_EVENT)) --env-vars $(ENV_VARS)
+
+invoke-worker: venv
+	$(BIN)/leadeval invoke worker -e $(or $(EVENT),$(WORKER_EVENT)) --env-vars $(ENV_VARS)
 
 ## test: set up and run every test (SQLite, PostgreSQL, moto, fakes, the report in headless Chromium)
 test: venv browser

@@ -550,5 +550,9 @@ class Evaluation(BaseModel):
     model_version: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Cost inputs (``leadeval usage``): pages prepared (PDF pages; an image counts 1) and the worker's
+    #: milliseconds on the evaluation (fetch, prepare, model, score; not the claim or the result write).
+    pages: int = 0
+    worker_ms: int | None = None
     input_hash: str = ""
     created_at: datetime | None = None

@@ -162,9 +162,11 @@ class OperatorStore(Protocol):
         ...
 
     def add_override(self, job_id: str, *, recommendation: Literal["approve", "review", "decline"],
-                     reason: str, now: datetime, override_id: str | None = None) -> EvaluationOverride | None:
+                     reason: str, now: datetime, override_id: str | None = None,
+                     created_by: str | None = None) -> EvaluationOverride | None:
         """Record a person's recommendation and reason for a job's evaluation (the evaluation is
-        unchanged); None when the job has no evaluation. Raises ValueError for an unknown
+        unchanged), by ``created_by`` (who: a name or an e-mail address) at ``now``; None when the job has no
+        evaluation. Raises ValueError for an unknown
         recommendation or an empty reason."""
         ...
 

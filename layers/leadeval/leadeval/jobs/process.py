@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -235,6 +236,7 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
 
 def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
               usage: Usage | None, *, now: datetime, calls: list[int], policy_json: str | None = None) -> Evaluation:
+    started = time.perf_counter()  # the evaluation's worker time (Evaluation.worker_ms)
     policy = site_policy(job.site_id, policy_json)  # before any document is read: a bad policy costs nothing
     if lead is None:
         raise ResourceNotFound("lead not found in the job's site")
@@ -317,6 +319,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         income_to_rent_ratio=assessment.income_to_rent_ratio, policy_version=assessment.policy_version,
         model=model.name, model_version=",".join(model_versions) or model.name,
         prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
+        pages=sum(p.page_count for p in prepared.values()),
+        worker_ms=round((time.perf_counter() - started) * 1000),
         input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name), created_at=now,
         **application_json(lead, assessment, model=model.name))
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
