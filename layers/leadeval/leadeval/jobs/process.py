@@ -370,8 +370,11 @@ def _fetch_and_prepare(ctx: ProcessContext, documents: Sequence[LeadDocument],
     if not documents:
         return prepared
     workers = max(1, min(ctx.fetch_concurrency, len(documents)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        fetched = list(pool.map(fetch, documents))
+    if workers == 1:  # one document (or no concurrency): no thread to start
+        fetched = [fetch(doc) for doc in documents]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            fetched = list(pool.map(fetch, documents))
     for i, (doc, data, problem) in enumerate(fetched):
         fetched[i] = (doc, None, problem)  # drop the list's reference: each document's bytes are freed once prepared
         if data is None:

@@ -835,29 +835,26 @@ def _finish_image(doc: PreparedDocument, meta: dict[str, Any], small: PILImage.I
     small.getexif()[0x0112] = orientation or 1
     upright = ImageOps.exif_transpose(small)
     meta["output_width"], meta["output_height"] = upright.size
-    prepared = _jpeg_bytes(upright, limits.jpeg_quality)
-    doc.page_images = PageImages([0], _image_renderer(prepared, limits), doc.metadata, _exc_summary,
-                                 rendered={0: prepared}, page_count=1)
+    # Encoded when a reader first asks for it (the offline reader never does).
+    doc.page_images = PageImages([0], _image_renderer(upright, limits), doc.metadata, _exc_summary, page_count=1)
     doc.page_count = 1
     doc.signals = image_signals(doc.document_id, meta)
 
 
-def _image_renderer(prepared: bytes, limits: DocumentLimits) -> PageRenderer:
-    """``render(0, long_side_px)`` for an image: its prepared JPEG, scaled down when a smaller long side is
-    asked for (never up: the prepared copy is the largest kept)."""
+def _image_renderer(upright: PILImage.Image, limits: DocumentLimits) -> PageRenderer:
+    """``render(0, long_side_px)`` for an image: its reduced, upright copy encoded as JPEG, scaled down
+    first when a smaller long side is asked for (never up: the reduced copy is the largest kept)."""
 
     def render(index: int, long_side_px: int | None) -> bytes:
         if index != 0:
             raise IndexError(f"an image has one page, not {index + 1}")
         from PIL import Image
 
-        with Image.open(io.BytesIO(prepared)) as image:
-            if long_side_px is None or max(image.size) <= long_side_px:
-                return prepared
-            image.draft("RGB", _fit(*image.size, long_side_px))
-            small = image.convert("RGB")
-            small.thumbnail((long_side_px, long_side_px), Image.Resampling.LANCZOS)
-            return _jpeg_bytes(small, limits.jpeg_quality)
+        if long_side_px is None or max(upright.size) <= long_side_px:
+            return _jpeg_bytes(upright, limits.jpeg_quality)
+        small = upright.copy()
+        small.thumbnail((long_side_px, long_side_px), Image.Resampling.LANCZOS)
+        return _jpeg_bytes(small, limits.jpeg_quality)
 
     return render
 
