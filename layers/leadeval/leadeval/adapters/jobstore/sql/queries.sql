@@ -227,6 +227,15 @@ UPDATE ai_evaluation_jobs
         OR (status = 'pending' AND leadeval_state IN {{_message_out}} AND retry_count >= max_retries))
 RETURNING *;
 
+-- name: unclaim_job
+-- A job claimed ahead (with the previous record's write, see ClaimAhead) whose record did not run after all
+-- (the invocation's deadline, or another invocation holds the message): back to waiting for its message,
+-- which comes back; no attempt counted. Guarded by the claim number like every holder's write.
+UPDATE ai_evaluation_jobs
+   SET status = 'pending', leadeval_state = 'queued', leadeval_lease_expires_at = :lease_until, updated_at = :now
+ WHERE {{_held}}
+RETURNING id;
+
 -- name: get_job
 SELECT * FROM ai_evaluation_jobs WHERE id = :job_id;
 
