@@ -640,7 +640,8 @@ def _render_d1_batches(runs: dict[Any, dict[str, Any]]) -> list[str]:
              "template's `BatchSize` is 10). Each record's claim rides along the previous record's last write "
              "(result, retry or failure) of the same invocation; the fingerprint lookup and the result write stay "
              "one request each per job.", "",
-             "| records per invocation | jobs | D1 requests | per job | final states |", "| --- | --- | --- | --- | --- |"]
+             "| records per invocation | jobs | D1 requests | per job | final states |",
+             "| --- | --- | --- | --- | --- |"]
     for batch, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
         final = ", ".join(f"{k} {v}" for k, v in r["final"].items())
         lines.append(f"| {batch} | {r['deliveries_total']} | {r['requests_total']} | "
