@@ -4,7 +4,8 @@ Each function is imported in a fresh interpreter the way Lambda loads it: ``app.
 ``app`` from its own folder (``CodeUri``), the layer's ``leadeval`` package on the path. PDF and image
 libraries (pypdf, pypdfium2, Pillow, pillow_heif), the CLI-only fpdf2, test-only moto, and httpx (only
 the D1 / Workers AI / OpenAI-compatible adapters need it, built on first use) must not be among the
-loaded modules, nor Powertools' parser models (unused: messages are validated by leadeval's own model). Import *time* is measured by ``scripts/bench_budget.py`` (docs/benchmarks.md), not here.
+loaded modules, nor Powertools' parser models (unused: messages are validated by leadeval's own model).
+Import *time* is measured by ``scripts/bench_budget.py`` (docs/benchmarks.md), not here.
 """
 
 from __future__ import annotations
