@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from leadeval.adapters.jobstore.sql import Statement
 from leadeval.errors import StorageError, ThrottledError
 from leadeval.handlers import handle_worker
 from leadeval.models import JobState, JobStatus
@@ -136,3 +137,27 @@ def test_logs_carry_job_id_and_no_personal_data(env) -> None:
     text = "\n".join(json.dumps(line) for line in lines)
     for personal in ("Dana", "Whitfield", "dana@example.com", "555-0100"):
         assert personal not in text
+
+
+def test_completed_at_and_evaluated_at_are_when_the_work_ended_not_when_it_was_claimed(tmp_path: Path) -> None:
+    """The job's started_at is the claim; completed_at and the evaluation's evaluated_at are read from the clock
+    after the work (the seed stamps completed_at after the AI call). A clock that ticks 7 s per reading shows it."""
+    from datetime import UTC, datetime, timedelta
+
+    from leadeval.timeutil import parse_ts
+
+    ticks = iter(datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC) + timedelta(seconds=7 * i) for i in range(1000))
+    services = make_services(tmp_path, documents=MemoryDocumentStore(), queue=MemoryQueue(),
+                             model=ScriptedVisionModel(default=paystub_facts()), clock=lambda: next(ticks))
+    try:
+        seed_job(services, documents={"doc_1": PDF})
+        assert handle_worker(load_event("worker_one_job.json"), FakeLambdaContext(), services) == {
+            "batchItemFailures": []}
+        row = services.store.executor.execute_batch([Statement(
+            "times", "SELECT j.started_at, j.completed_at, e.evaluated_at FROM ai_evaluation_jobs j "
+            "JOIN lead_ai_evaluations e ON e.id = j.evaluation_id WHERE j.id = 'job_demo_001'", {})])[0][0]
+        started, completed, evaluated = (parse_ts(row[k]) for k in ("started_at", "completed_at", "evaluated_at"))
+        assert started < evaluated <= completed
+        assert (completed - started) >= timedelta(seconds=7)
+    finally:
+        services.close()

@@ -169,6 +169,7 @@ class Wiring:
             # Metered: documents by verdict per saved evaluation (EMF); the models are metered by the router.
             self._process_context = ProcessContext(
                 store=cast(JobStore, MeteredStore(self.store)), documents=self.documents, model=self.model,
+                clock=self.now,
                 retry_policy=RetryPolicy(max_attempts=s.max_attempts, base_seconds=s.retry_base_seconds,
                                          cap_seconds=s.retry_cap_seconds),
                 lease_seconds=s.lease_seconds, max_document_bytes=s.max_document_bytes,

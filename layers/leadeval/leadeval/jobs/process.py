@@ -134,12 +134,15 @@ class ProcessContext:
         lease_seconds: how long a claim holds the job (must exceed the worker timeout).
         max_document_bytes, max_documents: limits applied before reading documents.
         fetch_concurrency: parallel document fetches (wall time ≈ slowest fetch).
-        prepare: document preparation function (``services.documents.prepare_document``).
-        assess: scoring function (``services.scoring.assess``).
+        prepare: document preparation function (``screening.documents.prepare_document``).
+        assess: scoring function (``screening.scoring.assess``).
         new_id: id factory for evaluations (``eval_`` + nanoid, as the application's ids).
         on_configuration_error: called when a ConfigurationError snoozes a job (metrics, alarm).
         models: chooses the model for a job's ``model_version`` (None: ``model`` always runs).
         ahead: the worker invocation's :class:`ClaimAheadPlan` (None: every record claims for itself).
+        clock: the current time (aware UTC) when an outcome is written, so ``completed_at``, ``evaluated_at``
+            and a retry's backoff count from the end of the work, not from the claim (None: the message's
+            ``now`` throughout, as tests with a fixed time expect).
     """
 
     store: JobStore
@@ -156,6 +159,11 @@ class ProcessContext:
     on_configuration_error: Callable[[LeadevalError], None] | None = None
     models: ModelRouter | None = None
     ahead: ClaimAheadPlan | None = None
+    clock: Callable[[], datetime] | None = None
+
+    def time_now(self, fallback: datetime) -> datetime:
+        """The clock's time, or ``fallback`` without a clock."""
+        return self.clock() if self.clock is not None else fallback
 
     def _write_kwargs(self) -> tuple[dict[str, Any], ClaimAhead | None]:
         return self.ahead.write_kwargs() if self.ahead is not None else ({}, None)
@@ -231,9 +239,10 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
         evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls,
                                policy_json=claim.policy_json)
     except Exception as exc:
-        return _record_failure(ctx, job, exc, now=now, ai_calls=calls[0])
+        return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0])
     ahead_kwargs, ahead = ctx._write_kwargs()
-    saved = ctx.store.complete(job, evaluation, now=now, fingerprints=_fingerprints(evaluation, claim.lead),
+    saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
+                               fingerprints=_fingerprints(evaluation, claim.lead),
                                **ahead_kwargs)
     ctx._record(ahead)
     if not saved:
@@ -368,7 +377,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
         pages=sum(p.page_count for p in prepared.values()),
         worker_ms=round((time.perf_counter() - started) * 1000),
-        input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name), created_at=now,
+        input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name),
+        created_at=ctx.time_now(now),
         **application_json(lead, assessment, model=model.name))
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
          score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
