@@ -389,6 +389,29 @@ def test_a_message_for_a_job_no_sweep_has_seen_reads_its_timestamp_or_fails_it_a
         "rejected", "failed", "InvalidJobRow", None)
 
 
+def test_a_requested_at_in_the_future_runs_now_and_keeps_the_applications_value(migrated: Backend) -> None:
+    """The application's requested_at is when the job was asked for, not a "not before": a clock ahead, or local
+    time written without its offset, must not hold a job back. leadeval's canonical copy is never later than now
+    (the sweep claims it at once, and a worker's own admission does the same); the application's column is kept."""
+    from leadeval.models import JobMessage
+
+    store = migrated.store
+    raw(store, INSERT_LEAD, id="lead_1", site_id="site_1", first="A", last="B", email=None, phone=None,
+        move_in=None, rent=1000.0)
+    for job_id in ("job_sweep", "job_message"):
+        raw(store, INSERT_JOB, id=job_id, lead_id="lead_1", site_id="site_1", model_version=None,
+            requested_at="2099-06-01 10:00:00")
+    now = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    claimed = store.claim(JobMessage(job_id="job_message", site_id="site_1", lead_id="lead_1"), now=now,
+                          lease_seconds=60)
+    outcome = store.sweep(now=now, limit=100, lease_seconds=300, rescue_after_seconds=3600)
+    assert (claimed.status, claimed.job.requested_at) == ("claimed", now)
+    assert [(j.id, j.requested_at) for j in outcome.claimed] == [("job_sweep", now)]
+    rows = raw(store, "SELECT id, requested_at FROM ai_evaluation_jobs ORDER BY id")
+    assert rows == [{"id": "job_message", "requested_at": "2099-06-01 10:00:00"},
+                    {"id": "job_sweep", "requested_at": "2099-06-01 10:00:00"}]
+
+
 @pytest.mark.parametrize("max_retries", [1, 7])
 def test_max_retries_of_the_row_is_the_attempt_limit(migrated: Backend, tmp_path: Path, max_retries: int) -> None:
     """A job the application inserted with max_retries N and a model failing for ever: exactly N attempts

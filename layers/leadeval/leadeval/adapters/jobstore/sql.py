@@ -227,7 +227,7 @@ class SqlJobStore:
         admit = int(limit if admit_limit is None else admit_limit)
         rejected, admitted, exhausted, crashed, lost, claimed = self._run(
             self._stmt("reject_new_rows", now=ts, limit=admit),
-            self._stmt("admit_new_rows", limit=admit),
+            self._stmt("admit_new_rows", now=ts, limit=admit),
             self._stmt("rescue_exhausted", now=ts, rescue_before=rescue_before),
             self._stmt("rescue_crashed", now=ts, rescue_before=rescue_before),
             self._stmt("rescue_lost", rescue_before=rescue_before),
@@ -270,7 +270,7 @@ class SqlJobStore:
         lease_until = format_ts(plus_seconds(now, lease_seconds))
         return [
             self._stmt("reject_job", job_id=message.job_id, now=ts),
-            self._stmt("admit_job", job_id=message.job_id),
+            self._stmt("admit_job", job_id=message.job_id, now=ts),
             self._stmt("claim_job", lease_until=lease_until, **key),
             self._stmt("claim_redriven", lease_until=lease_until, sent_at=format_ts(sent_at), **key),
             self._stmt("fail_exhausted", **key),

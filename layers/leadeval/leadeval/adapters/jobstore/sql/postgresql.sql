@@ -48,6 +48,10 @@ $fn$;
 -- it is not a timestamp (see leadeval_ts). The CAST lets an application column of type timestamptz work too.
 to_char(leadeval_ts(CAST(requested_at AS text)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 
+-- name: _admitted_requested_at
+-- As sqlite.sql: never later than now. LEAST ignores NULLs, so the NULL of an unreadable value is kept by CASE.
+CASE WHEN ({{_canonical_requested_at}}) IS NULL THEN NULL ELSE LEAST(({{_canonical_requested_at}}), :now) END
+
 -- name: _table_names
 SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()
 
@@ -82,7 +86,7 @@ UPDATE ai_evaluation_jobs AS j
                              + CASE WHEN leadeval_state IS NULL OR leadeval_state = 'pending' THEN 0 ELSE 1 END,
        retry_count = CASE WHEN leadeval_state IS NULL OR leadeval_state = 'pending' THEN retry_count ELSE 0 END,
        leadeval_state = 'pending',
-       leadeval_requested_at = {{_canonical_requested_at}},
+       leadeval_requested_at = {{_admitted_requested_at}},
        leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL, leadeval_dead_lettered_at = NULL
   FROM new
  WHERE j.id = new.id AND {{_is_new}}

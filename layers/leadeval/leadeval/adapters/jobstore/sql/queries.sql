@@ -90,7 +90,7 @@ UPDATE ai_evaluation_jobs
                              + CASE WHEN leadeval_state IS NULL OR leadeval_state = 'pending' THEN 0 ELSE 1 END,
        retry_count = CASE WHEN leadeval_state IS NULL OR leadeval_state = 'pending' THEN retry_count ELSE 0 END,
        leadeval_state = 'pending',
-       leadeval_requested_at = {{_canonical_requested_at}},
+       leadeval_requested_at = {{_admitted_requested_at}},
        leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL, leadeval_dead_lettered_at = NULL
  WHERE id IN (SELECT id FROM ({{_new_rows}}) AS n LIMIT :limit)
    AND {{_is_new_by_id}}
@@ -177,7 +177,7 @@ RETURNING id;
 -- The worker's claim batch first admits its own job when no sweep has seen it yet (a message sent by hand,
 -- or `leadeval invoke worker`), so the claim below finds its canonical requested_at.
 UPDATE ai_evaluation_jobs
-   SET leadeval_state = 'pending', leadeval_requested_at = {{_canonical_requested_at}}
+   SET leadeval_state = 'pending', leadeval_requested_at = {{_admitted_requested_at}}
  WHERE id = :job_id AND status = 'pending' AND leadeval_state IS NULL
    AND ({{_canonical_requested_at}}) IS NOT NULL
 RETURNING id;

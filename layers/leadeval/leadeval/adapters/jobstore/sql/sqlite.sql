@@ -23,6 +23,12 @@ UPDATE ai_evaluation_jobs
    AND leadeval_lease_expires_at < :rescue_before
 RETURNING id;
 
+-- name: _admitted_requested_at
+-- The canonical requested_at, never later than now: an application that writes a time in the future (a clock
+-- ahead, local time without its offset) gets its job run now, not held back; the application's column is kept.
+-- SQLite's two-argument min() is NULL when either is NULL (an unreadable requested_at stays NULL).
+min(({{_canonical_requested_at}}), :now)
+
 -- name: _table_names
 SELECT name FROM sqlite_master WHERE type = 'table'
 
