@@ -169,3 +169,34 @@ def test_db_migrate_refuses_an_empty_database_and_db_init_creates_the_applicatio
     again = runner.invoke(app, ["db", "init"])
     assert again.exit_code == 0 and "the application's tables exist; applied 0 migration(s)" in again.output
     assert "applied 0 migration(s) (database up to date)" in runner.invoke(app, ["db", "migrate"]).output
+
+
+def test_operator_commands_never_migrate_and_process_never_invents_the_applications_tables(db: Path) -> None:
+    """On the application's own database without leadeval's migrations, `jobs list` changes nothing and says to
+    run `db migrate`; on a database without the application's tables `process` refuses (exit 2) instead of
+    creating them; a missing SQLite path is never created by `db migrate` or `process`."""
+    runner = CliRunner()
+    missing = db.with_name("typo.db")
+    for args in (["db", "migrate"], ["process"]):
+        result = runner.invoke(app, args, env={"LEADEVAL_DATABASE_URL": f"sqlite:///{missing}"})
+        assert result.exit_code == 2 and "no database at" in result.output, (args, result.output)
+    assert not missing.exists()
+
+    db.touch()  # an empty database file: not the application's
+    refused = runner.invoke(app, ["process"])
+    assert refused.exit_code == 2 and "the application's tables are missing" in refused.output, refused.output
+    store = SqliteJobStore(str(db))
+    try:
+        assert store.application_tables() == set()
+        create_application_tables(store)  # now the application's database, never migrated by leadeval
+        listed = runner.invoke(app, ["jobs", "list"])
+        assert listed.exit_code == 2 and "leadeval db migrate" in listed.output, listed.output
+        tables = {row["name"] for row in store.executor.execute_batch([Statement(
+            "t", "SELECT name FROM sqlite_master WHERE type = 'table'", {})])[0]}
+        assert "leadeval_migrations" not in tables
+        assert store.pending_migrations() == [p.name for p in store.migration_files()]
+        assert runner.invoke(app, ["db", "migrate"]).exit_code == 0
+        assert store.pending_migrations() == []
+        assert runner.invoke(app, ["jobs", "list"]).exit_code == 0
+    finally:
+        store.close()

@@ -96,20 +96,32 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _require_database(settings: Settings) -> Settings:
+    """``settings`` when its database exists; exits 2 naming the path when an SQLite file is missing (opening
+    it would create an empty file: a typo in the path must not leave one behind)."""
+    if settings.database.kind == "sqlite" and not settings.sqlite_path().exists():
+        err.print(f"[red]no database at {escape(str(settings.sqlite_path()))}[/red] (LEADEVAL_DATABASE_URL): "
+                  "run `make run` or `leadeval evaluate …`, or `leadeval db init` for an empty embedded one")
+        raise typer.Exit(2)
+    return settings
+
+
 def _store():
     from leadeval.wiring import make_job_store
 
-    settings = _settings()
-    if settings.database.kind == "sqlite" and not settings.sqlite_path().exists():
-        err.print(f"[red]no database at {settings.sqlite_path()}[/red] (LEADEVAL_DATABASE_URL): run `make run`, "
-                  "`leadeval evaluate …` or `leadeval db migrate` first")
-        raise typer.Exit(2)
+    settings = _require_database(_settings())
     store = make_job_store(settings)
     try:
-        store.migrate()
+        pending = store.pending_migrations()
     except ConfigurationError as exc:
+        store.close()
         err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(2) from exc
+    if pending:  # operator commands never change the schema behind the operator's back
+        store.close()
+        err.print(f"[red]the database lacks leadeval's migration(s) {', '.join(pending)}[/red]: run "
+                  "`leadeval db migrate` first (LEADEVAL_DATABASE_URL)")
+        raise typer.Exit(2)
     return store
 
 
@@ -123,7 +135,7 @@ def db_migrate() -> None:
     them in an empty database)."""
     from leadeval.wiring import make_job_store
 
-    store = make_job_store(_settings())
+    store = make_job_store(_require_database(_settings()))
     try:
         applied = store.migrate()
     except ConfigurationError as exc:
@@ -300,12 +312,15 @@ def _run_until_idle(runtime, timeout: float, job_ids: set[str] | None = None) ->
         raise typer.Exit(2) from exc
 
 
-def prepare_local_database(store) -> list[str]:
-    """A local run's database: the application's tables created when it is empty (embedded SQLite), then
-    leadeval's migrations. Returns the migrations applied. Exits 2 with the message on a database that
-    has some of the application's tables but not all."""
+def prepare_local_database(store, *, create: bool = True) -> list[str]:
+    """A local run's database: the application's tables created when it is empty and ``create`` (``demo`` and
+    ``evaluate`` act as the application: they write leads, documents and jobs), then leadeval's migrations.
+    Returns the migrations applied. Exits 2 with the message on a database that has some of the application's
+    tables but not all, or none of them when ``create`` is False (``process`` only runs jobs: a database
+    without the application's tables is the wrong database, never one to invent)."""
     try:
-        create_application_tables(store)
+        if create:
+            create_application_tables(store)
         return store.migrate()
     except ConfigurationError as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
@@ -507,13 +522,13 @@ def process_jobs(
     from leadeval_tools.local import LocalRuntime
 
     env = _local_env()
-    _settings()
+    _require_database(_settings())
     _refuse_if_paused()
     with LocalRuntime(env) as runtime:
         services = runtime.services
         assert services is not None
         store = services.store
-        prepare_local_database(store)
+        prepare_local_database(store, create=False)
         runtime.recover_orphans()
         active = {job.id for status in (JobStatus.PENDING, JobStatus.PROCESSING)
                   for job in store.list_jobs(status=status, limit=100_000)}

@@ -132,6 +132,14 @@ class OperatorStore(Protocol):
         """
         ...
 
+    def pending_migrations(self) -> list[str]:
+        """The migrations :meth:`migrate` would apply (names, in order), read without changing anything.
+
+        Raises:
+            ConfigurationError: as :meth:`migrate`.
+        """
+        ...
+
     def get_job(self, job_id: str) -> Job | None:
         """One job, or None."""
         ...

@@ -190,6 +190,27 @@ class SqlJobStore:
         """Which of the application's five tables (:data:`APPLICATION_TABLES`) this database has."""
         return {row["name"] for row in self._run(self._stmt("application_tables"))[0]}
 
+    def _require_application_tables(self) -> None:
+        present = self.application_tables()
+        if len(present) < len(APPLICATION_TABLES):
+            missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
+            raise ConfigurationError(
+                f"the application's tables are missing here ({missing}): LEADEVAL_DATABASE_URL must point at the "
+                "application's database; for an embedded or test database run `leadeval db init`",
+                variable="LEADEVAL_DATABASE_URL")
+
+    def pending_migrations(self) -> list[str]:
+        """The migration files not yet applied, in name order, read without changing the database.
+
+        Raises:
+            ConfigurationError: the application's tables are missing (as :meth:`migrate`).
+        """
+        self._require_application_tables()
+        if not self._run(self._stmt("has_migrations_table"))[0]:
+            return [path.name for path in self.migration_files()]
+        done = {row["name"] for row in self._run(self._stmt("applied_migrations"))[0]}
+        return [path.name for path in self.migration_files() if path.name not in done]
+
     def migrate(self) -> list[str]:
         """Apply the migration files not yet recorded in ``leadeval_migrations``, in name order; each file
         and its record go in one batch. Returns the names applied.
@@ -198,13 +219,7 @@ class SqlJobStore:
             ConfigurationError: the application's tables are missing (``LEADEVAL_DATABASE_URL`` does not
                 point at the application's database; an embedded one needs ``leadeval db init``).
         """
-        present = self.application_tables()
-        if len(present) < len(APPLICATION_TABLES):
-            missing = ", ".join(t for t in APPLICATION_TABLES if t not in present)
-            raise ConfigurationError(
-                f"the application's tables are missing here ({missing}): LEADEVAL_DATABASE_URL must point at the "
-                "application's database; for an embedded or test database run `leadeval db init`",
-                variable="LEADEVAL_DATABASE_URL")
+        self._require_application_tables()
         self._run(self._stmt("migrations_table"))
         done = {row["name"] for row in self._run(self._stmt("applied_migrations"))[0]}
         applied = []

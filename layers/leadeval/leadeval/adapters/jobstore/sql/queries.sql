@@ -501,6 +501,10 @@ RETURNING id;
 SELECT name FROM ({{_table_names}}) AS t
  WHERE name IN ('leads', 'lead_documents', 'ai_evaluation_usage', 'ai_evaluation_jobs', 'lead_ai_evaluations');
 
+-- name: has_migrations_table
+-- Whether leadeval's migrations table exists (pending_migrations() reads without creating anything).
+SELECT name FROM ({{_table_names}}) AS t WHERE name = 'leadeval_migrations';
+
 -- name: migrations_table
 CREATE TABLE IF NOT EXISTS leadeval_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
 
