@@ -200,3 +200,37 @@ def test_operator_commands_never_migrate_and_process_never_invents_the_applicati
         assert runner.invoke(app, ["jobs", "list"]).exit_code == 0
     finally:
         store.close()
+
+
+def test_a_hand_written_status_never_breaks_the_console(db: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A row whose status is 'PENDING' is read as pending; one whose status is outside the application's four
+    values ('queued') is left out of `jobs list` with a warning, and `jobs show` of it exits 1 naming the column,
+    without a traceback or the row's data."""
+    import sys
+
+    from leadeval_tools.cli import main
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "init"]).exit_code == 0
+    store = SqliteJobStore(str(db))
+    try:
+        for job_id, status in (("job_upper", "PENDING"), ("job_odd", "queued")):
+            store.executor.execute_batch([Statement("job", (
+                "INSERT INTO ai_evaluation_jobs (id, lead_id, site_id, status, requested_by, requested_at, "
+                "created_at, updated_at) VALUES (:id, 'lead_1', 'site_1', :status, 'user_test', "
+                "'2026-01-31 10:00:00', '2026-01-31 10:00:00', '2026-01-31 10:00:00')"),
+                {"id": job_id, "status": status})])
+    finally:
+        store.close()
+    listed = runner.invoke(app, ["jobs", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "job_upper" in listed.stdout and "job_odd" not in listed.stdout
+    assert "job job_odd left out: its status 'queued' is not one of the application's values" in listed.stderr
+
+    monkeypatch.setattr(sys, "argv", ["leadeval", "jobs", "show", "job_odd"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    message = capsys.readouterr().err
+    assert "not in the application's shape: status (enum)" in message and "Traceback" not in message

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -624,7 +625,8 @@ def jobs_list(
     from leadeval_tools.console import list_jobs_page
 
     where = _job_filter(status, state, site, error_code, since, until)
-    rows = list_jobs_page(_store(), where, limit=limit)
+    unreadable: list[tuple[str, str]] = []
+    rows = list_jobs_page(_store(), where, limit=limit, unreadable=unreadable)
     table = Table(title=f"Evaluation jobs ({where.describe()}): {len(rows)}"
                   + (" (limit reached: --limit)" if len(rows) == limit else ""))
     for column in ("job", "site", "lead", "status", "attempts", "gen", "dead-lettered", "score", "label",
@@ -637,6 +639,9 @@ def jobs_list(
                       "" if row.score is None else str(row.score), row.label or "", row.recommendation or "",
                       job.error_code or "", _ts(job.requested_at))
     out.print(table)
+    for job_id, raw_status in unreadable:
+        err.print(f"[yellow]job {escape(job_id)} left out: its status {escape(repr(raw_status))} is not one of the "
+                  "application's values (pending, processing, completed, failed)[/yellow]")
 
 
 def _document_names(store, job: Job) -> dict[str, str]:
@@ -1239,4 +1244,8 @@ def main() -> None:
     except LeadevalError as exc:
         err.print(f"[red]{exc.code}: {escape(exc.message)}[/red]")  # redacted (LeadevalError)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
+    except ValidationError as exc:  # a row written by hand outside the application's shape: say where, not what
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))} ({e['type']})" for e in exc.errors())
+        err.print(f"[red]a {exc.title} row in the database is not in the application's shape: {escape(where)}[/red]")
+        sys.exit(1)
 

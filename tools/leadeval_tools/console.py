@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from leadeval.adapters.jobstore.sql import Statement
 from leadeval.models import Job, JobState, JobStatus
 from leadeval.timeutil import format_ts
@@ -115,12 +117,16 @@ def parse_when(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def list_jobs_page(store: Any, where: JobFilter, *, limit: int) -> list[JobRow]:
+def list_jobs_page(store: Any, where: JobFilter, *, limit: int,
+                   unreadable: list[tuple[str, str]] | None = None) -> list[JobRow]:
     """One page of jobs matching ``where``, newest request first, in ONE statement (the evaluation joined).
 
     Args:
         store: a SQL job store (``store.executor``).
         limit: most rows (>= 1).
+        unreadable: when given, rows that are not a job leadeval can read (a ``status`` outside the application's
+            four values, written by hand) are left out of the page and listed here as ``(id, status)``;
+            without it such a row raises ``pydantic.ValidationError``.
     """
     params = {"status": str(where.status) if where.status else None,
               "state": str(where.state) if where.state else None, "site": where.site,
@@ -132,7 +138,14 @@ def list_jobs_page(store: Any, where: JobFilter, *, limit: int) -> list[JobRow]:
         data = dict(row)
         score, label, recommendation = (data.pop(f"console_{k}", None)
                                         for k in ("score", "label", "recommendation"))
-        page.append(JobRow(Job.model_validate(data), None if score is None else int(score), label, recommendation))
+        try:
+            job = Job.model_validate(data)
+        except ValidationError:
+            if unreadable is None:
+                raise
+            unreadable.append((str(data.get("id")), str(data.get("status"))))
+            continue
+        page.append(JobRow(job, None if score is None else int(score), label, recommendation))
     return page
 
 

@@ -142,6 +142,12 @@ class Job(_Row):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_as_written(cls, value: Any) -> Any:
+        # The application's vocabulary in any case or padding ('PENDING', 'pending '); other values stay invalid.
+        return value.strip().lower() if isinstance(value, str) else value
+
     @model_validator(mode="before")
     @classmethod
     def _canonical_first(cls, data: Any) -> Any:
