@@ -707,9 +707,9 @@ def _apply(store, act, action: str, chosen: list[str]) -> tuple[list[str], list[
         if job is None:
             err.print(f"[red]no job {escape(job_id)}[/red]")
         elif action == "retry":
-            err.print(f"[red]{job_id}: not retried ({_outcome(job)}; only failed jobs that were not cancelled)[/red]")
+            err.print(f"[red]{escape(job_id)}: not retried ({_outcome(job)}; only failed jobs that were not cancelled)[/red]")
         else:
-            err.print(f"[red]{job_id}: not cancelled ({_outcome(job)}; only jobs not started yet)[/red]")
+            err.print(f"[red]{escape(job_id)}: not cancelled ({_outcome(job)}; only jobs not started yet)[/red]")
     return done, refused
 
 
@@ -874,7 +874,7 @@ def evaluations_override(
     evaluation = store.get_evaluation(job_id)
     if evaluation is None:
         job = store.get_job(job_id)
-        err.print(f"[red]job {job_id} has no evaluation to override "
+        err.print(f"[red]job {escape(job_id)} has no evaluation to override "
                   f"({'status ' + str(job.status) if job else 'no such job'})[/red]")
         raise typer.Exit(1)
     try:
@@ -884,7 +884,7 @@ def evaluations_override(
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
     if saved is None:  # the evaluation vanished between the two calls: nothing was recorded
-        err.print(f"[red]job {job_id} has no evaluation to override[/red]")
+        err.print(f"[red]job {escape(job_id)} has no evaluation to override[/red]")
         raise typer.Exit(1)
     out.print(f"job {job_id}: evaluation {evaluation.id} recommended {evaluation.recommendation} "
               f"(score {evaluation.score}, {evaluation.label}); a person decided [bold]{saved.recommendation}"
@@ -904,11 +904,11 @@ def leads_reevaluate(lead_id: Annotated[str, typer.Argument(help="The lead to ev
     result = store.reevaluate(lead_id, now=utcnow(), max_retries=_settings().max_attempts,
                               requested_by="leadeval:reevaluate")
     if result.status == "lead_not_found":
-        err.print(f"[red]no lead {lead_id}[/red]")
+        err.print(f"[red]no lead {escape(lead_id)}[/red]")
         raise typer.Exit(1)
     if result.status == "in_progress":
         active = result.active_job
-        err.print(f"[red]lead {lead_id} already has job {active.id if active else '?'} "
+        err.print(f"[red]lead {escape(lead_id)} already has job {active.id if active else '?'} "
                   f"({_outcome(active) if active else 'active'}); its evaluation will be the next one[/red]")
         raise typer.Exit(1)
     job = result.job
@@ -932,7 +932,7 @@ def leads_history(lead_id: Annotated[str, typer.Argument(help="The lead.")]) -> 
     store = _store()
     history = store.lead_history(lead_id)
     if history is None:
-        err.print(f"[red]no lead {lead_id}[/red]")
+        err.print(f"[red]no lead {escape(lead_id)}[/red]")
         raise typer.Exit(1)
     out.print(f"lead [bold]{lead_id}[/bold]  site {history.lead.site_id}: {len(history.jobs)} job(s), "
               f"{len(history.evaluations)} evaluation(s), {len(history.overrides)} override(s)")
