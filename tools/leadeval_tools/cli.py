@@ -707,7 +707,8 @@ def _apply(store, act, action: str, chosen: list[str]) -> tuple[list[str], list[
         if job is None:
             err.print(f"[red]no job {escape(job_id)}[/red]")
         elif action == "retry":
-            err.print(f"[red]{escape(job_id)}: not retried ({_outcome(job)}; only failed jobs that were not cancelled)[/red]")
+            err.print(f"[red]{escape(job_id)}: not retried ({_outcome(job)}; only failed jobs that were not "
+                      "cancelled)[/red]")
         else:
             err.print(f"[red]{escape(job_id)}: not cancelled ({_outcome(job)}; only jobs not started yet)[/red]")
     return done, refused
