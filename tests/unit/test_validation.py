@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
+from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, FieldEvidence, Lead, Signal, Verdict
 from leadeval.screening.policy import ScoringPolicy
 from leadeval.screening.validation import (
     check_balance,
@@ -54,11 +54,15 @@ def doc(
     kind: DocumentKind = DocumentKind.PAY_STUB,
     *,
     verdict: Verdict = Verdict.CLEAN,
+    read_certainly: bool = True,
     **fields: Any,
 ) -> DocumentResult:
-    """A clean DocumentResult with facts of ``kind``."""
+    """A clean DocumentResult with facts of ``kind``; every given value read with certainty (located on page 1)
+    unless ``read_certainly`` is False (then no value has evidence, as from a reader that does not locate)."""
+    evidence = {name: FieldEvidence(how="text_layer", certain=True, page=1) for name in fields} if read_certainly else {}
     return DocumentResult(
-        document_id=doc_id, verdict=verdict, reason="facts extracted", kind=kind, facts=facts(kind, **fields)
+        document_id=doc_id, verdict=verdict, reason="facts extracted", kind=kind, facts=facts(kind, **fields),
+        evidence=evidence,
     )
 
 
@@ -717,3 +721,18 @@ def test_validate_order_is_per_document_then_cross_document() -> None:
         ("ytd_inconsistent", None),
     ]
     assert validate(lead(), docs, today=TODAY, policy=POLICY) == signals
+
+
+def test_arithmetic_on_values_not_read_with_certainty_is_medium() -> None:
+    """Issue 13: net ≠ gross − deductions on values the reader did not locate is a medium finding (a misreading
+    is possible), with the field, the expected and the actual value; located values make it high."""
+    uncertain = doc(gross_pay="86.67", total_deductions="872.13", net_pay="3027.87", read_certainly=False)
+    [signal] = check_net_pay(uncertain)
+    assert (signal.severity, signal.field, signal.expected, signal.actual, signal.page) == (
+        "medium", "net_pay", "$-785.46", "$3,027.87", None)
+    assert signal.evidence.endswith("(not every value was read with certainty: a misreading is possible)")
+    partly = uncertain.model_copy(update={"evidence": {"gross_pay": FieldEvidence(how="text_layer", certain=True),
+                                                       "net_pay": FieldEvidence(how="ocr", certain=False)}})
+    assert check_net_pay(partly)[0].severity == "medium"
+    located = doc(gross_pay="86.67", total_deductions="872.13", net_pay="3027.87")
+    assert check_net_pay(located)[0].severity == "high"

@@ -226,9 +226,33 @@ def max_pay_dates_elapsed(frequency: PayFrequency, on: date) -> int:
 
 
 def _sig(
-    code: str, severity: Literal["low", "medium", "high"], evidence: str, document_id: str | None
+    code: str, severity: Literal["low", "medium", "high"], evidence: str, document_id: str | None,
+    **where: object,
 ) -> Signal:
-    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id)
+    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id, **where)  # type: ignore[arg-type]
+
+
+#: Appended to the evidence of an arithmetic break on values not all read with certainty.
+UNCERTAIN_NOTE = " (not every value was read with certainty: a misreading is possible)"
+
+
+def values_certain(doc: DocumentResult, *fields: str) -> bool:
+    """True when every named value of ``doc`` was read with certainty (its
+    :class:`~leadeval.models.FieldEvidence` says ``certain``); a value without evidence is not certain."""
+    return all((ev := doc.evidence.get(name)) is not None and ev.certain for name in fields)
+
+
+def _arithmetic(code: str, evidence: str, doc: DocumentResult, fields: Sequence[str], *, field: str,
+                expected: str, actual: str) -> Signal:
+    """An arithmetic break: high when every value in it was read with certainty, else medium with
+    :data:`UNCERTAIN_NOTE` (a break on values the reader is unsure of is not a tamper signal). Carries the
+    field, the expected and actual values, and the page and box of the field when located."""
+    certain = values_certain(doc, *fields)
+    located = doc.evidence.get(field)
+    return Signal(code=code, severity="high" if certain else "medium",
+                  evidence=evidence + ("" if certain else UNCERTAIN_NOTE), document_id=doc.document_id,
+                  field=field, expected=expected, actual=actual,
+                  page=located.page if located else None, box=located.box if located else None)
 
 
 # --------------------------------------------------------------------------- per-document checks
@@ -244,12 +268,12 @@ def check_net_pay(doc: DocumentResult) -> list[Signal]:
     if abs(expected - f.net_pay) <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "net_pay_mismatch",
-            "high",
             f"gross {money(f.gross_pay)} − deductions {money(abs(f.total_deductions))} = "
             f"{money(expected)}, but net pay shows {money(f.net_pay)}",
-            doc.document_id,
+            doc, ("gross_pay", "total_deductions", "net_pay"), field="net_pay", expected=money(expected),
+            actual=money(f.net_pay),
         )
     ]
 
@@ -263,11 +287,11 @@ def check_ytd_below_gross(doc: DocumentResult) -> list[Signal]:
     if f.gross_pay - f.ytd_gross <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "ytd_below_period_gross",
-            "high",
             f"YTD gross {money(f.ytd_gross)} is below this period's gross {money(f.gross_pay)}",
-            doc.document_id,
+            doc, ("gross_pay", "ytd_gross"), field="ytd_gross", expected=f"at least {money(f.gross_pay)}",
+            actual=money(f.ytd_gross),
         )
     ]
 
@@ -336,7 +360,9 @@ def check_future_dates(doc: DocumentResult, today: date) -> list[Signal]:
         return []
     fields = ", ".join(f"{name} {value.isoformat()}" for name, value in late)
     return [
-        _sig("future_dated", "high", f"{fields} after {today.isoformat()} (+1 day allowed)", doc.document_id)
+        _arithmetic("future_dated", f"{fields} after {today.isoformat()} (+1 day allowed)", doc,
+                    [name for name, _ in late], field=late[0][0],
+                    expected=f"on or before {latest.isoformat()}", actual=late[0][1].isoformat())
     ]
 
 
@@ -375,12 +401,12 @@ def check_balance(doc: DocumentResult) -> list[Signal]:
     if abs(expected - closing) <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "balance_mismatch",
-            "high",
             f"opening {money(opening)} + credits {money(abs(credits))} − debits "
             f"{money(abs(debits))} = {money(expected)}, but closing shows {money(closing)}",
-            doc.document_id,
+            doc, ("opening_balance", "total_credits", "total_debits", "closing_balance"),
+            field="closing_balance", expected=money(expected), actual=money(closing),
         )
     ]
 
