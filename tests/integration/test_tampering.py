@@ -359,10 +359,14 @@ class TestTamperedVariants:
 
         ev = evaluated(pipeline.evaluate({"stub": edited}))
 
-        assert signal_codes(ev, "stub") == ["pdf_incremental_update"]
-        assert ev.documents[0].signals[0].severity == "high"
+        # the taxes were left as they were: Social Security and Medicare no longer match the raised gross
+        assert signal_codes(ev, "stub") == ["fica_mismatch", "fica_mismatch", "pdf_incremental_update"]
+        fica = [(s.field, s.expected, s.actual) for s in ev.documents[0].signals if s.code == "fica_mismatch"]
+        assert fica == [("social_security_tax", "≈ 6.2% × gross $3,500.00 = $217.00", "$155.00"),
+                        ("medicare_tax", "≈ 1.45% × gross $3,500.00 = $50.75", "$36.25")]
+        assert next(s for s in ev.documents[0].signals if s.code == "pdf_incremental_update").severity == "high"
         assert (verdict(ev, "stub"), ev.recommendation, ev.monthly_income_cents) == (Verdict.EDITED, "decline", None)
-        assert (ev.documents[0].risk_score, ev.documents[0].risk_status) == (70, "HIGH")
+        assert (ev.documents[0].risk_score, ev.documents[0].risk_status) == (80, "HIGH")  # high + 2 medium
 
     def test_metadata_only_save_is_low_and_moves_nothing(self, pipeline: Pipeline) -> None:
         """A later save that only rewrote the information dictionary (new ModDate) is low, does not move the

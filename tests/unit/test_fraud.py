@@ -288,7 +288,7 @@ def test_pdf_signals_never_raise_on_garbage(data: bytes) -> None:
     ("hostile/photo_dark_lowlight_form.pdf", ["pdf_editing_software"]),  # macOS Preview (low)
     ("documents/paystub_gusto_style_text.pdf", []),
     ("documents/w2_2020_text.pdf", []),
-    ("documents/id_dl_colorado_specimen_printed.pdf", []),
+    ("documents/id_dl_colorado_specimen_printed.pdf", ["pdf_print_to_pdf"]),  # Skia/PDF: printed from a browser
     ("documents/bank_statement_minimal_text.pdf", []),
 ])
 def test_corpus_pdf_signals(corpus_dir: Path, name: str, expected: list[str]) -> None:

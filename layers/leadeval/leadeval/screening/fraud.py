@@ -42,6 +42,8 @@ Signal codes and severities:
   times its encoded size, over at least :data:`INFLATION_MIN_BYTES` (a decompression bomb: page
   descriptions compress 3-10 times; only repeated filler reaches 100). Measured by
   :mod:`leadeval.screening.pdf_budget` while it checks the content budget.
+- ``pdf_print_to_pdf`` (low): the producer or creator is a print-to-PDF driver ("Microsoft: Print To
+  PDF", Chrome's Skia/PDF, CutePDF…): on a bank statement the verdict is undetermined.
 - ``image_edited_with_software`` (medium; low for Lightroom): EXIF Software names an editor.
 - ``document_reused`` (medium): the same file, or the same extracted identity, came with another applicant
   name (before or after this one): review, never edited or declined for that alone.
@@ -426,6 +428,7 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
     if readable is not None:
         found += _read_safely(_editor_signals, readable, "metadata", [])
         found += _read_safely(_date_signals, readable, "dates", [])
+        found += _read_safely(_print_signals, readable, "metadata", [])
     revisions = _revision_signals(data, readable)
     if revisions and revisions[0][1] == "low":  # a metadata- or signature-only save moved ModDate: benign
         found = [(c, "low", e + "; the later save changed metadata only") if c == "pdf_modified_after_creation"
@@ -465,6 +468,25 @@ def _editor_signals(reader: PdfReader) -> list[_Found]:
         return []
     return [("pdf_editing_software", _max_severity(e.severity for _, _, e in found),
              "; ".join(f"{label}: {value}" for label, value, _ in found))]
+
+
+#: Producers/creators of a "print to PDF" driver: the file is a print of what was on screen, not the issuer's
+#: original (Snappt marks such bank statements UNDETERMINED). Chrome/Edge print through Skia, Windows through
+#: "Microsoft: Print To PDF". macOS Quartz is not listed: Preview's own saves use it too (it is a low editor).
+PRINT_TO_PDF = re.compile(r"print\s*to\s*pdf|skia/pdf|cutepdf|pdfcreator|bullzip|"
+                          r"dopdf|primopdf|novapdf", re.IGNORECASE)
+
+
+def _print_signals(reader: PdfReader) -> list[_Found]:
+    """``pdf_print_to_pdf`` (low): the producer or creator is a print-to-PDF driver. Low: it says nothing
+    of an edit, but a bank statement printed to PDF is undetermined (the original was not supplied)."""
+    info = reader.metadata
+    if info is None:
+        return []
+    for label, value in (("Producer", info.producer), ("Creator", info.creator)):
+        if value and PRINT_TO_PDF.search(str(value)):
+            return [("pdf_print_to_pdf", "low", f"{label}: {short_value(value)}")]
+    return []
 
 
 def _date_signals(reader: PdfReader) -> list[_Found]:

@@ -59,7 +59,7 @@ NEVER_EDITED_ALONE = frozenset({"document_reused", "model_tampering_observation"
 #: Medium content signals that keep a document from being clean (at least undetermined).
 UNDETERMINING_CODES = frozenset({
     "opaque_mask_followed_by_text", "mixed_font_amount", "invisible_text", "text_outside_cropbox",
-    "annotation_over_content", "pdf_revision_content_changed",
+    "annotation_over_content", "font_subset_mixed", "invalid_routing_number", "invalid_ssn", "invalid_ein",
 })
 
 #: Producers that are image editors or online PDF editors: a document they produced is never clean
