@@ -71,7 +71,8 @@ def run(per_family: int) -> dict[str, object]:
         prepare_ms.append((time.perf_counter() - start) * 1000)
         extraction = model.extract(prepared)
         result = DocumentResult(document_id=sample.name, file_name=f"{sample.name}.pdf", detected_type="pdf",
-                                sha256=prepared.sha256, kind=extraction.facts.document_kind if extraction.facts else None,
+                                sha256=prepared.sha256,
+                                kind=extraction.facts.document_kind if extraction.facts else None,
                                 verdict=Verdict.CLEAN if extraction.facts else Verdict.UNDETERMINED,
                                 reason="facts extracted" if extraction.facts else (extraction.note or "no facts"),
                                 facts=extraction.facts, signals=list(prepared.signals), evidence=extraction.evidence)
@@ -134,9 +135,11 @@ def markdown(figures: dict[str, object], command: str) -> str:
         "",
         f"- tampered documents detected: **{detected}/{tampered} ({100 * detected / max(1, tampered):.1f} %)** "
         "(goal ≥ 95 %)",
-        f"- clean documents `edited`: **{len(edited)}/{clean}** (goal 0)" + (f": {', '.join(edited)}" if edited else ""),
-        f"- clean documents with a MEDIUM+ signal: **{len(medium)}/{clean} ({100 * len(medium) / max(1, clean):.1f} %)** "
-        "(goal ≤ 2 %)" + (f": {figures['clean_medium_codes']}" if medium else ""),
+        f"- clean documents `edited`: **{len(edited)}/{clean}** (goal 0)"
+        + (f": {', '.join(edited)}" if edited else ""),
+        f"- clean documents with a MEDIUM+ signal: **{len(medium)}/{clean} "
+        f"({100 * len(medium) / max(1, clean):.1f} %)** (goal ≤ 2 %)"
+        + (f": {figures['clean_medium_codes']}" if medium else ""),
         f"- forensic time per page (`pdf_signals` + page forensics): median {figures['page_ms_median']:.1f} ms, "
         f"p95 {figures['page_ms_p95']:.1f} ms; whole `prepare_document` (text layer and page 1 render included): "
         f"median {figures['prepare_ms_median']:.0f} ms per document",

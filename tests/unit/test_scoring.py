@@ -503,7 +503,7 @@ def test_certain_arithmetic_break_is_edited_but_reviewed_by_default() -> None:
     [signal] = [f for f in result.flags if f.code == "net_pay_mismatch"]
     assert (signal.severity, signal.field, signal.expected, signal.actual, signal.page) == (
         "high", "net_pay", "$2,400.00", "$2,500.00", 1)
-    assert [d.verdict for d in result.documents][0] == Verdict.EDITED
+    assert result.documents[0].verdict == Verdict.EDITED
     assert result.documents[0].reason == "high-severity finding(s) on values read with certainty: net_pay_mismatch"
     assert (result.documents[0].risk_score, result.documents[0].risk_status) == (70, "HIGH")
     assert result.monthly_income_cents == 650_000  # from s2 alone

@@ -59,7 +59,8 @@ def doc(
 ) -> DocumentResult:
     """A clean DocumentResult with facts of ``kind``; every given value read with certainty (located on page 1)
     unless ``read_certainly`` is False (then no value has evidence, as from a reader that does not locate)."""
-    evidence = {name: FieldEvidence(how="text_layer", certain=True, page=1) for name in fields} if read_certainly else {}
+    located = FieldEvidence(how="text_layer", certain=True, page=1)
+    evidence = {name: located for name in fields} if read_certainly else {}
     return DocumentResult(
         document_id=doc_id, verdict=verdict, reason="facts extracted", kind=kind, facts=facts(kind, **fields),
         evidence=evidence,

@@ -220,7 +220,8 @@ def draw_stub(stub: Stub, *, net_font: str = "Helvetica") -> tuple[Any, Drawn]:
     for line in (stub.employer, f"Employer ID (EIN): {stub.ein}", "",
                  f"Employee: {stub.employee}", f"SSN: {stub.ssn}",
                  f"Pay Date: {stub.pay_date:%m/%d/%Y}",
-                 f"Pay Period: {stub.period[0]:%m/%d/%Y} - {stub.period[1]:%m/%d/%Y}", "Pay Frequency: Semimonthly", ""):
+                 f"Pay Period: {stub.period[0]:%m/%d/%Y} - {stub.period[1]:%m/%d/%Y}",
+                 "Pay Frequency: Semimonthly", ""):
         pdf.cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT")
     label_w, col_w = (70.0, 40.0) if stub.layout != 1 else (90.0, 35.0)
     pdf.set_font("Helvetica", "B", 9)
@@ -425,9 +426,11 @@ def tag_fonts(data: bytes, tag: str, *, page_tags: list[str] | None = None) -> b
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
     for index, page in enumerate(writer.pages):
         this_tag = page_tags[index] if page_tags and index < len(page_tags) else tag
-        resources = DictionaryObject(dict(page["/Resources"].get_object().items()))
+        page_resources: Any = page["/Resources"].get_object()
+        resources = DictionaryObject(dict(page_resources.items()))
         fonts = DictionaryObject()
-        for key, ref in resources["/Font"].get_object().items():
+        page_fonts: Any = resources["/Font"].get_object()
+        for key, ref in page_fonts.items():
             font = DictionaryObject(dict(ref.get_object().items()))
             base = str(font["/BaseFont"]).lstrip("/").split("+")[-1]
             font[NameObject("/BaseFont")] = NameObject(f"/{this_tag}+{base}")

@@ -229,7 +229,7 @@ def _sig(
     code: str, severity: Literal["low", "medium", "high"], evidence: str, document_id: str | None,
     **where: object,
 ) -> Signal:
-    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id, **where)  # type: ignore[arg-type]
+    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id, **where)
 
 
 #: Appended to the evidence of an arithmetic break on values not all read with certainty.

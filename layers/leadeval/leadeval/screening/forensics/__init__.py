@@ -9,8 +9,6 @@ statement rows, pay schedule). Metadata-level checks and reuse stay in :mod:`lea
 
 from __future__ import annotations
 
-
-
 import logging
 from typing import TYPE_CHECKING
 

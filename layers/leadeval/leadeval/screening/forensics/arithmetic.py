@@ -175,7 +175,8 @@ def _first(lines: Sequence[Line], label: re.Pattern[str]) -> tuple[Line, list[De
 def _signal(code: str, document_id: str, page: PageContent, line: Line, field: str, expected: str,
             actual: str, evidence: str) -> Signal:
     last = line.chunks[-1]
-    box = page.geometry.box(line.chunks[0].x, line.y - 0.2 * last.size, last.x + last.width, line.y + 0.8 * last.size)
+    box = page.geometry.box(line.chunks[0].x, line.y - 0.2 * last.size, last.x + last.width,
+                            line.y + 0.8 * last.size)
     return Signal(code=code, severity="medium", evidence=evidence, document_id=document_id, page=page.number, box=box,
                   field=field, expected=expected, actual=actual)
 
@@ -196,17 +197,18 @@ def payroll_signals(document_id: str, pages: Sequence[PageContent]) -> list[Sign
                     boxes[number] = (found[0], found[1][0])
             years = [int(y) for y in _YEAR.findall(text)]
             year = max(years) if years else None
-            for field, expected, actual in w2_problems(year, *(boxes[n][1] if n in boxes else None for n in (3, 4, 5, 6))):
+            values = [boxes[n][1] if n in boxes else None for n in (3, 4, 5, 6)]
+            for field, expected, actual in w2_problems(year, *values):
                 box_no = {"social_security_wages": 3, "social_security_tax": 4, "medicare_tax": 6}[field]
                 line = boxes.get(box_no, next(iter(boxes.values())))[0]
                 out.append(_signal("w2_tax_mismatch", document_id, page, line, field, expected, actual,
                                    f"page {page.number}: W-2 {field.replace('_', ' ')} {actual}, expected {expected}"))
             if boxes:
                 return out
-        gross_found = next(((ln, a) for ln in lines if _GROSS.search(ln.text.strip()) and (a := _amounts(ln.text))), None)
+        gross_found = next((a for ln in lines if _GROSS.search(ln.text.strip()) and (a := _amounts(ln.text))), None)
         if gross_found is None:
             continue
-        gross_line, gross_amounts = gross_found
+        gross_amounts = gross_found
         ss = next(((ln, a) for ln in lines if _SS.search(ln.text.strip()) and (a := _amounts(ln.text))), None)
         med = next(((ln, a) for ln in lines if _MED.search(ln.text.strip()) and (a := _amounts(ln.text))), None)
         if ss is None and med is None:
@@ -267,9 +269,9 @@ def statement_signals(document_id: str, pages: Sequence[PageContent]) -> list[Si
                                f"{_dollars(total)}"))
     seen: dict[tuple[str, Decimal], int] = {}
     for page, line, amount, _ in rows:
-        key = (re.sub(r"\s+", " ", _MONEY.sub("", line.text)).strip().lower(), amount)
-        seen[key] = seen.get(key, 0) + 1
-        if seen[key] == 2:
+        row_key = (re.sub(r"\s+", " ", _MONEY.sub("", line.text)).strip().lower(), amount)
+        seen[row_key] = seen.get(row_key, 0) + 1
+        if seen[row_key] == 2:
             out.append(Signal(code="duplicate_transaction", severity="low", document_id=document_id, page=page.number,
                               evidence=f"page {page.number}: a row with the same date, description and amount "
                                        f"{_dollars(amount)} is printed twice", field="transactions",

@@ -393,7 +393,7 @@ def subset_tags(document_id: str, page: PageContent) -> list[Signal]:
                  "several sources", document_id, page, None, field="font", actual=text[:120])]
 
 
-def annotations(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
+def annotation_signals(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
     """``annotation_over_content`` (see the module docstring), one per annotation."""
     out = []
     for content in pages:
@@ -433,5 +433,5 @@ def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent
                 out += check(document_id, page)
             except Exception as exc:  # a check that cannot run on odd content is skipped, never fatal
                 logger.debug("content: %s failed on page %d (%s)", check.__name__, page.number, type(exc).__name__)
-    out += annotations(document_id, reader, pages)
+    out += annotation_signals(document_id, reader, pages)
     return out

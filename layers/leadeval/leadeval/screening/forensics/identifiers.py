@@ -84,7 +84,8 @@ def _labelled(lines: Sequence[Line], label: re.Pattern[str]) -> list[tuple[Line,
 
 
 def _box_of(page: PageContent, line: Line, needle: str) -> tuple[float, float, float, float] | None:
-    chunk: Chunk | None = next((c for c in line.chunks if needle[-4:] in c.text), line.chunks[-1] if line.chunks else None)
+    fallback = line.chunks[-1] if line.chunks else None
+    chunk: Chunk | None = next((c for c in line.chunks if needle[-4:] in c.text), fallback)
     if chunk is None:
         return None
     return page.geometry.box(chunk.x, chunk.y - 0.2 * chunk.size, chunk.x + chunk.width, chunk.y + 0.8 * chunk.size)

@@ -70,10 +70,10 @@ def object_roles(reader: PdfReader, max_pages: int = 50) -> dict[int, str]:
     """Object number → role in the final version: ``page N``-level roles (content, font, xobject, annotation,
     page) and document-level ones (info, metadata, catalog, acroform, signature)."""
     roles: dict[int, str] = {}
-    trailer = reader.trailer
+    trailer: Any = reader.trailer
     for key, role in (("/Info", "info"), ("/Root", "catalog")):
         roles.update({n: role for n in _refs(trailer.raw_get(key)) if key in trailer})
-    root = reader.trailer["/Root"].get_object()
+    root: Any = reader.trailer["/Root"].get_object()
     if "/Metadata" in root:
         roles.update({n: "metadata" for n in _refs(root.raw_get("/Metadata"))})
     if "/AcroForm" in root:
@@ -86,26 +86,30 @@ def object_roles(reader: PdfReader, max_pages: int = 50) -> dict[int, str]:
             roles[page_num] = "page"
         if "/Contents" in page:
             roles.update({n: "content" for n in _refs(page.raw_get("/Contents"))})
-        resources = page.get("/Resources")
+        resources: Any = page.get("/Resources")
         resources = resources.get_object() if resources is not None else None
         if hasattr(resources, "get"):
             for key, role in (("/Font", "font"), ("/XObject", "xobject")):
-                group = resources.get(key)
+                group: Any = resources.get(key)
                 group = group.get_object() if group is not None else None
                 if hasattr(group, "values"):
                     for item in group.values():
                         roles.update({n: role for n in _refs(item)})
                         roles.update(_font_parts(item) if role == "font" else {})
         if "/Annots" in page:
-            annots = page.raw_get("/Annots")
-            for n in _refs(annots):
-                roles.setdefault(n, "annotation")
-            for annot in (annots.get_object() or []):
-                a = annot.get_object()
-                if hasattr(a, "get") and a.get("/FT") == "/Sig" or (hasattr(a, "get") and "/V" in a
-                                                                    and a.get("/FT") == "/Sig"):
-                    roles.update({n: "signature" for n in _refs(annot)})
+            roles.update(_annotation_roles(page.raw_get("/Annots"), roles))
     return roles
+
+
+def _annotation_roles(annots: Any, known: dict[int, str]) -> dict[int, str]:
+    """Roles of a page's annotations: ``signature`` for a signature field's widget, else ``annotation``
+    (objects already known keep their role)."""
+    out = {n: "annotation" for n in _refs(annots) if n not in known}
+    for annot in (annots.get_object() or []):
+        a = annot.get_object()
+        if hasattr(a, "get") and a.get("/FT") == "/Sig":
+            out.update({n: "signature" for n in _refs(annot)})
+    return out
 
 
 def _font_parts(font_ref: Any) -> dict[int, str]:
@@ -179,8 +183,8 @@ def _unchanged(previous: PdfReader | None, current: PdfReader | None, num: int) 
     if previous is None or current is None:
         return False
     try:
-        before = previous.get_object(num)
-        after = current.get_object(num)
+        before: Any = previous.get_object(num)
+        after: Any = current.get_object(num)
     except Exception:
         return False
     if before is None or after is None:
