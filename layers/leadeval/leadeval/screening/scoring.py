@@ -511,8 +511,51 @@ _SIGNAL_TEXT: dict[str, tuple[str, str]] = {
     "pdf_encrypted": ("The PDF is encrypted", "an unencrypted original PDF"),
     "image_edited_with_software": ("The image was saved by editing software", "an unedited photo or scan"),
     "document_reused": (
-        "The same file was submitted before with a different applicant name",
-        "a file not submitted earlier under another name",
+        "Also submitted by another applicant",
+        "a document not submitted under another applicant's name (reuse alone never declines)",
+    ),
+    "pdf_print_to_pdf": (
+        "The PDF was printed to PDF rather than downloaded",
+        "the original PDF as issued (a printed bank statement is undetermined)",
+    ),
+    "opaque_mask_followed_by_text": (
+        "A filled box covers text, with new text drawn on it",
+        "page content drawn once, nothing covered",
+    ),
+    "mixed_font_amount": (
+        "An amount differs in font, size or baseline from its neighbours",
+        "every amount set in the document's own font, size and baseline",
+    ),
+    "invisible_text": ("The page holds invisible or white text", "no hidden text"),
+    "text_outside_cropbox": ("The page holds text outside its visible area", "no text outside the CropBox"),
+    "annotation_over_content": ("An annotation lies over the page", "a page without markup annotations"),
+    "font_subset_mixed": (
+        "One font is embedded under several subset tags on a page (several sources)",
+        "each font embedded once per page",
+    ),
+    "fica_mismatch": (
+        "Social Security or Medicare withholding does not match gross pay",
+        "Social Security 6.2 % and Medicare 1.45 % of the same wages (SSA, IRS Topic 751)",
+    ),
+    "w2_tax_mismatch": (
+        "W-2 Social Security or Medicare tax does not match the wages",
+        "box 4 = 6.2 % of box 3 up to the wage base, box 6 = 1.45 % of box 5 (+0.9 % above $200,000)",
+    ),
+    "running_balance_mismatch": (
+        "A statement row's balance is not the previous balance plus or minus its amount",
+        "each running balance = previous balance ± the row's amount, within $0.01",
+    ),
+    "transaction_totals_mismatch": (
+        "Statement rows do not add up to the printed totals",
+        "the rows' credits and debits equal the printed totals, within $0.01",
+    ),
+    "duplicate_transaction": ("A statement row is printed twice", "each transaction printed once"),
+    "invalid_routing_number": ("The routing number fails the ABA check digit", "a valid ABA routing number"),
+    "invalid_ssn": ("The SSN shown was never issued", "an SSN the Social Security Administration issues"),
+    "invalid_ein": ("The EIN shown has a prefix the IRS never assigns", "an EIN with an assigned prefix"),
+    "pay_schedule_inconsistent": (
+        "Pay periods, pay dates or advice numbers do not follow one schedule",
+        "periods that fit the pay frequency, pay dates whole periods apart, advice numbers increasing",
     ),
 }
 

@@ -43,7 +43,7 @@ RiskStatus = Literal["LOW", "MEDIUM", "HIGH"]
 #: signal only when the figures were read with certainty (else a misreading is the likelier cause).
 ARITHMETIC_CODES = frozenset({
     "net_pay_mismatch", "ytd_below_period_gross", "balance_mismatch", "fica_mismatch", "w2_tax_mismatch",
-    "running_balance_mismatch", "transaction_totals_mismatch", "future_dated",
+    "running_balance_mismatch", "transaction_totals_mismatch", "future_dated", "pay_schedule_inconsistent",
 })
 
 #: Signals that the file itself was changed or assembled (structure, metadata, page content).
