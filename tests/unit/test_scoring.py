@@ -488,7 +488,7 @@ def test_arithmetic_break_on_uncertain_values_is_undetermined_and_reviewed() -> 
     assert [d.verdict for d in result.documents] == [Verdict.UNDETERMINED, Verdict.CLEAN, Verdict.CLEAN,
                                                      Verdict.CLEAN]
     assert result.documents[0].reason == (
-        "figures do not add up, but not every value was read with certainty (a misreading is possible): "
+        "figures do not hold together, but not every value was read with certainty (a misreading is possible): "
         "gross $3,000.00 − deductions $600.00 = $2,400.00, but net pay shows $2,500.00 (not every value was "
         "read with certainty: a misreading is possible)")
     assert (result.documents[0].risk_score, result.documents[0].risk_status) == (40, "MEDIUM")

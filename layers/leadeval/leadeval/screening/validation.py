@@ -659,9 +659,10 @@ def check_ytd_progression(documents: Sequence[DocumentResult]) -> list[Signal]:
 
 def check_pay_schedule(documents: Sequence[DocumentResult]) -> list[Signal]:
     """``pay_schedule_inconsistent`` (medium) across the pay stubs of one employer: a stub whose pay period's
-    length does not fit its stated frequency (one per stub); consecutive pay dates that are not a whole number
-    of periods apart (``document_id=None``); advice/check numbers that do not increase with the pay date
-    (``document_id=None``)."""
+    length does not fit its stated frequency (one per stub; only when the period and the frequency were read
+    with certainty, as a packet misread is the likelier cause otherwise); consecutive pay dates that are not a
+    whole number of periods apart (``document_id=None``); advice/check numbers that do not increase with the
+    pay date (``document_id=None``)."""
     from leadeval.screening.forensics.arithmetic import pay_dates_consistent
 
     out: list[Signal] = []
@@ -670,7 +671,8 @@ def check_pay_schedule(documents: Sequence[DocumentResult]) -> list[Signal]:
         if f is None or document_kind(doc) != DocumentKind.PAY_STUB or f.pay_frequency in (None, "annual"):
             continue
         fits = frequency_from_period(f.pay_period_start, f.pay_period_end)
-        if fits is not None and fits != f.pay_frequency and f.pay_period_start and f.pay_period_end:
+        located = values_certain(doc, "pay_period_start", "pay_period_end", "pay_frequency")
+        if located and fits is not None and fits != f.pay_frequency and f.pay_period_start and f.pay_period_end:
             days = (f.pay_period_end - f.pay_period_start).days + 1
             out.append(_sig("pay_schedule_inconsistent", "medium",
                             f"a {days}-day pay period does not fit the stated {f.pay_frequency} frequency",

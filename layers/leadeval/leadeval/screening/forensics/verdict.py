@@ -21,7 +21,9 @@ UNDETERMINED). The rule, in order:
    values are shown in the reason); a producer that is an image editor or an online PDF editor
    (Photoshop, GIMP, iLovePDF…: never clean); a bank statement printed to PDF ("Microsoft: Print To PDF",
    the original was not supplied); a medium structural signal on the page content (hidden text, text
-   outside the CropBox, a font used only for one amount's neighbourhood…).
+   outside the CropBox, a markup annotation, an identifier that cannot be genuine). One font under several
+   subset tags on a page (``font_subset_mixed``) says the page was assembled from several sources, which honest
+   packets also are: it sends the application to review (medium) without moving the verdict.
 4. ``clean`` otherwise.
 
 Risk score (after Ocrolus Detect's 0–100 authenticity score with a LOW / MEDIUM / HIGH status where the
@@ -50,7 +52,7 @@ ARITHMETIC_CODES = frozenset({
 STRUCTURAL_CODES = frozenset({
     "pdf_incremental_update", "pdf_modified_after_creation", "pdf_editing_software", "pdf_data_after_eof",
     "pdf_stream_inflation", "image_edited_with_software", "opaque_mask_followed_by_text", "mixed_font_amount",
-    "invisible_text", "text_outside_cropbox", "annotation_over_content", "font_subset_mixed",
+    "invisible_text", "text_outside_cropbox", "annotation_over_content",
 })
 
 #: Signals that never make a document edited by themselves, whatever their severity.
@@ -59,7 +61,7 @@ NEVER_EDITED_ALONE = frozenset({"document_reused", "model_tampering_observation"
 #: Medium content signals that keep a document from being clean (at least undetermined).
 UNDETERMINING_CODES = frozenset({
     "opaque_mask_followed_by_text", "mixed_font_amount", "invisible_text", "text_outside_cropbox",
-    "annotation_over_content", "font_subset_mixed", "invalid_routing_number", "invalid_ssn", "invalid_ein",
+    "annotation_over_content", "invalid_routing_number", "invalid_ssn", "invalid_ein",
 })
 
 #: Producers that are image editors or online PDF editors: a document they produced is never clean
@@ -126,7 +128,7 @@ def decide(signals: Sequence[Signal], *, has_facts: bool, kind: DocumentKind | N
         return Verdict.UNDETERMINED, None
     if arithmetic:
         shown = "; ".join(s.evidence for s in arithmetic)
-        return Verdict.UNDETERMINED, ("figures do not add up, but not every value was read with certainty "
+        return Verdict.UNDETERMINED, ("figures do not hold together, but not every value was read with certainty "
                                      f"(a misreading is possible): {shown}")
     editors = [s for s in signals if _is_undetermining_editor(s)]
     if editors:
