@@ -283,17 +283,18 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             reason="facts extracted" if extraction.facts else (extraction.note or "no facts extracted"),
             facts=extraction.facts, signals=list(p.signals))
 
-    from leadeval.screening.fraud import with_reuse
-
-    # Reuse (same file or same extracted identity under another applicant name): one lookup, after extraction.
-    ordered = with_reuse([results[d.id] for d in documents], lead.first_name, lead.last_name,
-                         ctx.store.prior_submissions)
+    ordered = [results[d.id] for d in documents]
     if all(r.verdict == Verdict.UNREADABLE for r in ordered):
         reasons = "; ".join(sorted({r.reason for r in ordered}))
         raise DocumentUnreadable(f"no document could be used ({len(ordered)} unreadable: {reasons})")
     if extractions and all(e.facts is None and e.note == UNUSABLE_NOTE for e in extractions):
         raise ModelOutputInvalid(f"no document yielded valid facts ({len(extractions)} model answers unusable)")
 
+    from leadeval.screening.fraud import with_reuse
+
+    # Reuse (same file or same extracted identity under another applicant name): one lookup, after extraction,
+    # only for a job that will be scored.
+    ordered = with_reuse(ordered, lead.first_name, lead.last_name, ctx.store.prior_submissions)
     from leadeval.screening.scoring import assess
 
     assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
