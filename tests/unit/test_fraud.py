@@ -198,6 +198,8 @@ def test_incremental_update_rewriting_the_page_content_is_high() -> None:
     signal = by_code(pdf_signals("d1", out.getvalue()), "pdf_incremental_update")
     assert signal.severity == "high"
     assert "rewrote content (object" in signal.evidence
+    assert (signal.field, signal.page, signal.expected) == ("revision", 1, "one revision, as issued")
+    assert signal.actual is not None and signal.actual.startswith("revision 2 rewrote content (object")
 
 
 def test_incremental_update_of_signed_file_is_low() -> None:

@@ -429,7 +429,8 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
         found += _read_safely(_editor_signals, readable, "metadata", [])
         found += _read_safely(_date_signals, readable, "dates", [])
         found += _read_safely(_print_signals, readable, "metadata", [])
-    revisions = _revision_signals(data, readable)
+    where: dict[str, Any] = {}
+    revisions = _revision_signals(data, readable, where)
     if revisions and revisions[0][1] == "low":  # a metadata- or signature-only save moved ModDate: benign
         found = [(c, "low", e + "; the later save changed metadata only") if c == "pdf_modified_after_creation"
                  else (c, sev, e) for c, sev, e in found]
@@ -438,7 +439,8 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
     found += _javascript_signals(readable, data)
     found += _attachment_signals(readable, data)
     found += _encryption_signals(reader, readable is not None)
-    return [Signal(code=code, severity=severity, evidence=evidence, document_id=document_id)
+    return [Signal(code=code, severity=severity, evidence=evidence, document_id=document_id,
+                   **(where if code == "pdf_incremental_update" else {}))
             for code, severity, evidence in found]
 
 
@@ -501,11 +503,13 @@ def _date_signals(reader: PdfReader) -> list[_Found]:
              f"CreationDate {short_value(created_raw)}, ModDate {short_value(modified_raw)} ({gap.days} days later)")]
 
 
-def _revision_signals(data: bytes, reader: PdfReader | None = None) -> list[_Found]:
+def _revision_signals(data: bytes, reader: PdfReader | None = None,
+                      where: dict[str, Any] | None = None) -> list[_Found]:
     """Incremental updates, each classified by what it changed
     (:func:`leadeval.screening.forensics.revisions.diff_revisions`): page content, fonts or images rewritten
     → high; annotations or the page dictionary → medium; metadata or a signature only → low. Without a
-    readable structure, a byte scan: medium (low when the file carries a digital signature)."""
+    readable structure, a byte scan: medium (low when the file carries a digital signature). ``where`` receives
+    the signal's field, expected/actual values and page (the revision that changed most, its first page)."""
     from leadeval.screening.forensics.revisions import diff_revisions, revision_severity
 
     eofs = count_eof_markers(data)
@@ -520,6 +524,11 @@ def _revision_signals(data: bytes, reader: PdfReader | None = None) -> list[_Fou
         worst = _max_severity(sev for _, sev, _ in rated)
         total = len(revisions) + 1
         what = "; ".join(f"revision {r.number} of {total} rewrote {text}" for r, _, text in rated)
+        if where is not None:  # the revision that changed most, and the first page it rewrote
+            revision, _, text = next(item for item in rated if item[1] == worst)
+            where.update({"field": "revision", "expected": "one revision, as issued",
+                          "actual": f"revision {revision.number} rewrote {text}"[:160],
+                          "page": revision.pages[0] if revision.pages else None})
         return [("pdf_incremental_update", worst, f"{evidence}: {what}")]
     severity: Severity = "medium"
     if b"/ByteRange" in data:

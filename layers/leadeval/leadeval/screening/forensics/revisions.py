@@ -44,6 +44,8 @@ class Revision:
     roles: dict[str, list[str]] = field(default_factory=dict)
     unknown: int = 0
     object_streams: int = 0
+    #: 1-based pages whose page object or content stream this revision rewrote.
+    pages: list[int] = field(default_factory=list)
 
 
 def _ref_num(obj: Any) -> int | None:
@@ -63,6 +65,20 @@ def _refs(value: Any) -> list[int]:
         value = value.get_object()
     if isinstance(value, list):
         out += [int(v.idnum) for v in value if getattr(v, "idnum", None) is not None]
+    return out
+
+
+def page_objects(reader: PdfReader, max_pages: int = 50) -> dict[int, int]:
+    """Object number → 1-based page, for each page object and its content streams."""
+    out: dict[int, int] = {}
+    for index, page in enumerate(reader.pages):
+        if index >= max_pages:
+            break
+        num = _ref_num(page)
+        if num is not None:
+            out[num] = index + 1
+        if "/Contents" in page:
+            out.update({n: index + 1 for n in _refs(page.raw_get("/Contents"))})
     return out
 
 
@@ -214,9 +230,11 @@ def diff_revisions(data: bytes, reader: PdfReader | None) -> list[Revision]:
     if len(segments) <= 1:
         return []
     roles: dict[int, str] = {}
+    on_page: dict[int, int] = {}
     if reader is not None:
         try:
             roles = object_roles(reader)
+            on_page = page_objects(reader)
         except Exception:  # an unreadable object graph: every object stays unknown
             roles = {}
     out = []
@@ -245,6 +263,8 @@ def diff_revisions(data: bytes, reader: PdfReader | None) -> list[Revision]:
                 revision.unknown += 1
                 continue
             revision.roles.setdefault(role, []).append(str(num))
+            if role in ("content", "page") and num in on_page and on_page[num] not in revision.pages:
+                revision.pages.append(on_page[num])
         out.append(revision)
     return out
 
