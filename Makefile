@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile bench-forensics lock clean
+.PHONY: venv run test lint bench bench-hostile bench-forensics bench-accuracy image-requirements lock clean browser report-screenshots
 
 venv: $(STAMP)
 
@@ -20,13 +20,28 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
-## run: set up, load the sample data into the embedded SQLite database and run the pipeline
+## run: set up, load the sample data into the embedded SQLite database and run the pipeline. It starts the
+## database afresh (and says what it deletes); `make run KEEP=1` keeps earlier work (leadeval demo --keep).
 run: venv
-	$(BIN)/leadeval demo
+	$(BIN)/leadeval demo $(if $(KEEP),--keep,)
 
-## test: set up and run every test (SQLite, PostgreSQL, moto, fakes)
-test: venv
+## invoke-sweep / invoke-worker: one handler, one event, as Lambda runs it (after `make run`; EVENT=events/….json)
+SWEEP_EVENT ?= events/sweep_scheduled.json
+WORKER_EVENT ?= events/worker_one_job.json
+ENV_VARS ?= events/env.json
+invoke-sweep: venv
+	$(BIN)/leadeval invoke sweep -e $(or $(EVENT),$(SWEEP_EVENT)) --env-vars $(ENV_VARS)
+
+invoke-worker: venv
+	$(BIN)/leadeval invoke worker -e $(or $(EVENT),$(WORKER_EVENT)) --env-vars $(ENV_VARS)
+
+## test: set up and run every test (SQLite, PostgreSQL, moto, fakes, the report in headless Chromium)
+test: venv browser
 	$(BIN)/python -m pytest -q
+
+## browser: headless Chromium (Debian's chromium) and axe-core (npm) for the report's PDF and browser tests
+browser:
+	@bash scripts/ensure_chromium.sh || echo "make browser: Chromium or axe-core could not be installed (above); the browser tests will be skipped"
 
 ## lint: ruff (style, imports, complexity gate C901 <= 15), mypy (types, pydantic plugin), cfn-lint (template)
 lint: venv
@@ -45,10 +60,26 @@ bench-forensics: venv
 bench-hostile: venv
 	$(BIN)/python scripts/bench_hostile.py
 
+## report-screenshots: the sample reports' pictures in docs/report/ (headless Chromium), linked from the README
+report-screenshots: venv browser
+	$(BIN)/python scripts/report_screenshots.py
+
+## bench-accuracy: per-field precision/recall of the offline reader (text layer + OCR) on the corpus and samples
+bench-accuracy: venv
+	$(BIN)/python scripts/bench_accuracy.py
+
+## image-requirements: install the container image's requirements as aarch64 binary wheels into a temp dir
+## (what this machine can check without Docker; needs the package index)
+image-requirements: venv
+	tmp=$$(mktemp -d) && $(BIN)/python -m pip install -q --disable-pip-version-check --platform manylinux2014_aarch64 \
+	  --platform manylinux_2_28_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+	  --target $$tmp -r images/worker/requirements.txt && du -sh $$tmp && rm -rf $$tmp
+
 clean:
 	rm -rf .leadeval .pytest_cache
 
 ## lock: re-pin requirements/dev.txt and the layer's requirements.txt from pyproject.toml (no URLs inside)
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra cli --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml --extra cli --extra ocr --group dev --python-version 3.12 --no-header -q -o requirements/dev.txt
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --no-header -q -c requirements/dev.txt -o layers/leadeval/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --extra ocr --python-version 3.12 --python-platform aarch64-manylinux_2_28 --no-header -q -c requirements/dev.txt -o images/worker/requirements.txt

@@ -15,6 +15,9 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Leadeval")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "leadeval")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# OCR costs about 4 CPU-seconds a page: off unless a test turns it on (tests/unit/test_ocr.py and the OCR
+# evaluate test do; the rest judge text layers as before).
+os.environ.setdefault("LEADEVAL_OCR_PAGES_PER_DOCUMENT", "0")
 
 
 @pytest.fixture(name="corpus_dir")

@@ -72,7 +72,8 @@ def seed_job(services: Wiring, *, job_id: str = "job_demo_001", site_id: str = "
 def make_services(tmp_path: Path, **overrides: object) -> Wiring:
     """Services on a temp SQLite database with the given port overrides."""
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/jobs.db",
-                                  "LEADEVAL_RETRY_BASE_SECONDS": "10", "LEADEVAL_RETRY_CAP_SECONDS": "60"})
+                                  "LEADEVAL_RETRY_BASE_SECONDS": "10", "LEADEVAL_RETRY_CAP_SECONDS": "60",
+                                  "LEADEVAL_OCR_PAGES_PER_DOCUMENT": "0"})  # OCR: see tests/conftest.py
     services = Wiring(settings, **overrides)
     create_application_tables(services.store)
     services.store.migrate()

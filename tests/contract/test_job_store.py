@@ -243,7 +243,8 @@ class TestMigrate:
         assert job_store.migrate() == []
         names = [r["name"] for r in raw(job_store, "SELECT name FROM leadeval_migrations ORDER BY name")]
         assert names == [f.name for f in job_store.migration_files()] == [
-            "0001_leadeval_jobs.sql", "0002_leadeval_evaluations.sql", "0003_leadeval_policies_overrides.sql"]
+            "0001_leadeval_jobs.sql", "0002_leadeval_evaluations.sql", "0003_leadeval_policies_overrides.sql",
+            "0006_leadeval_operators.sql"]
 
 
 # --------------------------------------------------------------------------- sweep

@@ -467,6 +467,9 @@ class TestCli:
         good = tmp_path / "good.json"
         good.write_text(json.dumps({"income_to_rent_ratio": 2.5, "version": "mine"}))
         result = invoke("policy", "set", SITE, "--file", str(good))
+        assert result.exit_code == 1 and f"no site {SITE}" in result.flat  # no row names it: a typo?
+        assert store.list_policies(SITE) == []
+        result = invoke("policy", "set", SITE, "--file", str(good), "--create-site")
         assert result.exit_code == 0, result.output
         assert "saved policy site-a-v1 (version 1)" in result.flat
         assert "changed from the defaults: income_to_rent_ratio 3.0 → 2.5" in result.flat
@@ -478,29 +481,38 @@ class TestCli:
         assert "policy site-a-v1 (version 1 of 1" in result.flat and '"income_to_rent_ratio": 2.5' in result.flat
 
     def test_policy_show_without_a_saved_policy_shows_the_defaults(self, cli) -> None:
-        invoke, _ = cli
-        result = invoke("policy", "show", "site-new")
+        invoke, store = cli
+        make_lead(store)
+        result = invoke("policy", "show", SITE)
         assert result.exit_code == 0
-        assert "site site-new has no saved policy: the defaults (default-1) apply" in result.flat
-        assert invoke("policy", "show", "site-new", "--version", "2").exit_code == 1
+        assert f"site {SITE} has no saved policy: the defaults (default-1) apply" in result.flat
+        assert invoke("policy", "show", SITE, "--version", "2").exit_code == 1
+        unknown = invoke("policy", "show", "site-typo")
+        assert unknown.exit_code == 1 and "no site site-typo" in unknown.flat
 
     def test_override_reevaluate_and_history(self, cli) -> None:
         invoke, store = cli
         make_lead(store)
         assert invoke("evaluations", "override", "job-1", "--recommendation", "approve", "--reason",
-                      "x").exit_code == 1  # no such job yet
+                      "x", "--by", "ops").exit_code == 1  # no such job yet
         completed(store, make_job(store), "ev-1", NOW, score=49, label="D", recommendation="decline")
         assert invoke("evaluations", "override", "job-1", "--recommendation", "maybe", "--reason",
-                      "x").exit_code == 2
+                      "x", "--by", "ops").exit_code == 2
         assert invoke("evaluations", "override", "job-1", "--recommendation", "approve", "--reason",
-                      " ").exit_code == 2
+                      " ", "--by", "ops").exit_code == 2
+        missing_by = invoke("evaluations", "override", "job-1", "--recommendation", "approve", "--reason", "x")
+        assert missing_by.exit_code == 2 and "--by" in missing_by.flat  # who decides is required
+        assert store.list_overrides("job-1") == []
 
         result = invoke("evaluations", "override", "job-1", "--recommendation", "review", "--reason",
-                        "Second job reported; waiting for its stubs.")
+                        "Second job reported; waiting for its stubs.", "--by", "kim@example.com")
         assert result.exit_code == 0, result.output
         assert "recommended decline (score 49, D); a person decided review" in result.flat
+        assert "by kim@example.com on 20" in result.flat
+        [saved] = store.list_overrides("job-1")
+        assert saved.created_by == "kim@example.com" and saved.created_at is not None
         shown = invoke("jobs", "show", "job-1").flat
-        assert "Overridden by a person: review" in shown and "Second job reported" in shown
+        assert "Overridden by kim@example.com: review" in shown and "Second job reported" in shown
 
         result = invoke("leads", "reevaluate", "lead-1")
         assert result.exit_code == 0, result.output

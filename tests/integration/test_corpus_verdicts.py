@@ -90,8 +90,8 @@ EXPECTED: dict[str, Expect] = {
     "documents/paystub_adp_style_inconsistent_ytd.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS),
     "documents/paystub_gusto_style_text.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS),
     "documents/paystub_trinet_style_text.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS),
-    # Anastasia Hodges' W-2, uploaded by Jane Doe
-    "documents/w2_2020_text.pdf": _e(V.CLEAN, "pdf", "tax_form", FACTS, "stale_document"),
+    # Anastasia Hodges' W-2, uploaded by Jane Doe: her name is read from the address block, so it mismatches
+    "documents/w2_2020_text.pdf": _e(V.CLEAN, "pdf", "tax_form", FACTS, "stale_document", "name_mismatch"),
     # hostile files
     "hostile/gif_decompression_bomb_65535x66601.gif": _e(V.UNREADABLE, "gif", None,
                                                          "unsupported file type: GIF image"),
@@ -224,12 +224,13 @@ def test_unreadable_files_beside_a_readable_stub(corpus_dir: Path, offline: Appl
     assert ev.recommendation == "review"
     recommendation = next(r for r in ev.reasons if r.code == "recommendation")
     assert "4 document(s) could not be read or determined" in recommendation.text
-    # the clean stub's 20 points; an unreadable file adds nothing, but the forensic findings made on its
-    # bytes still count: the book was modified 72 days after creation (-10), the PDF is encrypted (-3)
+    # the clean stub's points (its pay is now counted: 60,000.00 YTD / 5,000.00 on 12/31 is monthly pay); an
+    # unreadable file adds nothing, but the forensic findings made on its bytes still count: the book was
+    # modified 72 days after creation (-10), the PDF is encrypted (-3)
     assert [(s.code, s.severity, s.document_id) for s in ev.flags] == [
         ("pdf_modified_after_creation", "medium", "pdf_352_pages_freeculture.pdf"),
         ("pdf_encrypted", "low", "pdf_encrypted_user_password_abc.pdf")]
-    assert ev.score == 7
+    assert ev.score == 52
 
 
 # --------------------------------------------------------------------------- what a person sees, file by file
@@ -375,7 +376,7 @@ def test_an_old_w2_is_not_counted_as_current_income(corpus_dir: Path, offline: A
     doc = _document(ev, "w2")
     assert (doc.facts.annual_income, doc.facts.document_date, ev.monthly_income_cents) == (
         Decimal("23677.70"), date(2020, 12, 31), None)
-    assert [s.code for s in doc.signals] == ["stale_document"]
+    assert [s.code for s in doc.signals] == ["name_mismatch", "stale_document"]  # Anastasia Hodges' W-2, Jane Doe
     assert ev.recommendation == "review"
 
 

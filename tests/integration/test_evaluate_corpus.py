@@ -79,12 +79,13 @@ def test_evaluate_corpus_file(name: str, corpus_dir: Path, store_env: Path, tmp_
     result = CliRunner().invoke(app, ["evaluate", str(folder), "--monthly-rent", "1850", "--first-name", "Jane",
                                       "--last-name", "Doe"])
 
-    assert result.exit_code == 0, result.output
+    status, code, words = EXPECTED[name]
+    # exit codes (README "Exit codes"): 1 when the job evaluate ran failed, 0 when it completed
+    assert result.exit_code == (1 if status == "failed" else 0), result.output
     from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 
     store = SqliteJobStore(store_env)
     [job] = store.list_jobs()
-    status, code, words = EXPECTED[name]
     assert str(job.status) == status, (job.error_code, job.error_message)
     if job.status == JobStatus.FAILED:
         assert job.error_code == code

@@ -53,7 +53,7 @@ from leadeval_tools.fakes.d1 import FakeD1
 from leadeval_tools.fakes.memory import MemoryQueue
 from leadeval_tools.fakes.workers_ai import WORKERS_AI_ERRORS, FakeReply, FakeWorkersAI, answer
 from leadeval_tools.local import FakeLambdaContext, invoke_worker
-from leadeval_tools.samples import build_sample_set
+from leadeval_tools.samples import EVENT_LEAD_ID, build_sample_set
 from tests.helpers import NOW, load_event
 
 pytestmark = pytest.mark.slow
@@ -225,7 +225,8 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
     monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", f"https://{ACCOUNT}.r2.cloudflarestorage.com")
 
     clock = [0.0]
-    sample = build_sample_set(today=NOW.date())
+    # the replies below are scripted per application scenario: the sample events' job is left out
+    sample = build_sample_set(today=NOW.date()).without_lead(EVENT_LEAD_ID)
     truth = {d.id: d.truth for d in sample.documents}
     fake_ai = RoutedWorkersAI({
         # job_sunrise_strong: every answer shape that parses, and one repair

@@ -102,3 +102,16 @@ def test_preparation_budgets_reach_the_document_limits() -> None:
             limits.max_content_bytes, limits.max_page_operators, limits.max_page_text_operators,
             limits.max_decoded_image_bytes, limits.max_image_frames, limits.time_budget_seconds) == (
         2048, 7, 2_000_000, 500, 100_000, 3000, 1000, 5_000_000, 4, 3.0)
+
+
+@pytest.mark.parametrize(("url_env", "names"), [
+    ({"LEADEVAL_DATABASE_URL": "d1://acct/db"}, ("CLOUDFLARE_D1_API_TOKEN", "CLOUDFLARE_API_TOKEN")),
+    ({"LEADEVAL_MODEL_URL": "workers-ai:@cf/meta/llama-3.2-11b-vision-instruct", "CLOUDFLARE_ACCOUNT_ID": "acct"},
+     ("CLOUDFLARE_AI_API_TOKEN", "CLOUDFLARE_API_TOKEN")),
+])
+def test_a_missing_token_names_every_variable_that_would_do(url_env: dict[str, str], names: tuple[str, str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env(url_env)
+    for name in names:
+        assert f"{name} (or {name}_PARAMETER)" in str(info.value)
+    assert info.value.variable == "CLOUDFLARE_API_TOKEN"

@@ -4,6 +4,7 @@ new kind."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -54,3 +55,22 @@ def test_a_stored_policy_holds_only_what_the_site_changed() -> None:
     stored = json.loads(ScoringPolicy(income_to_rent_ratio=2.5, label_a_min=85).stored_json())
     assert stored == {"version": "default-1", "income_to_rent_ratio": 2.5, "label_a_min": 85}
     assert ScoringPolicy.from_stored(json.dumps(stored)) == ScoringPolicy(income_to_rent_ratio=2.5, label_a_min=85)
+
+
+def test_income_is_counted_by_each_kinds_rule_not_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring asks the registry which kinds carry which income rule: giving the employment letter's rule to
+    another kind makes that kind's stated annual income count, with no change to the scorer."""
+    from dataclasses import replace
+
+    from leadeval.models import DocumentResult, ExtractedFacts, Verdict
+    from leadeval.screening.scoring import income_breakdown
+
+    assert set(kinds.INCOME_KINDS) == {k for rule in ("pay_periods", "annual_wage", "benefit")
+                                       for k in kinds.with_income_rule(rule)}  # type: ignore[arg-type]
+    doc = DocumentResult(document_id="doc_1", kind=DocumentKind.OTHER, verdict=Verdict.CLEAN, reason="ok",
+                         facts=ExtractedFacts(document_kind=DocumentKind.OTHER, annual_income=Decimal("48000")))
+    assert income_breakdown([doc]).items == []
+    monkeypatch.setitem(kinds.KINDS, DocumentKind.OTHER,
+                        replace(kinds.KINDS[DocumentKind.OTHER], income_rule="annual_wage"))
+    (item,) = income_breakdown([doc]).items
+    assert item.monthly_cents == 400_000

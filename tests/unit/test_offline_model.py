@@ -78,15 +78,15 @@ def test_logs_carry_no_document_text(caplog: pytest.LogCaptureFixture) -> None:
 
 CORPUS_EXPECTED = {
     # SOURCES.md: period ending 12/31/2025; 5,000.00; 800 + 310 + 72.50 + 500 deductions;
-    # YTD gross 60,000.00; no names and no net pay printed.
+    # YTD gross 60,000.00; no names and no net pay printed. 60,000 / 5,000 = 12 periods by 12/31: monthly.
     "paystub_gusto_style_text.pdf": {
-        "document_kind": "pay_stub", "pay_period_end": "2025-12-31", "gross_pay": "5000.00",
+        "document_kind": "pay_stub", "pay_period_end": "2025-12-31", "gross_pay": "5000.00", "pay_frequency": "monthly",
         "total_deductions": "1682.50", "ytd_gross": "60000.00",
     },
     # "Advice Number: 999999 | Date: 12/31/2025": the advice date is the pay date.
     "paystub_trinet_style_text.pdf": {
         "document_kind": "pay_stub", "pay_date": "2025-12-31", "document_date": "2025-12-31",
-        "gross_pay": "5000.00", "total_deductions": "1682.50", "ytd_gross": "60000.00",
+        "gross_pay": "5000.00", "total_deductions": "1682.50", "ytd_gross": "60000.00", "pay_frequency": "monthly",
     },
     # "Gross Pay / 5,000.00 / 99,999.99" under "This Period / Year to Date": the inconsistent YTD.
     "paystub_adp_style_inconsistent_ytd.pdf": {

@@ -462,9 +462,10 @@ def test_secrets_are_declared_by_reference_only(template: dict[str, Any]) -> Non
     assert [name for name in secret_names if name in env] == []
 
 
-def test_env_json_overrides_only_declared_variables(template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", ["env.json", "env.docker.json"])
+def test_env_json_overrides_only_declared_variables(template: dict[str, Any], name: str) -> None:
     # sam local invoke --env-vars silently ignores undeclared variables (aws-sam-cli #6145).
-    env_file = json.loads((EVENTS / "env.json").read_text())
+    env_file = json.loads((EVENTS / name).read_text())
     assert set(env_file) == {"Parameters"}
     assert env_file["Parameters"]
     assert sorted(set(env_file["Parameters"]) - set(_env(template))) == []

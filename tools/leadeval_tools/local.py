@@ -10,11 +10,13 @@ are deleted afterwards, as the SQS event source mapping does.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -78,6 +80,23 @@ def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
 
     fn = handlers.handle_sweep if name == "sweep" else handlers.handle_worker
     return lambda event, context: fn(event, context, wiring.current())
+
+
+@contextlib.contextmanager
+def handler_output() -> Iterator[None]:
+    """Around a local invocation: what the handler prints (Powertools EMF metric blobs) goes to stderr, never
+    into a command's report on stdout, and with metrics disabled (``POWERTOOLS_METRICS_DISABLED``) the metric
+    set is emptied afterwards (Powertools keeps an unflushed set and prints it once it holds 100 metrics)."""
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    from leadeval.observability import metrics
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if is_metrics_disabled():
+            metrics.clear_metrics()
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -269,6 +288,71 @@ class MirroredDocumentStore:
         LocalDocumentStore(self.folder).put(key, data)
 
 
+def start_moto(host: str, port: int) -> Any:
+    """moto's server (SQS, S3, DynamoDB…) on ``host:port`` (0: a free port), started in a thread."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def create_queues(sqs: Any, *, visibility_timeout: int = 30, max_receive_count: int = 10) -> tuple[str, str]:
+    """The jobs queue and its DLQ as the template makes them (redrive policy, 14-day DLQ retention), created
+    (or found: CreateQueue is idempotent) on ``sqs``. Returns ``(queue_url, dlq_url)``."""
+    dlq_url = sqs.create_queue(QueueName="leadeval-jobs-dlq",
+                               Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName="leadeval-jobs", Attributes={
+        "VisibilityTimeout": str(visibility_timeout),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                     "maxReceiveCount": str(max_receive_count)})})["QueueUrl"]
+    return queue_url, dlq_url
+
+
+def load_bucket(s3: Any, bucket: str, settings: Settings) -> Path:
+    """Create ``bucket`` and upload the local runs' documents folder (:func:`mirror_folder`) into it; returns
+    the folder."""
+    s3.create_bucket(Bucket=bucket)
+    mirror = mirror_folder(settings)
+    skipped = 0
+    for key, data, _ in folder_documents(mirror, max_bytes=settings.max_document_bytes) if mirror.is_dir() else ():
+        if data is None:
+            skipped += 1
+            continue
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    if skipped:
+        logger.warning("files of the documents folder not loaded (links leading outside it, oversized "
+                       "or special files)", extra={"skipped": skipped})
+    return mirror
+
+
+def running_emulators(env: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """``(endpoint, queue_url, dlq_url)`` when ``env`` points at emulators already running (``leadeval
+    emulators`` printed these: ``AWS_ENDPOINT_URL``, ``LEADEVAL_QUEUE_URL`` and ``LEADEVAL_DLQ_URL`` all set, the
+    queues not Amazon SQS's); None: the local runtime starts its own moto server."""
+    from leadeval_tools.redrive import is_local_endpoint
+
+    endpoint, queue, dlq = (env.get(k) or "" for k in ("AWS_ENDPOINT_URL", "LEADEVAL_QUEUE_URL", "LEADEVAL_DLQ_URL"))
+    if endpoint and queue and dlq and is_local_endpoint(queue) and is_local_endpoint(dlq):
+        return endpoint, queue, dlq
+    return None
+
+
+def create_idempotency_table(endpoint: str, table: str) -> None:
+    """The Powertools idempotency table as the template makes it (partition key ``id``, TTL on
+    ``expiration``), on the DynamoDB of ``endpoint``."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    if table in dynamodb.list_tables().get("TableNames", []):
+        return
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+
+
 class LocalRuntime:
     """moto server + queues + bucket + the real handlers, for one local run.
 
@@ -313,48 +397,31 @@ class LocalRuntime:
         if self.lock is None:
             self.lock = LocalRunLock.for_settings(Settings.from_env(self.env))
         self.lock.acquire()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}.items():
-            os.environ[key] = value
         import boto3
 
-        self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
-        self.dlq_url = self.sqs.create_queue(QueueName="leadeval-jobs-dlq",
-                                             Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        self.queue_url = self.sqs.create_queue(QueueName="leadeval-jobs", Attributes={
-            "VisibilityTimeout": str(self.visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": str(self.max_receive_count)})})["QueueUrl"]
+        external = running_emulators(self.env)
+        if external is None:
+            self.server = start_moto("127.0.0.1", 0)
+            host, port = self.server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                               "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}.items():
+                os.environ[key] = value
+            self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+            self.queue_url, self.dlq_url = create_queues(self.sqs, visibility_timeout=self.visibility_timeout,
+                                                         max_receive_count=self.max_receive_count)
+        else:  # `leadeval emulators` is running: use its queues, so what a command leaves there stays
+            endpoint, self.queue_url, self.dlq_url = external
+            self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
         self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
         env = {**self.env, "LEADEVAL_QUEUE_URL": self.queue_url, "LEADEVAL_DLQ_URL": self.dlq_url,
                "AWS_ENDPOINT_URL": endpoint}
         mirror: Path | None = None
         if not env.get("LEADEVAL_DOCUMENTS_URL"):
-            s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
-            s3.create_bucket(Bucket=self.bucket)
             env["LEADEVAL_DOCUMENTS_URL"] = f"s3://{self.bucket}"
-            settings = Settings.from_env(env)
-            mirror = mirror_folder(settings)
-            skipped = 0
-            for key, data, _ in folder_documents(mirror, max_bytes=settings.max_document_bytes) \
-                    if mirror.is_dir() else ():
-                if data is None:
-                    skipped += 1
-                    continue
-                s3.put_object(Bucket=self.bucket, Key=key, Body=data)
-            if skipped:
-                logger.warning("files of the documents folder not loaded (links leading outside it, oversized "
-                               "or special files)", extra={"skipped": skipped})
+            mirror = load_bucket(boto3.client("s3", region_name=REGION, endpoint_url=endpoint), self.bucket,
+                                 Settings.from_env(env))
         self.services = Wiring(Settings.from_env(env))
         if mirror is not None:
             self.services.replace(documents=MirroredDocumentStore(self.services.documents, mirror))
@@ -376,7 +443,8 @@ class LocalRuntime:
     def sweep(self) -> dict[str, Any]:
         """Invoke the sweep handler once."""
         self.invocations["sweep"] += 1
-        return load_handler("sweep")(scheduled_event(), FakeLambdaContext(timeout_seconds=60))
+        with handler_output():
+            return load_handler("sweep")(scheduled_event(), FakeLambdaContext(timeout_seconds=60))
 
     def poll(self, *, wait_seconds: int = 0) -> int:
         """Receive one batch and invoke the worker handler with it; delete the records it did not
@@ -392,7 +460,8 @@ class LocalRuntime:
         if not messages:
             return 0
         self.invocations["worker"] += 1
-        result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
+        with handler_output():
+            result = invoke_worker(load_handler("worker"), sqs_event(messages, self.queue_arn), FakeLambdaContext())
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         for m in messages:
             if m["MessageId"] not in failed:

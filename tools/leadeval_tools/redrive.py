@@ -14,8 +14,11 @@
 API facts (Amazon SQS API Reference: StartMessageMoveTask, ListMessageMoveTasks):
 ``MaxNumberOfMessagesPerSecond`` is at most 500; one active move task per queue; a task runs
 at most 36 hours; ``ListMessageMoveTasks`` ``MaxResults`` is 1..10 (default 1); redriven
-messages get a new message id. moto (5.2) implements none of the three move-task actions,
-so they are tested with ``botocore.stub.Stubber``.
+messages get a new message id. moto (5.2) implements none of the three move-task actions
+(its server answers 500), so they are tested with ``botocore.stub.Stubber``, and on a local emulator
+:meth:`SqsRedriver.emulate_move_task` does what a move task does (every message back to the source queue,
+body and message attributes kept, a new message id and ``SentTimestamp``) so a full redrive can be rehearsed
+with the same command.
 """
 
 from __future__ import annotations
@@ -98,6 +101,15 @@ class MoveTask:
     max_per_second: int | None
     started_at: datetime | None
     failure_reason: str | None
+
+
+def is_local_endpoint(queue_url: str) -> bool:
+    """True for a queue URL that is not Amazon SQS's (moto, ElasticMQ, LocalStack on this machine or a
+    container's host): there, a full redrive is emulated (:meth:`SqsRedriver.emulate_move_task`)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(queue_url).hostname or "").lower()
+    return not (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"))
 
 
 def _parse_job(body: str) -> JobMessage | None:
@@ -288,6 +300,48 @@ class SqsRedriver:
         response = self._call("cancel_message_move_task", TaskHandle=task_handle)
         return int(response.get("ApproximateNumberOfMessagesMoved") or 0)
 
+    def depth(self) -> int:
+        """The DLQ's ``ApproximateNumberOfMessages`` (visible messages; SQS's estimate)."""
+        response = self._call("get_queue_attributes", QueueUrl=self.dlq_url,
+                              AttributeNames=["ApproximateNumberOfMessages"])
+        return int((response.get("Attributes") or {}).get("ApproximateNumberOfMessages") or 0)
+
+    def emulate_move_task(self, max_per_second: int | None = None, *, max_messages: int = 100_000) -> int:
+        """What ``StartMessageMoveTask(SourceArn=dlq)`` does, done here for an emulator that lacks it (moto):
+        receive every DLQ message, send it to the source queue with its body and ALL its message attributes
+        (a move task keeps them, ``leadeval_dead_lettered_at`` included, so the worker knows it is a redrive),
+        then delete it from the DLQ. ``max_per_second`` paces the sends (None: as fast as possible).
+
+        Returns:
+            how many messages were moved.
+
+        Raises:
+            ValueError: ``max_per_second`` outside 1..500.
+        """
+        import time
+
+        if max_per_second is not None and not 1 <= max_per_second <= MAX_MOVE_RATE:
+            raise ValueError(f"max_per_second must be 1..{MAX_MOVE_RATE}")
+        moved = 0
+        received: list[str] = []
+        deleted: set[str] = set()
+        try:
+            for message in self._receive(max_messages, received):
+                params: dict[str, Any] = {"QueueUrl": self.source_queue_url, "MessageBody": message["Body"]}
+                attributes = _forwardable(message.get("MessageAttributes") or {}, keep_leadeval=True)
+                if attributes:
+                    params["MessageAttributes"] = attributes
+                self._call("send_message", **params)
+                self._call("delete_message", QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                deleted.add(message["ReceiptHandle"])
+                moved += 1
+                if max_per_second:
+                    time.sleep(1 / max_per_second)
+        finally:
+            self._release([handle for handle in received if handle not in deleted])
+        logger.info("DLQ redrive emulated (no move task on this endpoint)", extra={"moved": moved})
+        return moved
+
     # ------------------------------------------------------------------ selective redrive
 
     def redrive_jobs(self, job_ids: set[str], *, max_messages: int = 1000) -> int:
@@ -332,11 +386,12 @@ class SqsRedriver:
         return moved
 
 
-def _forwardable(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Received message attributes in ``SendMessage`` form, minus the DLQ's own ``leadeval_*``."""
+def _forwardable(attributes: dict[str, Any], *, keep_leadeval: bool = False) -> dict[str, Any]:
+    """Received message attributes in ``SendMessage`` form, minus the DLQ's own ``leadeval_*`` (unless
+    ``keep_leadeval``: a move task keeps every attribute)."""
     out: dict[str, Any] = {}
     for name, value in attributes.items():
-        if name.startswith("leadeval_"):
+        if name.startswith("leadeval_") and not keep_leadeval:
             continue
         item = {"DataType": value["DataType"]}
         for field_name in ("StringValue", "BinaryValue"):
@@ -346,4 +401,4 @@ def _forwardable(attributes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DlqEntry", "MoveTask", "SqsRedriver"]
+__all__ = ["DlqEntry", "MoveTask", "SqsRedriver", "is_local_endpoint"]

@@ -160,6 +160,15 @@ class SampleSet:
     usage: list[SampleUsage]
     files: dict[str, bytes] = field(default_factory=dict)
 
+    def without_lead(self, lead_id: str) -> SampleSet:
+        """A copy without one lead, its documents, files and jobs (usage rows unchanged): e.g. a test scripting
+        a model's answer per document leaves out the lead of the sample events (:data:`EVENT_LEAD_ID`)."""
+        keys = {d.storage_key for d in self.documents if d.lead_id == lead_id}
+        return SampleSet(sites=list(self.sites), leads=[x for x in self.leads if x.id != lead_id],
+                         documents=[d for d in self.documents if d.lead_id != lead_id],
+                         jobs=[j for j in self.jobs if j.lead_id != lead_id], usage=list(self.usage),
+                         files={k: v for k, v in self.files.items() if k not in keys})
+
     def lead(self, lead_id: str) -> SampleLead:
         """The lead with this id. Raises KeyError when there is none."""
         for lead in self.leads:
@@ -538,6 +547,11 @@ def _deductions(gross: Decimal, *, federal: str, state: str | None = None,
     return tuple(rows)
 
 
+#: The job and lead the sample events name (``events/worker_one_job.json``, ``worker_mixed_batch.json``).
+EVENT_JOB_ID = "job_demo_001"
+EVENT_LEAD_ID = "lead_strong"
+
+
 def build_sample_set(*, today: date) -> SampleSet:
     """The sample sites, leads, documents, jobs, usage rows and files for ``today``.
 
@@ -565,15 +579,15 @@ class _Builder:
         return self.base + timedelta(minutes=6 * len(self.jobs))
 
     def lead(self, lead_id: str, site_id: str, first: str, last: str, *, rent: str, voucher: str = "0",
-             move_in_days: int, expect: str) -> SampleLead:
+             move_in_days: int, expect: str, job_id: str | None = None) -> SampleLead:
         lead = SampleLead(
             id=lead_id, site_id=site_id, first_name=first, last_name=last,
             email=f"{first}.{last}@example.com".lower(), phone=f"(206) 555-01{len(self.leads) + 10:02d}",
             monthly_rent_cents=int(_money(rent) * 100), voucher_amount_cents=int(_money(voucher) * 100),
             move_in_date=self.today + timedelta(days=move_in_days), expect=expect)
         self.leads.append(lead)
-        self.jobs.append(SampleJob(id=f"job_{lead_id.removeprefix('lead_')}", site_id=site_id, lead_id=lead_id,
-                                   requested_at=self._requested_at(), format_index=len(self.jobs)))
+        self.jobs.append(SampleJob(id=job_id or f"job_{lead_id.removeprefix('lead_')}", site_id=site_id,
+                                   lead_id=lead_id, requested_at=self._requested_at(), format_index=len(self.jobs)))
         return lead
 
     def document(self, lead: SampleLead, doc_id: str, document_type: str, file_name: str, mime_type: str,
@@ -608,6 +622,7 @@ class _Builder:
         self.tampered()
         self.corrupt()
         self.over_quota()
+        self.event_job()
         self.jobs.append(SampleJob(
             id="job_sunrise_cross_site", site_id="site_sunrise", lead_id="lead_maple_low",
             requested_at=self._requested_at(), format_index=len(self.jobs),
@@ -652,6 +667,20 @@ class _Builder:
                                    expires=_years_later(self.today, 3) - timedelta(days=40),
                                    address=("1187 Alder Court", "Tacoma, WA 98405"))
         self.document(lead, "doc_strong_id", "government_id", "drivers_license.png", "image/png", data, truth)
+
+    def event_job(self) -> None:
+        """The job the sample events name (``events/worker_one_job.json``, ``worker_mixed_batch.json``):
+        ``job_demo_001`` of ``lead_strong`` (site_sunrise), so ``leadeval invoke worker -e events/…`` finds it
+        after ``make run``."""
+        lead = self.lead(EVENT_LEAD_ID, "site_sunrise", "Dana", "Whitfield", rent="1850.00", move_in_days=28,
+                         job_id=EVENT_JOB_ID, expect=(
+                             "completed, the job the sample events name (one pay stub, income "
+                             "about 2.7x rent)"))
+        employer = _Employer("Acme Logistics Inc", "75 Quayside Road", "Seattle, WA 98134")
+        gross = _money("2500.00")
+        stub = _Stub(employer, "Dana Whitfield", "E-20077", "Dispatch", "semimonthly", "Salary",
+                     None, None, gross, _deductions(gross, federal="0.10", extra=()))
+        self.stub_documents(lead, [stub], "demo")
 
     def moderate(self) -> None:
         lead = self.lead("lead_sunrise_moderate", "site_sunrise", "Jordan", "Okafor", rent="2200.00",

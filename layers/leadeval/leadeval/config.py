@@ -192,6 +192,9 @@ _INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
     "max_image_frames": ("LEADEVAL_MAX_IMAGE_FRAMES", 30, 1, 1000),
     "document_budget_seconds": ("LEADEVAL_DOCUMENT_BUDGET_SECONDS", 10, 1, 900),
     "fetch_concurrency": ("LEADEVAL_FETCH_CONCURRENCY", 8, 1, 64),
+    # OCR of page images by the offline reader (when rapidocr is installed); 0 pages turns it off
+    "ocr_pages_per_document": ("LEADEVAL_OCR_PAGES_PER_DOCUMENT", 3, 0, 30),
+    "ocr_pages_per_job": ("LEADEVAL_OCR_PAGES_PER_JOB", 8, 0, 300),
 }
 
 
@@ -231,6 +234,8 @@ class Settings(BaseModel):
     max_image_frames: int = 30
     document_budget_seconds: int = 10
     fetch_concurrency: int = 8
+    ocr_pages_per_document: int = 3
+    ocr_pages_per_job: int = 8
     model_allowlist: tuple[str, ...] = ()
     secrets: dict[str, str] = {}
     secret_parameters: dict[str, str] = {}
@@ -324,8 +329,8 @@ class Settings(BaseModel):
     def _require_secret(self, *names: str) -> None:
         if not any(n in self.secrets or n in self.secret_parameters for n in names):
             variable = names[-1]
-            raise ConfigurationError(f"{variable} (or {variable}_PARAMETER) is required by the configured "
-                                     "backend", variable=variable)
+            choices = " or ".join(f"{n} (or {n}_PARAMETER)" for n in names)
+            raise ConfigurationError(f"{choices} is required by the configured backend", variable=variable)
 
     @property
     def cloudflare_account(self) -> str | None:

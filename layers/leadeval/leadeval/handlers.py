@@ -24,8 +24,8 @@ from leadeval.errors import ConfigurationError, LeadevalError
 from leadeval.jobs.process import JobOutcome, Outcome
 from leadeval.jobs.sweep import run_sweep
 from leadeval.models import JobMessage
+from leadeval.observability import count_failure, metrics
 from leadeval.observability import logger as powertools_logger
-from leadeval.observability import metrics
 from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval.timeutil import parse_ts
 from leadeval.wiring import NotFinal, Wiring
@@ -326,6 +326,8 @@ def _settle(wiring: Wiring, record: SQSRecord, outcome: JobOutcome) -> str:
         delayed = _delay(wiring, record, outcome.delay_seconds)
         raise RedeliverLater("retry", component="queue" if delayed else None, delay_seconds=outcome.delay_seconds,
                              **job, **delayed)
+    if outcome.outcome in (Outcome.FAILED, Outcome.DEAD_LETTERED):
+        count_failure(outcome.error_code or outcome.outcome.value)
     if outcome.outcome in (Outcome.DEAD_LETTERED, Outcome.POISON):
         _dead_letter(wiring, record, outcome.error_code or outcome.outcome.value)
     return outcome.outcome.value

@@ -390,6 +390,9 @@ class Extraction(BaseModel):
     #: Provenance of each value in ``facts``, keyed by its field name (``gross_pay``; list items as
     #: ``deposits[3]``). A field without an entry was not located (treat it as not certain).
     evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
+    #: Facts were read but cannot be relied on (OCR'd figures that no arithmetic or second reader
+    #: confirmed): the document is ``undetermined``, never ``clean``, and ``note`` says why.
+    undetermined: bool = False
 
 
 Severity = Literal["low", "medium", "high"]
@@ -451,6 +454,26 @@ class Verdict(StrEnum):
     UNREADABLE = "unreadable"
 
 
+@dataclass(frozen=True)
+class PageWord:
+    """One word read on a page: its text, its :data:`Box` (fractions of the page, top-left origin) and
+    the reader's confidence in ``[0, 1]`` (1.0 for a text-layer word)."""
+
+    text: str
+    box: Box
+    confidence: float = 1.0
+
+
+@dataclass
+class PageLayout:
+    """The words of one page with their positions (``page`` is 1-based), as read from the PDF's text
+    layer (``how="text_layer"``, PDFium's character boxes) or by OCR from the page image (``how="ocr"``)."""
+
+    page: int
+    how: ReadHow
+    words: list[PageWord] = field(default_factory=list)
+
+
 @dataclass
 class PreparedDocument:
     """A document after preparation, before the model sees it.
@@ -466,6 +489,7 @@ class PreparedDocument:
         page_images: JPEG bytes of rendered pages / the downscaled image, long side <= 1120 px.
         signals: forensic signals found during preparation.
         unreadable_reason: set when the document cannot be used; the verdict is `unreadable`.
+        layout: positioned words of the text-layer pages (see the attribute).
     """
 
     document_id: str
@@ -478,6 +502,9 @@ class PreparedDocument:
     signals: list[Signal] = field(default_factory=list)
     unreadable_reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The positioned words of the PDF's text-layer pages (:class:`PageLayout`, one per page that has
+    #: text); empty for images and scans. The offline reader pairs labels with values by position.
+    layout: list[PageLayout] = field(default_factory=list)
 
 
 class DocumentResult(BaseModel):
@@ -550,5 +577,9 @@ class Evaluation(BaseModel):
     model_version: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Cost inputs (``leadeval usage``): pages prepared (PDF pages; an image counts 1) and the worker's
+    #: milliseconds on the evaluation (fetch, prepare, model, score; not the claim or the result write).
+    pages: int = 0
+    worker_ms: int | None = None
     input_hash: str = ""
     created_at: datetime | None = None

@@ -37,6 +37,7 @@ from leadeval.models import (
     JobStatus,
     Lead,
     LeadDocument,
+    PageLayout,
     PreparedDocument,
     Usage,
 )
@@ -161,9 +162,11 @@ class OperatorStore(Protocol):
         ...
 
     def add_override(self, job_id: str, *, recommendation: Literal["approve", "review", "decline"],
-                     reason: str, now: datetime, override_id: str | None = None) -> EvaluationOverride | None:
+                     reason: str, now: datetime, override_id: str | None = None,
+                     created_by: str | None = None) -> EvaluationOverride | None:
         """Record a person's recommendation and reason for a job's evaluation (the evaluation is
-        unchanged); None when the job has no evaluation. Raises ValueError for an unknown
+        unchanged), by ``created_by`` (who: a name or an e-mail address) at ``now``; None when the job has no
+        evaluation. Raises ValueError for an unknown
         recommendation or an empty reason."""
         ...
 
@@ -180,6 +183,11 @@ class OperatorStore(Protocol):
 
     def lead_history(self, lead_id: str) -> LeadHistory | None:
         """The lead's jobs, evaluations and overrides (one round trip), or None for an unknown lead."""
+        ...
+
+    def job_documents(self, job_id: str) -> list[LeadDocument]:
+        """The documents of a job's lead (a lead of the job's site), not deleted, newest upload first: what the
+        worker loads with its claim, read without claiming (the report's thumbnails). Empty for an unknown job."""
         ...
 
     def reset_in_flight(self, *, now: datetime) -> int:
@@ -258,6 +266,24 @@ class VisionModel(Protocol):
 
         Raises: ModelTimeout, ModelUnavailableError, ThrottledError, ConfigurationError,
         ModelRejected, DocumentUnreadable (the document is too large for the model).
+        """
+        ...
+
+
+class PageReader(Protocol):
+    """Reads the words of one page image with their positions (OCR), for pages without a text layer.
+
+    ``name`` identifies the engine (``"rapidocr"``). Implementations hold no state per call and are safe to
+    share within one thread of work.
+    """
+
+    name: str
+
+    def read(self, image: bytes, page: int) -> PageLayout:
+        """The words of ``image`` (JPEG or PNG bytes of page ``page``, 1-based) with boxes as fractions of the
+        image (top-left origin) and the engine's confidence per word; ``how="ocr"``.
+
+        Raises: DocumentUnreadable when the bytes are not an image the engine can decode.
         """
         ...
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from leadeval.config import Settings, resolve_secret
 from leadeval.errors import ConfigurationError, LeadevalError
@@ -164,8 +164,11 @@ class Wiring:
 
                 return prepare_document(document_id, data, limits=DocumentLimits.from_settings(s))
 
+            from leadeval.observability import MeteredStore
+
+            # Metered: documents by verdict per saved evaluation (EMF); the models are metered by the router.
             self._process_context = ProcessContext(
-                store=self.store, documents=self.documents, model=self.model,
+                store=cast(JobStore, MeteredStore(self.store)), documents=self.documents, model=self.model,
                 retry_policy=RetryPolicy(max_attempts=s.max_attempts, base_seconds=s.retry_base_seconds,
                                          cap_seconds=s.retry_cap_seconds),
                 lease_seconds=s.lease_seconds, max_document_bytes=s.max_document_bytes,
@@ -272,8 +275,12 @@ def make_vision_model(settings: Settings, *, model_id: str | None = None) -> Vis
     spec = settings.model
     if spec.kind == "offline":
         from leadeval.adapters.ai.offline import OfflineVisionModel
+        from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available
 
-        return OfflineVisionModel()
+        use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
+        return OfflineVisionModel(RapidOcrReader() if use_ocr else None,
+                                  ocr_pages_per_document=settings.ocr_pages_per_document,
+                                  ocr_pages_per_job=settings.ocr_pages_per_job)
     if spec.kind == "workers-ai":
         from leadeval.adapters.ai.workers_ai import WorkersAIVisionModel
 
@@ -293,14 +300,17 @@ def make_model_router(settings: Settings, model: VisionModel) -> ModelRouter:
     """The model router for a job's ``model_version``: Workers AI serves the ids of
     ``LEADEVAL_MODEL_ALLOWLIST`` (each built once, sharing the configured credentials); any other
     provider always runs its configured ``model``."""
+    from leadeval.observability import MeteredModel
+
     spec = settings.model
     build = None
     if spec.kind == "workers-ai":
         def build(model_id: str) -> VisionModel:
-            return make_vision_model(settings, model_id=model_id)
+            return cast(VisionModel, MeteredModel(make_vision_model(settings, model_id=model_id)))
 
-    return ModelRouter(model, provider=spec.kind, default_id=spec.model, allowlist=settings.model_allowlist,
-                       build=build)
+    # Metered (AI latency and tokens per request, observability.MeteredModel) whichever model a job gets.
+    return ModelRouter(cast(VisionModel, MeteredModel(model)), provider=spec.kind, default_id=spec.model,
+                       allowlist=settings.model_allowlist, build=build)
 
 
 def make_queue(settings: Settings) -> JobQueue:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -235,6 +236,7 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
 
 def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
               usage: Usage | None, *, now: datetime, calls: list[int], policy_json: str | None = None) -> Evaluation:
+    started = time.perf_counter()  # the evaluation's worker time (Evaluation.worker_ms)
     policy = site_policy(job.site_id, policy_json)  # before any document is read: a bad policy costs nothing
     if lead is None:
         raise ResourceNotFound("lead not found in the job's site")
@@ -260,6 +262,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
 
     choice = ctx.choose_model(job.model_version)
     model = choice.model
+    if hasattr(model, "for_job"):  # a model with per-job budgets (the offline reader's OCR pages)
+        model = model.for_job()
     _log(job.id, f"Model: {model.name} ({choice.reason})", model=model.name,
          requested_model=choice.requested, model_honoured=choice.honoured)
     _log(job.id, "Calling AI evaluation...", model=model.name, documents=len(prepared))
@@ -279,9 +283,10 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             document_id=doc.id, file_name=doc.file_name, declared_type=doc.document_type,
             detected_type=p.detected_type, sha256=p.sha256,
             kind=extraction.facts.document_kind if extraction.facts else None,
-            verdict=Verdict.CLEAN if extraction.facts else Verdict.UNDETERMINED,
-            reason="facts extracted" if extraction.facts else (extraction.note or "no facts extracted"),
-            facts=extraction.facts, signals=list(p.signals))
+            verdict=Verdict.CLEAN if extraction.facts and not extraction.undetermined else Verdict.UNDETERMINED,
+            reason="facts extracted" if extraction.facts and not extraction.undetermined
+            else (extraction.note or "no facts extracted"),
+            facts=extraction.facts, signals=list(p.signals), evidence=extraction.evidence)
 
     ordered = [results[d.id] for d in documents]
     if all(r.verdict == Verdict.UNREADABLE for r in ordered):
@@ -311,6 +316,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         income_to_rent_ratio=assessment.income_to_rent_ratio, policy_version=assessment.policy_version,
         model=model.name, model_version=",".join(model_versions) or model.name,
         prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
+        pages=sum(p.page_count for p in prepared.values()),
+        worker_ms=round((time.perf_counter() - started) * 1000),
         input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name), created_at=now,
         **application_json(lead, assessment, model=model.name))
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",

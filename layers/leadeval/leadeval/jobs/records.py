@@ -135,6 +135,7 @@ class EvaluationOverride:
     recommendation: Literal["approve", "review", "decline"]
     reason: str
     created_at: datetime | None = None
+    created_by: str | None = None  #: who recorded it (``--by``); None for overrides older than migration 0006
 
 
 ReevaluationStatus = Literal["created", "lead_not_found", "in_progress"]

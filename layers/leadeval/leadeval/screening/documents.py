@@ -5,7 +5,8 @@
 
 - the real type is sniffed from magic bytes (:func:`sniff_type`), never from the file name or
   the stored MIME type;
-- PDFs: the text layer is extracted, pages without one (and page 1) are rendered to JPEG;
+- PDFs: the text layer is extracted with each word's box (``layout``, :mod:`leadeval.screening.layout`),
+  pages without one (and page 1) are rendered to JPEG;
 - images (JPEG, PNG, WebP, HEIC/HEIF, TIFF): EXIF orientation applied, metadata dropped,
   converted to RGB, downscaled so the long side is at most 1120 px, re-encoded as JPEG;
 - forensic signals (:mod:`leadeval.screening.fraud`) are attached.
@@ -61,7 +62,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leadeval.models import PreparedDocument, Signal
+from leadeval.models import PageLayout, PreparedDocument, Signal
 from leadeval.screening.forensics import page_signals
 from leadeval.screening.fraud import (
     count_eof_markers,
@@ -71,6 +72,7 @@ from leadeval.screening.fraud import (
     pdf_signals,
     short_value,
 )
+from leadeval.screening.layout import words_from_textpage
 from leadeval.screening.pdf_budget import (
     Deadline,
     OverBudget,
@@ -558,6 +560,7 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
         pdf.init_forms()  # draw filled-in AcroForm fields (W-2s, VOEs) when rendering
         n = min(page_count, len(pdf))
         texts: list[str] = []
+        layouts: list[PageLayout] = []
         for index in range(n):
             deadline.check(f"extracting the text of page {index + 1}")
             page = pdf[index]
@@ -565,11 +568,14 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
                 textpage = page.get_textpage()
                 try:
                     raw = textpage.get_text_bounded()
+                    width_pt, height_pt = page.get_size()
+                    words = words_from_textpage(textpage, width_pt, height_pt)
                 finally:
                     textpage.close()
             finally:
                 page.close()
             texts.append(raw.replace("\r\n", "\n").replace("\r", "\n").strip())
+            layouts.append(PageLayout(page=index + 1, how="text_layer", words=words))
 
         has_text = [len("".join(t.split())) >= limits.min_text_chars for t in texts]
         doc.metadata["text_pages"] = sum(has_text)
@@ -579,6 +585,7 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
                 joined = joined[: limits.max_text_chars]
                 doc.metadata["text_truncated"] = True
             doc.text = joined
+            doc.layout = [layout for layout, text in zip(layouts, has_text, strict=True) if text]
 
         # Page 1 always (a vision model may want to look at it even when it has text), then
         # the pages without a text layer, in order, up to max_rendered_pages.

@@ -45,6 +45,7 @@ from leadeval.models import (
     Verdict,
     to_cents,
 )
+from leadeval.screening import kinds
 from leadeval.screening.forensics.verdict import arithmetic_only, decide, risk
 from leadeval.screening.kinds import INCOME_KINDS
 from leadeval.screening.kinds import label as kind_name
@@ -197,11 +198,11 @@ def income_breakdown(
     """
     items: list[IncomeItem] = []
     exclusions: list[IncomeExclusion] = []
-    clean: dict[DocumentKind, list[DocumentResult]] = {k: [] for k in INCOME_KINDS}
+    clean: dict[DocumentKind, list[DocumentResult]] = {k: [] for k in kinds.KINDS}
     seen_files: dict[str, str] = {}
     for doc in documents:
         kind = document_kind(doc)
-        if kind not in INCOME_KINDS:
+        if kind is None or not kinds.spec(kind).counts_as_income:
             continue
         if doc.verdict != Verdict.CLEAN or doc.facts is None:
             exclusions.append(
@@ -222,7 +223,7 @@ def income_breakdown(
                 )
             )
             continue
-        if (kind == DocumentKind.TAX_FORM and today is not None and max_tax_form_age_days is not None
+        if (kinds.spec(kind).age_rule == "tax_form" and today is not None and max_tax_form_age_days is not None
                 and doc.facts.document_date is not None
                 and (today - doc.facts.document_date).days > max_tax_form_age_days):
             exclusions.append(
@@ -239,18 +240,20 @@ def income_breakdown(
         clean[kind].append(doc)
 
     counted: list[str | None] = []  # employer keys of wage income counted so far
-    items_stubs, excl_stubs = _pay_stub_income(clean[DocumentKind.PAY_STUB], counted)
+    items_stubs, excl_stubs = _pay_stub_income(
+        [doc for kind in kinds.with_income_rule("pay_periods") for doc in clean[kind]], counted)
     items += items_stubs
     exclusions += excl_stubs
-    for kind in (DocumentKind.EMPLOYMENT_LETTER, DocumentKind.TAX_FORM):
+    for kind in kinds.with_income_rule("annual_wage"):
         for doc in clean[kind]:
             item, excl = _annual_wage_income(doc, kind, counted)
             items += [item] if item else []
             exclusions += [excl] if excl else []
-    for doc in clean[DocumentKind.BENEFIT_LETTER]:
-        item, excl = _benefit_income(doc, voucher_amount_cents)
-        items += [item] if item else []
-        exclusions += [excl] if excl else []
+    for kind in kinds.with_income_rule("benefit"):
+        for doc in clean[kind]:
+            item, excl = _benefit_income(doc, voucher_amount_cents)
+            items += [item] if item else []
+            exclusions += [excl] if excl else []
     return IncomeBreakdown(items=items, exclusions=exclusions)
 
 

@@ -81,14 +81,25 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from leadeval.models import DocumentKind, ExtractedFacts, Extraction, ModelUsage, PreparedDocument
+from leadeval.models import (
+    DocumentKind,
+    ExtractedFacts,
+    Extraction,
+    FieldEvidence,
+    ModelUsage,
+    PageLayout,
+    PreparedDocument,
+)
+from leadeval.ports import PageReader
 from leadeval.screening.kinds import KINDS
+from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
+from leadeval.screening.mrz import find_mrz
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +165,10 @@ _NAME_TOKEN = re.compile(
 )
 
 
+#: Words that make a name a company's, not a person's.
+_COMPANY_WORD = re.compile(
+    r"\b(?:inc|llc|l\.l\.c|corp|corporation|co|company|ltd|llp|lp|bank|union|trust|group|services|payroll|"
+    r"university|college|county|city|state|department|agency|authority|association|hospital)\b\.?", re.IGNORECASE)
 _PARTICLE = re.compile(r"^(?:de|del|della|di|da|van|von|der|den|la|le|du|bin|al|st\.?),?$")
 
 
@@ -300,36 +315,188 @@ _FREQUENCY_WORD = re.compile(
 _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = tuple(
     (rule, re.compile(rf"(?:{rule.label})(?:[ \t]*[:#])?[ \t]*", re.IGNORECASE | re.MULTILINE)) for rule in RULES
 )
-_KIND_COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in KIND_MARKERS)
+_KIND_COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for kind, pattern in KIND_MARKERS)
 
 
 # --------------------------------------------------------------------------- the model
 
 
 class OfflineVisionModel:
-    """A :class:`~leadeval.ports.VisionModel` that pattern-matches a PDF's text layer.
+    """A :class:`~leadeval.ports.VisionModel` that reads a PDF's text layer, and page images by OCR.
 
-    Stateless, deterministic, no I/O: safe to share. ``name`` is ``"offline"``; extractions carry
+    Without ``ocr`` it is stateless, deterministic, no I/O. ``name`` is ``"offline"``; extractions carry
     ``model_version`` :data:`MODEL_VERSION` and zero token usage. It raises nothing of its own.
+
+    Args:
+        ocr: the :class:`~leadeval.ports.PageReader` for documents without a usable text layer (scans,
+            photos); None = such documents get "needs a vision model".
+        ocr_pages_per_document: pages OCR'd per document at most (the first ones rendered).
+        ocr_pages_per_job: pages OCR'd per job at most (:meth:`for_job` starts a job's count).
+    A cap that stops a page from being read is named in the extraction's note (and so in the document's
+    reason).
     """
 
     name = MODEL_NAME
 
+    def __init__(self, ocr: PageReader | None = None, *, ocr_pages_per_document: int = 3,
+                 ocr_pages_per_job: int = 8) -> None:
+        self.ocr = ocr
+        self.ocr_pages_per_document = ocr_pages_per_document
+        self.ocr_pages_per_job = ocr_pages_per_job
+        self._job_pages_left = ocr_pages_per_job
+
+    def for_job(self) -> OfflineVisionModel:
+        """A reader for one job: the same engine, with that job's OCR page count starting at zero."""
+        return OfflineVisionModel(self.ocr, ocr_pages_per_document=self.ocr_pages_per_document,
+                                  ocr_pages_per_job=self.ocr_pages_per_job)
+
     def extract(self, document: PreparedDocument) -> Extraction:
-        """Facts stated in ``document.text``; ``facts=None`` with note "needs a vision model" when
-        the document has no text layer (images, scans). Money is ``Decimal`` dollars as printed."""
+        """Facts stated in the document's text layer, read by position when its words' boxes are known
+        (``document.layout``), with each value's :class:`~leadeval.models.FieldEvidence`. A document without
+        a text layer (images, scans) is OCR'd when an engine is configured (:meth:`_extract_ocr`), else gets
+        ``facts=None`` with note "needs a vision model". Money is ``Decimal`` dollars as printed."""
         text = document.text
         if text is None or not text.strip():
+            if self.ocr is not None and document.page_images:
+                return self._extract_ocr(document)
             logger.info("offline model: no text layer", extra={"document_id": document.document_id})
             return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
                               usage=ModelUsage())
-        facts = extract_facts(text)
+        facts, evidence = read_document(text, document.layout)
         logger.info(
             "offline model: extracted",
             extra={"document_id": document.document_id, "kind": facts.document_kind.value,
-                   "fields": len(facts.model_dump(exclude_defaults=True))},
+                   "fields": len(facts.model_dump(exclude_defaults=True)),
+                   "certain": sum(e.certain for e in evidence.values())},
         )
-        return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage())
+        return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage(),
+                          evidence=evidence)
+
+    def _extract_ocr(self, document: PreparedDocument) -> Extraction:
+        """OCR the document's page images (within the caps), read the lines by position, parse a passport or
+        ID zone (:mod:`leadeval.screening.mrz`), then confirm figures (:func:`confirm_ocr`). Unconfirmed
+        income figures make the extraction ``undetermined``, with a note naming them."""
+        assert self.ocr is not None
+        numbers = list(document.metadata.get("rendered_pages") or range(1, len(document.page_images) + 1))
+        wanted = min(len(document.page_images), self.ocr_pages_per_document)
+        allowed = max(0, min(wanted, self._job_pages_left))
+        self._job_pages_left -= allowed
+        capped: list[str] = []
+        if allowed < len(document.page_images):
+            cap = ("LEADEVAL_OCR_PAGES_PER_JOB" if allowed < wanted else "LEADEVAL_OCR_PAGES_PER_DOCUMENT")
+            limit = self.ocr_pages_per_job if allowed < wanted else self.ocr_pages_per_document
+            capped.append(f"OCR page cap reached: {allowed} of {len(document.page_images)} page image(s) read "
+                          f"({cap}={limit})")
+        if allowed == 0:
+            note = f"{NEEDS_VISION_NOTE}; {capped[0]}" if capped else NEEDS_VISION_NOTE
+            return Extraction(facts=None, note=note, model=MODEL_NAME, model_version=MODEL_VERSION)
+        layouts = [self.ocr.read(image, number) for image, number in
+                   zip(document.page_images[:allowed], numbers[:allowed], strict=False)]
+        if not any(layout.words for layout in layouts):
+            note = "no text found on the page image(s) by OCR"
+            return Extraction(facts=None, note="; ".join([NEEDS_VISION_NOTE, note, *capped]), model=MODEL_NAME,
+                              model_version=MODEL_VERSION)
+        facts, evidence = read_document(None, layouts)
+        facts, evidence = apply_mrz(facts, evidence, layouts)
+        unconfirmed = confirm_ocr(facts, evidence)
+        notes = list(capped)
+        if unconfirmed:
+            notes.insert(0, "read by OCR; figures not confirmed by arithmetic or a second reader: "
+                            + ", ".join(unconfirmed))
+        logger.info("offline model: OCR extracted", extra={
+            "document_id": document.document_id, "kind": facts.document_kind.value, "pages": allowed,
+            "words": sum(len(layout.words) for layout in layouts), "unconfirmed": len(unconfirmed)})
+        return Extraction(facts=facts, note="; ".join(notes) or None, model=MODEL_NAME,
+                          model_version=MODEL_VERSION, evidence=evidence, undetermined=bool(unconfirmed))
+
+
+def read_document(text: str | None, layout: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
+    """The facts of a document and where each was read.
+
+    Args:
+        text: the text in the reader's order (PDFium's text layer), or None (OCR only).
+        layout: the positioned words of its pages (:class:`~leadeval.models.PageLayout`); may be empty.
+    Returns:
+        ``(facts, evidence)``. With a layout the lines its geometry spells are read first (a label meets the
+        figures printed beside it, :mod:`leadeval.screening.layout`), and ``text`` only fills the fields they
+        leave empty; each value is then located on its page (:func:`locate_evidence`).
+    """
+    laid = layout_text(layout) if layout else None
+    if laid is None or not laid.text.strip():
+        facts = extract_facts(text or "")
+        return facts, {}
+    facts = _with_address_blocks(extract_facts(laid.text), layout)
+    if facts.document_kind == _K.GOVERNMENT_ID:
+        below = _date_below_label(laid, _ID_EXPIRY_LABEL)
+        if below is not None:
+            facts = facts.model_copy(update={"id_expiry": below})
+    if text and text.strip():
+        facts = _fill_from(facts, extract_facts(text))
+    return facts, locate_evidence(facts, laid)
+
+
+_ID_EXPIRY_LABEL = re.compile(r"\b(?:Expiration(?:[ \t]+Date)?|Expires|Exp)\b\.?", re.IGNORECASE)
+
+
+def _date_below_label(laid: LaidOutText, label: re.Pattern[str]) -> date | None:
+    """A date printed under ``label`` (the next line, overlapping the label's column): a licence prints
+    "4b Exp" over its date, other fields beside it."""
+    for match in label.finditer(laid.text):
+        words = laid.words_in(*match.span())
+        if not words:
+            continue
+        x0, x1 = words[0].word.box[0], words[-1].word.box[2]
+        _, line_end = laid.line_bounds(match.start())
+        if line_end >= len(laid.text) or laid.text[line_end] == "\f":
+            continue
+        next_start, next_end = laid.line_bounds(line_end + 1)
+        for found in _DATE.finditer(laid.text, next_start, next_end):
+            value_words = laid.words_in(*found.span())
+            if value_words and value_words[0].word.box[0] <= x1 + 0.02 and value_words[-1].word.box[2] >= x0 - 0.02:
+                return parse_date(found.group(0))
+    return None
+
+
+def _with_address_blocks(facts: ExtractedFacts, layout: Sequence[PageLayout]) -> ExtractedFacts:
+    """Names printed above an address, found by position (:func:`~leadeval.screening.layout.address_blocks`):
+    the first block's company is the employer when none was labelled (pay stubs, tax forms, letters); a
+    block whose first line is a person's name adds that name (the employee's address on a stub or W-2)."""
+    blocks = address_blocks(layout, _STREET_LINE, _CITY_LINE)
+    update: dict[str, Any] = {}
+    names = list(facts.names_shown)
+    employer = facts.employer
+    employer_kinds = (_K.PAY_STUB, _K.TAX_FORM, _K.EMPLOYMENT_LETTER)
+    for number, block in enumerate(blocks):
+        person = _clean_name(block.above)
+        if person is None and facts.document_kind == _K.GOVERNMENT_ID and block.above2:
+            person = _clean_name(f"{block.above} {block.above2}")  # family name printed over the given names
+        if (number == 0 and facts.document_kind in employer_kinds and not employer and ":" not in block.above
+                and not _DATE.search(block.above) and re.search(r"[A-Za-z]{2}", block.above)):
+            employer = update["employer"] = block.above.strip()
+            continue
+        if (person and person.casefold() not in {n.casefold() for n in names} and person != employer
+                and not _COMPANY_WORD.search(person)):
+            names.append(person)
+    if names != facts.names_shown:
+        update["names_shown"] = names
+    return facts.model_copy(update=update) if update else facts
+
+
+def _fill_from(primary: ExtractedFacts, fallback: ExtractedFacts) -> ExtractedFacts:
+    """``primary`` with its empty fields taken from ``fallback`` (same kind only; names are merged)."""
+    if fallback.document_kind != primary.document_kind:
+        return primary
+    update: dict[str, Any] = {}
+    for name in ExtractedFacts.model_fields:
+        mine, theirs = getattr(primary, name), getattr(fallback, name)
+        if name == "names_shown":
+            known = {n.casefold() for n in mine}
+            extra = [n for n in theirs if n.casefold() not in known]
+            if extra:
+                update[name] = [*mine, *extra]
+        elif (mine is None or mine == []) and theirs not in (None, []):
+            update[name] = theirs
+    return primary.model_copy(update=update) if update else primary
 
 
 def extract_facts(text: str) -> ExtractedFacts:
@@ -385,7 +552,9 @@ def _complete_by_kind(text: str, kind: DocumentKind, found: dict[str, Any], name
             found["total_deductions"] = _sum_deduction_lines(text)
         if found.get("pay_frequency") is None:
             word = _FREQUENCY_WORD.search(text)
-            found["pay_frequency"] = _frequency(word.group(1)) if word else None
+            found["pay_frequency"] = _frequency(word.group(1)) if word else infer_frequency(
+                found.get("pay_period_start"), found.get("pay_period_end"), found.get("pay_date"),
+                found.get("gross_pay"), found.get("ytd_gross"))
     if kind == _K.BANK_STATEMENT:
         found["deposits"] = _credits(text, found.get("opening_balance"))
         for key in ("total_debits", "total_credits"):
@@ -402,6 +571,32 @@ def _complete_by_kind(text: str, kind: DocumentKind, found: dict[str, Any], name
             found["document_date"] = date(int(year.group(1)), 12, 31)  # the end of the tax year it reports
     if kind in _LETTERS and found.get("document_date") is None:
         found["document_date"] = _standalone_date(text)
+    if kind == _K.GOVERNMENT_ID:
+        _complete_id(text, found, names)
+
+
+#: A licence's numbered name fields (AAMVA DL/ID Card Design Standard: 1 family name, 2 given names), each
+#: on its own line, possibly after another field's number.
+_AAMVA_NAME = re.compile(
+    r"^(?:\S+[ \t]+)?1[ \t]+(?P<family>[A-Z][A-Z'-]+(?:[ \t]+[A-Z][A-Z'-]+)*)[ \t]*\n"
+    r"(?:\S+[ \t]+)?2[ \t]+(?P<given>[A-Z][A-Z.'-]*(?:[ \t]+[A-Z][A-Z.'-]*)*)[ \t]*$", re.MULTILINE)
+
+
+def _complete_id(text: str, found: dict[str, Any], names: list[str]) -> None:
+    """An ID's numbered name fields, and its expiry when no label was read: the latest of its dates from 1990 to
+    15 years ahead (a licence prints birth, issue and expiry dates, the expiry last in time), when it prints at
+    least two such dates."""
+    for match in _AAMVA_NAME.finditer(text):
+        name = _clean_name(f"{match.group('given')} {match.group('family')}")
+        if name and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    if found.get("id_expiry") is None:
+        # plausible validity years only (a misread "2916"); a licence is issued for at most about 12 years
+        latest = date.today().year + 15
+        dates = {d for m in _DATE.finditer(text)
+                 if (d := parse_date(m.group(0))) is not None and 1990 <= d.year <= latest}
+        if len(dates) >= 2:
+            found["id_expiry"] = max(dates)
 
 
 def classify(text: str) -> DocumentKind:
@@ -725,3 +920,277 @@ def _standalone_date(text: str) -> date | None:
         if match:
             return parse_date(match.group(0))
     return None
+
+
+# --------------------------------------------------------------------------- evidence: where each value is
+
+
+def _field_labels() -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Per field, its labels in the order they are tried: the rules' labels, then weaker ones (the single
+    earnings line read as the gross)."""
+    labels: dict[str, list[str]] = {}
+    for rule in RULES:
+        for target in _targets(rule.field):
+            labels.setdefault(target, []).append(rule.label)
+    weaker = {"gross_pay": EARNINGS_LINE_RE, "ytd_gross": EARNINGS_LINE_RE, "pay_date": r"Period[ \t]+Ending"}
+    flags = re.IGNORECASE | re.MULTILINE
+    return {name: (re.compile("|".join(f"(?:{p})" for p in parts), flags),
+                   *((re.compile(weaker[name], flags),) if name in weaker else ()))
+            for name, parts in labels.items()}
+
+
+_FIELD_LABELS = _field_labels()
+_AMOUNT_FIELDS = ("gross_pay", "net_pay", "total_deductions", "ytd_gross", "opening_balance", "closing_balance",
+                  "total_credits", "total_debits", "monthly_benefit", "annual_income")
+_DATE_FIELDS = ("pay_period_start", "pay_period_end", "pay_date", "statement_period_start", "statement_period_end",
+                "id_expiry", "document_date")
+#: Fields the reader may compute rather than read (their evidence is ``derived`` when not located).
+_DERIVABLE = frozenset({"total_deductions", "pay_frequency", "annual_income", "document_date", "gross_pay",
+                        "id_expiry"})
+
+
+def locate_evidence(facts: ExtractedFacts, laid: LaidOutText) -> dict[str, FieldEvidence]:
+    """Where each value of ``facts`` is printed in ``laid`` (:class:`~leadeval.models.FieldEvidence` per field).
+
+    A value is *located* when a token of the laid-out text spells it (an amount of the same value, a date of
+    the same day, the name's words). Its label is *matched by position* when the field's label (the
+    :data:`RULES` labels of that field) is printed before it on the same line, or on the line above it
+    (a label over its value). ``certain`` is True only for a located text-layer token whose label matched;
+    OCR'd tokens are never certain here (arithmetic or a second reader decides, see
+    :func:`leadeval.adapters.ai.ocr_reading.confirm`). ``confidence`` is the lowest word confidence of the
+    token; ``box`` the union of its words' boxes; ``page`` 1-based. A value not located but computable from
+    others (a deduction total summed from lines, a frequency inferred, W-2 box 1 from the tax arithmetic)
+    gets ``how="derived"`` and is not certain. List items are keyed ``deposits[i]`` and ``names_shown[i]``.
+    """
+    evidence: dict[str, FieldEvidence] = {}
+    for name in _AMOUNT_FIELDS:
+        value = getattr(facts, name)
+        if value is not None:
+            _put(evidence, name, _locate(laid, _amount_spans(laid.text, value), _FIELD_LABELS.get(name)))
+    for name in _DATE_FIELDS:
+        value = getattr(facts, name)
+        if value is not None:
+            _put(evidence, name, _locate(laid, _date_spans(laid.text, value), _FIELD_LABELS.get(name)))
+    if facts.pay_frequency is not None:
+        spans = [m.span(1) for m in _FREQUENCY_WORD.finditer(laid.text)
+                 if _frequency(m.group(1)) == facts.pay_frequency]
+        _put(evidence, "pay_frequency", _locate(laid, spans, _FIELD_LABELS.get("pay_frequency")))
+    if facts.employer:
+        _put(evidence, "employer", _locate(laid, _text_spans(laid.text, facts.employer), _FIELD_LABELS.get("employer")))
+    for index, person in enumerate(facts.names_shown):
+        _put(evidence, f"names_shown[{index}]",
+             _locate(laid, _text_spans(laid.text, person), _FIELD_LABELS.get("names_shown")))
+    used: set[int] = set()
+    for index, deposit in enumerate(facts.deposits):
+        spans = [span for span in _amount_spans(laid.text, deposit) if span[0] not in used]
+        found = _locate(laid, spans, _TXN_LINE, whole_line=True)
+        if found is not None:
+            used.add(found[1])
+        _put(evidence, f"deposits[{index}]", found)
+    for name in _DERIVABLE:
+        if getattr(facts, name, None) is not None and name not in evidence:
+            evidence[name] = FieldEvidence(how="derived", certain=False)
+    return evidence
+
+
+def _put(evidence: dict[str, FieldEvidence], key: str, found: tuple[FieldEvidence, int] | None) -> None:
+    if found is not None:
+        evidence[key] = found[0]
+
+
+def _amount_spans(text: str, value: Decimal) -> list[tuple[int, int]]:
+    return [m.span() for m in _AMOUNT.finditer(text) if abs(_amount(m.group(0))) == abs(value)]
+
+
+def _date_spans(text: str, value: date) -> list[tuple[int, int]]:
+    return [m.span() for m in _DATE.finditer(text) if parse_date(m.group(0)) == value]
+
+
+def _text_spans(text: str, value: str) -> list[tuple[int, int]]:
+    words = [re.escape(w) for w in value.split()]
+    if not words:
+        return []
+    pattern = re.compile(r"\s+".join(words), re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def _locate(laid: LaidOutText, spans: Sequence[tuple[int, int]],
+            labels: re.Pattern[str] | Sequence[re.Pattern[str]] | None,
+            *, whole_line: bool = False) -> tuple[FieldEvidence, int] | None:
+    """The evidence of the best of ``spans`` and its start offset (None when no span is on a word): the first
+    span labelled by the first of ``labels`` that labels any, else the first span, not certain."""
+    patterns = (labels,) if isinstance(labels, re.Pattern) else tuple(labels or ())
+    placed = [(start, words) for start, end in spans if (words := laid.words_in(start, end))]
+    for label in patterns:
+        for start, words in placed:
+            if _labelled(laid, start, words[0], label, whole_line):
+                return _evidence(words, True), start
+    if not placed:
+        return None
+    start, words = placed[0]
+    return _evidence(words, False), start
+
+
+def _labelled(laid: LaidOutText, start: int, first: PlacedWord, label: re.Pattern[str], whole_line: bool) -> bool:
+    """The label is printed before the token on its line, or on the line above over the token's column."""
+    line_start, line_end = laid.line_bounds(start)
+    if whole_line:
+        return bool(label.match(laid.text[line_start:line_end]))
+    if label.search(laid.text[line_start:start]):
+        return True
+    if line_start == 0 or laid.text[line_start - 1] == "\f":
+        return False
+    above_start, above_end = laid.line_bounds(line_start - 1)
+    x0, x1 = first.word.box[0], first.word.box[2]
+    for match in label.finditer(laid.text, above_start, above_end):
+        words = laid.words_in(*match.span())
+        if words and words[0].word.box[0] <= x1 and words[-1].word.box[2] >= x0 - 0.02:
+            return True
+    return False
+
+
+def _evidence(words: Sequence[PlacedWord], labelled: bool) -> FieldEvidence:
+    how = "ocr" if words[0].how == "ocr" else "text_layer"
+    confidence = min(w.word.confidence for w in words)
+    return FieldEvidence(how=how, certain=labelled and how == "text_layer", confidence=max(0.0, min(1.0, confidence)),
+                         page=words[0].page, box=union_box([w.word.box for w in words if w.page == words[0].page]))
+
+
+# --------------------------------------------------------------------------- pay frequency from what a stub shows
+
+
+def infer_frequency(start: date | None, end: date | None, paid: date | None, gross: Decimal | None,
+                    ytd: Decimal | None) -> str | None:
+    """The pay frequency a stub implies when it does not state one.
+
+    First from the pay period's length (inclusive days): 7 weekly, 14 biweekly, the 1st–15th or the
+    16th–end of a month semimonthly, a whole calendar month monthly. Otherwise from the year-to-date
+    gross: ``ytd / gross`` must be a whole number ``n`` of periods (within 0.5 %) that matches, for exactly
+    one frequency, the periods paid by the pay date (or the period end) in its calendar year: its month
+    (monthly), twice the months before plus 1 or 2 (semimonthly), its day of the year ÷ 14 or ÷ 7 rounded
+    up, ±1 (biweekly, weekly). Example: gross 5,000.00, YTD 60,000.00 paid on 12/31 is 12 periods:
+    monthly. None when neither applies (a YTD that is not a multiple of the gross says nothing).
+    """
+    if start is not None and end is not None and end >= start:
+        by_period = _frequency_of_period(start, end)
+        if by_period is not None:
+            return by_period
+    when = paid or end
+    matches = ytd_frequencies(when, gross, ytd)
+    return matches[0] if len(matches) == 1 else None
+
+
+def ytd_frequencies(when: date | None, gross: Decimal | None, ytd: Decimal | None) -> list[str]:
+    """The pay frequencies for which ``ytd`` is the right whole number of ``gross`` periods by ``when``
+    (see :func:`infer_frequency`); empty when ``ytd / gross`` is not a whole number within 0.5 %."""
+    if when is None or gross is None or ytd is None or gross <= 0 or ytd < gross:
+        return []
+    ratio = ytd / gross
+    periods = int(ratio.to_integral_value())
+    if periods < 1 or abs(ratio - periods) > Decimal("0.005") * periods:
+        return []
+    day_of_year = when.timetuple().tm_yday
+    expected = {
+        "monthly": (when.month, 0),
+        "semimonthly": (2 * (when.month - 1) + (1 if when.day <= 15 else 2), 0),
+        "biweekly": (-(-day_of_year // 14), 1),
+        "weekly": (-(-day_of_year // 7), 1),
+    }
+    return [name for name, (count, slack) in expected.items() if abs(count - periods) <= slack]
+
+
+def _frequency_of_period(start: date, end: date) -> str | None:
+    days = (end - start).days + 1
+    if days == 7:
+        return "weekly"
+    if days == 14:
+        return "biweekly"
+    next_month = date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    month_end = (next_month - timedelta(days=1)).day
+    if start.month == end.month and ((start.day == 1 and end.day == 15) or (start.day == 16 and end.day == month_end)):
+        return "semimonthly"
+    if start.day == 1 and start.month == end.month and end.day == month_end:
+        return "monthly"
+    return None
+
+
+# --------------------------------------------------------------------------- OCR: confirmation and the MRZ
+
+#: Figures that can count toward income: an OCR'd one counts only once confirmed.
+INCOME_FIELDS = ("gross_pay", "net_pay", "ytd_gross", "annual_income", "monthly_benefit", "total_credits",
+                 "opening_balance", "closing_balance")
+_TOLERANCE = Decimal("0.01")
+
+
+def confirm_ocr(facts: ExtractedFacts, evidence: dict[str, FieldEvidence]) -> list[str]:
+    """Mark OCR'd figures ``certain`` where arithmetic closes, and name the income figures still unconfirmed.
+
+    Closes: net = gross − deductions (all three confirmed); YTD gross = n × gross for the number of periods
+    the pay date implies at the stub's frequency (:func:`ytd_frequencies`; gross and YTD confirmed);
+    opening + credits − debits = closing (the four confirmed). Nothing else confirms an OCR'd figure yet (a W-2's
+    box 1 or a benefit amount stays unconfirmed). ``evidence`` is updated in place.
+
+    Returns:
+        The names of income figures (:data:`INCOME_FIELDS`, ``deposits[i]``) read by OCR and not confirmed.
+    """
+    confirmed: set[str] = set()
+    gross, net, deductions = facts.gross_pay, facts.net_pay, facts.total_deductions
+    if gross is not None and net is not None and deductions is not None and abs(gross - deductions - net) <= _TOLERANCE:
+        confirmed |= {"gross_pay", "net_pay", "total_deductions"}
+    fits = ytd_frequencies(facts.pay_date or facts.pay_period_end, gross, facts.ytd_gross)
+    if fits and (facts.pay_frequency in fits or (facts.pay_frequency is None and len(fits) == 1)):
+        confirmed |= {"gross_pay", "ytd_gross"}
+    balances = (facts.opening_balance, facts.total_credits, facts.total_debits, facts.closing_balance)
+    if all(v is not None for v in balances):
+        opening, credits, debits, closing = (v for v in balances if v is not None)
+        if abs(opening + credits - debits - closing) <= _TOLERANCE:
+            confirmed |= {"opening_balance", "total_credits", "total_debits", "closing_balance"}
+    for name in confirmed:
+        found = evidence.get(name)
+        if found is not None and found.how == "ocr":
+            evidence[name] = found.model_copy(update={"certain": True})
+    keys = [name for name in INCOME_FIELDS if getattr(facts, name) is not None]
+    keys += [f"deposits[{i}]" for i in range(len(facts.deposits))]
+    return [key for key in keys if (e := evidence.get(key)) is not None and e.how in ("ocr", "derived")
+            and not e.certain and _ocr_read(evidence)]
+
+
+def _ocr_read(evidence: dict[str, FieldEvidence]) -> bool:
+    return any(e.how == "ocr" for e in evidence.values())
+
+
+def apply_mrz(facts: ExtractedFacts, evidence: dict[str, FieldEvidence],
+              layouts: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
+    """A passport or ID zone in the pages' lines (:func:`leadeval.screening.mrz.find_mrz`): the document is a
+    government ID; the holder's name (given names then surname) is added; the expiry is taken from the zone.
+    A passed check digit makes its field certain (``id_expiry``; the name when the composite check passes);
+    a failed one is reported in ``tampering_signals`` (field, printed and computed digit: a misread or an
+    altered zone), and the expiry is then not certain."""
+    laid = layout_text(layouts)
+    mrz = find_mrz(laid.text)
+    if mrz is None:
+        return facts, evidence
+    update: dict[str, Any] = {"document_kind": _K.GOVERNMENT_ID}
+    names = [n for n in facts.names_shown if n.casefold() != mrz.full_name.casefold()]
+    if mrz.full_name:
+        names.insert(0, mrz.full_name)
+        evidence = {k: v for k, v in evidence.items() if not k.startswith("names_shown[")}
+    update["names_shown"] = names
+    lines = laid.text.split("\n")
+    line_start = sum(len(line) + 1 for line in lines[: mrz.lines[-1]])
+    zone = laid.words_in(line_start, line_start + len(lines[mrz.lines[-1]]))
+    box = union_box([w.word.box for w in zone]) if zone else None
+    page = zone[0].page if zone else None
+    confidence = min((w.word.confidence for w in zone), default=0.0)
+    if mrz.expiry_date is not None:
+        update["id_expiry"] = mrz.expiry_date
+        evidence["id_expiry"] = FieldEvidence(how="ocr", certain=mrz.passed("expiry_date"), confidence=confidence,
+                                              page=page, box=box)
+    if mrz.full_name:
+        evidence["names_shown[0]"] = FieldEvidence(how="ocr", certain=mrz.valid, confidence=confidence, page=page,
+                                                   box=box)
+    failed = [c for c in mrz.checks if not c.passed]
+    if failed:
+        update["tampering_signals"] = [*facts.tampering_signals, *(
+            f"MRZ check digit failed: {c.field} (printed {c.printed}, computed {c.computed})" for c in failed)]
+    return facts.model_copy(update=update), evidence

@@ -326,7 +326,8 @@ class SqlJobStore:
                 reasons=_dump_list(ev.reasons), documents=_dump_list(ev.documents), flags=_dump_list(ev.flags),
                 monthly_income_cents=ev.monthly_income_cents, income_to_rent_ratio=ev.income_to_rent_ratio,
                 policy_version=ev.policy_version, model=ev.model, prompt_tokens=ev.prompt_tokens,
-                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, **guard),
+                completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, pages=ev.pages,
+                worker_ms=ev.worker_ms, **guard),
             self._stmt(
                 "insert_evaluation", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id, score=ev.score,
                 label=ev.label, recommendation=ev.recommendation, summary=ev.summary,
@@ -416,7 +417,7 @@ class SqlJobStore:
         return [_policy(r) for r in self._run(self._stmt("list_policies", site_id=site_id))[0]]
 
     def add_override(self, job_id: str, *, recommendation: str, reason: str, now: datetime,
-                     override_id: str | None = None) -> EvaluationOverride | None:
+                     override_id: str | None = None, created_by: str | None = None) -> EvaluationOverride | None:
         """Record an override (see :meth:`JobStore.add_override`); the reason is kept as given,
         trimmed, at most :data:`MAX_OVERRIDE_REASON_CHARS` characters.
 
@@ -432,7 +433,8 @@ class SqlJobStore:
         if len(reason) > MAX_OVERRIDE_REASON_CHARS:
             raise ValueError(f"the reason is {len(reason)} characters long; at most {MAX_OVERRIDE_REASON_CHARS}")
         rows = self._run(self._stmt("insert_override", id=override_id or _new_id("ovr_"), job_id=job_id,
-                                    recommendation=recommendation, reason=reason, now=format_ts(now)))[0]
+                                    recommendation=recommendation, reason=reason, now=format_ts(now),
+                                    created_by=created_by))[0]
         return _override(rows[0]) if rows else None
 
     def list_overrides(self, job_id: str) -> list[EvaluationOverride]:
@@ -469,6 +471,9 @@ class SqlJobStore:
         return LeadHistory(lead=Lead.model_validate(lead[0]), jobs=[Job.model_validate(r) for r in jobs],
                            evaluations=[evaluation_from_row(r) for r in evaluations],
                            overrides=[_override(r) for r in overrides])
+
+    def job_documents(self, job_id: str) -> list[LeadDocument]:
+        return [LeadDocument.model_validate(d) for d in self._run(self._stmt("job_documents", job_id=job_id))[0]]
 
     # ------------------------------------------------------------------ application-side writes
     def create_lead(self, lead: Lead) -> None:
@@ -518,7 +523,7 @@ def _policy(row: Mapping[str, Any]) -> SitePolicy:
 def _override(row: Mapping[str, Any]) -> EvaluationOverride:
     return EvaluationOverride(id=row["id"], evaluation_id=row["evaluation_id"], job_id=row["job_id"],
                               recommendation=row["recommendation"], reason=row["reason"],
-                              created_at=parse_ts(row.get("created_at")))
+                              created_at=parse_ts(row.get("created_at")), created_by=row.get("created_by"))
 
 
 def _new_id(prefix: str, size: int = 16) -> str:

@@ -243,12 +243,14 @@ SELECT u.* FROM ai_evaluation_usage u JOIN ai_evaluation_jobs j ON j.site_id = u
 -- leadeval's part of the evaluation, written only while the worker still holds the job (one per generation).
 INSERT INTO leadeval_evaluations
     (evaluation_id, job_id, generation, lead_id, site_id, reasons, documents, flags, monthly_income_cents,
-     income_to_rent_ratio, policy_version, model, prompt_tokens, completion_tokens, input_hash, created_at)
+     income_to_rent_ratio, policy_version, model, prompt_tokens, completion_tokens, input_hash, created_at,
+     pages, worker_ms)
 SELECT CAST(:id AS text), CAST(:job_id AS text), CAST(:generation AS bigint), CAST(:lead_id AS text),
        CAST(:site_id AS text), CAST(:reasons AS text), CAST(:documents AS text), CAST(:flags AS text),
        CAST(:monthly_income_cents AS bigint), CAST(:income_to_rent_ratio AS double precision),
        CAST(:policy_version AS text), CAST(:model AS text), CAST(:prompt_tokens AS bigint),
-       CAST(:completion_tokens AS bigint), CAST(:input_hash AS text), CAST(:now AS text)
+       CAST(:completion_tokens AS bigint), CAST(:input_hash AS text), CAST(:now AS text),
+       CAST(:pages AS bigint), CAST(:worker_ms AS bigint)
  WHERE EXISTS (SELECT 1 FROM ai_evaluation_jobs WHERE {{_held}})
 ON CONFLICT (job_id, generation) DO NOTHING;
 
@@ -317,7 +319,7 @@ SELECT * FROM ai_evaluation_jobs
 -- name: _evaluation_columns
 e.id, x.job_id, x.generation, e.lead_id, e.site_id, e.score, e.label, e.recommendation, e.summary,
 e.model_version, e.evaluated_at, e.created_at, x.monthly_income_cents, x.income_to_rent_ratio,
-x.policy_version, x.model, x.prompt_tokens, x.completion_tokens, x.input_hash
+x.policy_version, x.model, x.prompt_tokens, x.completion_tokens, x.input_hash, x.pages, x.worker_ms
 
 -- name: get_evaluation
 -- The latest evaluation of a job (its newest generation), with leadeval's details.
@@ -397,9 +399,9 @@ SELECT site_id, version, policy_json, created_at FROM leadeval_site_policies
 
 -- name: insert_override
 -- A person's recommendation for a job's latest evaluation, with the reason; nothing when the job has none.
-INSERT INTO leadeval_overrides (id, evaluation_id, job_id, recommendation, reason, created_at)
+INSERT INTO leadeval_overrides (id, evaluation_id, job_id, recommendation, reason, created_at, created_by)
 SELECT CAST(:id AS text), x.evaluation_id, x.job_id, CAST(:recommendation AS text), CAST(:reason AS text),
-       CAST(:now AS text)
+       CAST(:now AS text), CAST(:created_by AS text)
   FROM leadeval_evaluations x
  WHERE x.job_id = :job_id
    AND x.generation = (SELECT MAX(generation) FROM leadeval_evaluations WHERE job_id = :job_id)

@@ -1,0 +1,11 @@
+-- Migration number: 0006 	 leadeval_operators
+-- PostgreSQL version of ../sqlite/0006_leadeval_operators.sql (ADD COLUMN IF NOT EXISTS).
+-- Who made an override (the operator console's `--by`, required from now on); when is created_at. Rows
+-- written before this migration have NULL (unknown).
+ALTER TABLE leadeval_overrides ADD COLUMN IF NOT EXISTS created_by TEXT;
+
+-- Cost inputs per evaluation (`leadeval usage`), beside its prompt_tokens and completion_tokens: pages prepared
+-- (PDF pages; an image counts 1) and the worker's milliseconds on the evaluation (fetch, prepare, model, score).
+-- Rows written before this migration: pages 0, worker_ms NULL (unknown).
+ALTER TABLE leadeval_evaluations ADD COLUMN IF NOT EXISTS pages BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leadeval_evaluations ADD COLUMN IF NOT EXISTS worker_ms BIGINT;

@@ -1,0 +1,133 @@
+"""`leadeval invoke`: every event in events/ runs against what `make run` leaves, as Lambda would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadeval.adapters.jobstore.sqlite import SqliteJobStore
+from leadeval.models import JobStatus
+from leadeval_tools.cli import app
+from leadeval_tools.invoke import FunctionSpec, function_spec, invocation_environment, overlay_env_vars
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(name="after_make_run", scope="module")
+def _after_make_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory where `leadeval demo` (what `make run` runs) has run once."""
+    work = tmp_path_factory.mktemp("invoke")
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    os.chdir(work)
+    for name in ("LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    try:
+        result = CliRunner().invoke(app, ["demo"])
+        assert result.exit_code == 0, result.output
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+    return work
+
+
+def _invoke(work: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
+    monkeypatch.chdir(work)
+    for name in ("LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    saved = dict(os.environ)
+    try:
+        return CliRunner().invoke(app, ["invoke", *args])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.parametrize("event", sorted(p.name for p in EVENTS.glob("*.json") if p.name != "env.json"
+                                         and not p.name.startswith("env.")))
+def test_every_event_file_runs_after_make_run(event: str, after_make_run: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    function = "sweep" if event.startswith("sweep") else "worker"
+    result = _invoke(after_make_run, monkeypatch, function, "-e", str(EVENTS / event),
+                     "--env-vars", str(EVENTS / "env.json"))
+    assert result.exit_code == 0, result.output
+    value = json.loads(result.stdout)  # stdout is the return value alone: no log line, no metric blob
+    if function == "worker":
+        assert value == {"batchItemFailures": []}
+    else:
+        assert value["claimed"] == 0 and value["claim_limit"] == 100  # the env-vars file's LEADEVAL_SWEEP_LIMIT
+    assert '"_aws"' in result.stderr  # metrics are shown, on stderr
+    store = SqliteJobStore(after_make_run / ".leadeval" / "leadeval.db")
+    try:
+        if "one_job" in event or "mixed" in event:
+            job = store.get_job("job_demo_001")  # the sample data created the job the event names
+            assert job is not None and job.status == JobStatus.COMPLETED
+    finally:
+        store.close()
+
+
+def test_a_worker_event_naming_a_pending_job_runs_it(after_make_run: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """The handler really runs: a retried job (generation 2) is processed by an event carrying its message."""
+    monkeypatch.chdir(after_make_run)
+    assert CliRunner().invoke(app, ["jobs", "retry", "job_maple_corrupt"]).exit_code == 0
+    event = json.loads((EVENTS / "worker_one_job.json").read_text())
+    event["Records"][0]["body"] = json.dumps({"job_id": "job_maple_corrupt", "site_id": "site_maple",
+                                              "lead_id": "lead_maple_corrupt", "generation": 2})
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    result = _invoke(after_make_run, monkeypatch, "worker", "-e", str(path), "--env-vars",
+                     str(EVENTS / "env.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+    assert "\"JobsFailed\":[1.0]" in result.stderr  # its EMF went to stderr
+    store = SqliteJobStore(after_make_run / ".leadeval" / "leadeval.db")
+    try:
+        job = store.get_job("job_maple_corrupt")
+        assert job is not None and job.generation == 2 and job.error_code == "DocumentUnreadable"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["worker", "-e", "events/sweep_scheduled.json"], "Records"),
+    (["worker", "-e", "events/missing.json"], "cannot read the event file"),
+    (["sweep", "-e", "events/sweep_scheduled.json", "--env-vars", "README.md"], "is not JSON"),
+])
+def test_bad_input_exits_2_naming_the_problem(args: list[str], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, ["invoke", *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_the_template_gives_timeout_memory_and_environment() -> None:
+    worker, sweep = function_spec("worker"), function_spec("sweep")
+    assert (worker.timeout_seconds, worker.memory_mb) == (120, 1024)  # WorkerTimeout's default, MemorySize
+    assert (sweep.timeout_seconds, sweep.memory_mb) == (60, 512)
+    assert worker.environment["LEADEVAL_LEASE_SECONDS"] == "180"  # FindInMap WorkerTimings 120 LeaseSeconds
+    assert worker.environment["LEADEVAL_MODEL_URL"] == "workers-ai:@cf/meta/llama-3.2-11b-vision-instruct"
+    assert worker.environment["LEADEVAL_QUEUE_URL"] is None  # a resource: only known in AWS
+    assert worker.handler_path == ROOT / "functions" / "worker" / "app.py"
+
+
+def test_env_vars_overlay_as_sam_does() -> None:
+    spec = FunctionSpec("WorkerFunction", ROOT / "functions/worker/app.py", 120, 1024,
+                        {"LEADEVAL_MODEL_URL": "workers-ai:x", "LEADEVAL_SWEEP_LIMIT": "1000",
+                         "LEADEVAL_QUEUE_URL": None})
+    env = overlay_env_vars(spec, {"Parameters": {"LEADEVAL_MODEL_URL": "offline:", "UNDECLARED": "1",
+                                                 "LEADEVAL_SWEEP_LIMIT": "5"},
+                                  "WorkerFunction": {"LEADEVAL_SWEEP_LIMIT": 7},
+                                  "SweepFunction": {"LEADEVAL_MODEL_URL": "ignored"}})
+    assert env == {"LEADEVAL_MODEL_URL": "offline:", "LEADEVAL_SWEEP_LIMIT": "7", "LEADEVAL_QUEUE_URL": None}
+    process = invocation_environment({**env, "LEADEVAL_QUEUE_URL": "http://aws"}, {"HOME": "/h"})
+    assert process == {"HOME": "/h", "LEADEVAL_MODEL_URL": "offline:", "LEADEVAL_SWEEP_LIMIT": "7"}
