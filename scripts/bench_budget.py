@@ -144,8 +144,9 @@ def _clone_sample(n_jobs: int, store: Any, documents: Any, *, today: Any) -> int
     return created
 
 
-def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
-    """(a) D1 requests per job delivery and per sweep, through the real handlers."""
+def measure_d1(n_jobs: int, tmp: Path, *, batch: int = 1, name: str = "a") -> dict[str, Any]:
+    """(a) D1 requests per job delivery and per sweep, through the real handlers, ``batch`` records per worker
+    invocation (per-delivery sequences are exact for a batch of 1; otherwise requests are per invocation)."""
     from leadeval import handlers
     from leadeval.adapters.idempotency import SqlitePersistenceLayer
     from leadeval.timeutil import utcnow
@@ -154,14 +155,14 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     from leadeval_tools.fakes.workers_ai import FakeWorkersAI
     from leadeval_tools.local import FakeLambdaContext, invoke_worker
 
-    store, fake = _d1_store(tmp, "a")
+    store, fake = _d1_store(tmp, name)
     documents = MemoryDocumentStore()
     now = utcnow()
     created = _clone_sample(n_jobs, store, documents, today=now.date())
     ai = FakeWorkersAI(account_id=ACCOUNT, api_token="t", model=MODEL)
     queue = MemoryQueue(visibility_timeout=720)
     services = Wiring(_settings(), store=store, documents=documents, model=ai.vision_model(base_url=API),
-                              queue=queue, idempotency_store=SqlitePersistenceLayer(tmp / "idempotency.db"))
+                              queue=queue, idempotency_store=SqlitePersistenceLayer(tmp / f"idempotency-{name}.db"))
     handlers.metrics.add_metric = lambda **_: None  # type: ignore[method-assign]
     names = _request_names()
 
@@ -175,10 +176,12 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     per_delivery: list[tuple[str, list[str]]] = []
     ai_calls: Counter[str] = Counter()
     started = time.perf_counter()
-    while messages := queue.receive(1):
+    invocations: list[tuple[int, int]] = []  # (records, requests) per worker invocation
+    while messages := queue.receive(batch):
         start, calls_before = len(fake.requests), ai.calls
         result = invoke_worker(lambda event, context: handlers.handle_worker(event, context, services),
                                queue.sqs_event(messages), FakeLambdaContext())
+        invocations.append((len(messages), len(fake.requests) - start))
         job_id = json.loads(messages[0].body)["job_id"]
         per_delivery.append((job_id, since(start)))
         ai_calls[job_id] += ai.calls - calls_before
@@ -191,6 +194,9 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
     sweep = handlers.handle_sweep({}, FakeLambdaContext(timeout_seconds=60), services)
     sweeps.append((sweep["claimed"], len(since(start)), [len(b["batch"]) for b in fake.requests[start:]]))
 
+    finals: Counter[str] = Counter()
+    for job in store.list_jobs(limit=created + 10):
+        finals[f"{job.status}" + (f" {job.error_code}" if job.error_code else "")] += 1
     by_outcome: dict[str, Counter[int]] = {}
     for job_id, requests in per_delivery:
         job = store.get_job(job_id)
@@ -207,7 +213,10 @@ def measure_d1(n_jobs: int, tmp: Path) -> dict[str, Any]:
         "shapes": dict(shapes.most_common()), "sweeps": sweeps, "sqs_send_calls_first_sweep": queue.send_calls,
         "ai_requests": sum(ai_calls.values()), "ai_per_job": sum(ai_calls.values()) / len(per_delivery),
         "ai_per_job_reaching_model": statistics.fmean(reached_model) if reached_model else 0.0,
-        "worker_seconds": worker_seconds,
+        "worker_seconds": worker_seconds, "batch": batch,
+        "deliveries_total": sum(r for r, _ in invocations), "requests_total": sum(n for _, n in invocations),
+        "requests_per_job": sum(n for _, n in invocations) / max(1, sum(r for r, _ in invocations)),
+        "final": dict(sorted(finals.items())),
     }
 
 
@@ -586,6 +595,8 @@ def render(results: dict[str, Any], command: str) -> str:
         lines += _summary(results)
     if a:
         lines += _render_d1(a)
+    if results.get("d1_batches"):
+        lines += _render_d1_batches(results["d1_batches"])
     if b:
         lines += _render_sqs(b)
     if c:
@@ -621,6 +632,21 @@ def _render_d1(a: dict[str, Any]) -> list[str]:
         f"- Workers AI requests: {a['ai_per_job']:.2f} per job ({a['ai_per_job_reaching_model']:.2f} per job "
         "that reached the model; one per readable document, a second only for a repair).", ""]
     return lines
+
+
+def _render_d1_batches(runs: dict[Any, dict[str, Any]]) -> list[str]:
+    lines = ["### D1 requests per job by worker batch size (issue 14: ≤ 0.5 at 10)", "",
+             "The same jobs and handlers as above, the worker taking 1, 5 or 10 records per invocation (the "
+             "template's `BatchSize` is 10). Each record's claim rides along the previous record's last write "
+             "(result, retry or failure) of the same invocation; the fingerprint lookup and the result write stay "
+             "one request each per job.", "",
+             "| records per invocation | jobs | D1 requests | per job | final states |",
+             "| --- | --- | --- | --- | --- |"]
+    for batch, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
+        final = ", ".join(f"{k} {v}" for k, v in r["final"].items())
+        lines.append(f"| {batch} | {r['deliveries_total']} | {r['requests_total']} | "
+                     f"**{r['requests_per_job']:.2f}** | {final} |")
+    return [*lines, ""]
 
 
 def _render_sqs(b: dict[str, Any]) -> list[str]:
@@ -763,6 +789,12 @@ def _summary(results: dict[str, Any]) -> list[str]:
          ("yes" if per_doc < 512 else "**no**") + (" per document; **no** for the worst-case job"
                                                    if job and job["peak_kb"] / 1024 >= 512 else "")),
     ]
+    batches = results.get("d1_batches")
+    if batches:
+        at = {int(k): v["requests_per_job"] for k, v in batches.items()}
+        rows.insert(1, ("D1 requests per job ≤ 0.5 at the worker's batch size of 10 (issue 14)",
+                        " / ".join(f"{at[b]:.2f} at {b}" for b in sorted(at)),
+                        "yes" if at.get(10, 9) <= 0.5 else "**no**"))
     return ["| budget | measured | holds |", "| --- | --- | --- |",
             *(f"| {budget} | {measured} | {ok} |" for budget, measured, ok in rows), ""]
 
@@ -839,13 +871,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="leadeval-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         steps = [("d1", lambda: measure_d1(args.jobs, tmp)),
+                 ("d1_batches", lambda: {b: measure_d1(args.jobs, tmp, batch=b, name=f"batch{b}")
+                                         for b in (1, 5, 10)}),
                  ("sqs", lambda: measure_sqs([1, 10, 11, 200, 1000], tmp)),
                  ("import", lambda: measure_cold_import(args.runs, tmp)),
                  ("breakdown", lambda: import_breakdown(tmp)),
                  ("fetch", lambda: measure_fetch(tmp)),
                  ("memory", lambda: measure_memory(tmp, whole_job=not args.quick))]
         for name, step in steps:
-            if (name if name != "breakdown" else "import") not in wanted:
+            if {"breakdown": "import", "d1_batches": "d1"}.get(name, name) not in wanted:
                 continue
             started = time.perf_counter()
             results[name] = step()

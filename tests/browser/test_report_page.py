@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 SAMPLE_JOBS = ("job_sunrise_strong", "job_sunrise_moderate", "job_sunrise_id_only", "job_maple_low",
                "job_maple_voucher", "job_maple_tampered", "job_maple_corrupt", "job_harbor_quota",
-               "job_sunrise_cross_site", "job_sunrise_missing_lead")
+               "job_demo_001", "job_sunrise_cross_site", "job_sunrise_missing_lead")
 
 _SEEN = """(() => {
   const rec = document.querySelector('[data-recommendation]');
@@ -60,7 +60,7 @@ def _open(chromium: Any, path: Path, width: int = 1280) -> None:
 
 
 def test_demo_writes_one_report_per_job_and_says_where(demo_run: DemoRun) -> None:
-    assert f"10 reports (one page per job, open in a browser) in {demo_run.reports}/" in demo_run.output
+    assert f"{len(SAMPLE_JOBS)} reports (one page per job, open in a browser) in {demo_run.reports}/" in demo_run.output
     for job_id in SAMPLE_JOBS:
         page = demo_run.reports / f"{job_id}.html"
         assert page.is_file() and str(page) in demo_run.output

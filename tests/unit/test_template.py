@@ -153,7 +153,9 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
     assert function_globals["Runtime"] == runtime
     layer = template["Resources"]["LeadevalLayer"]
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    # Built by layers/leadeval/Makefile (compiled bytecode); the Makefile refuses any Python but the runtime's.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert f"PYTHON_VERSION := {major}.{minor}\n" in (ROOT / "layers" / "leadeval" / "Makefile").read_text()
     assert layer["Properties"]["ContentUri"] == "layers/leadeval/"
     # The layer's native wheels (pydantic-core, pypdfium2, Pillow) must match the functions' CPU.
     assert layer["Metadata"]["BuildArchitecture"] == function_globals["Architectures"][0] == "arm64"

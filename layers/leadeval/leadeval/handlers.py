@@ -21,7 +21,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import ValidationError
 
 from leadeval.errors import ConfigurationError, LeadevalError
-from leadeval.jobs.process import JobOutcome, Outcome
+from leadeval.jobs.process import ClaimAheadPlan, JobOutcome, Outcome, ProcessContext
+from leadeval.jobs.records import ClaimAhead
 from leadeval.jobs.sweep import run_sweep
 from leadeval.models import JobMessage
 from leadeval.observability import count_failure, metrics
@@ -128,9 +129,23 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
     budget_ms = wiring.settings.job_budget_seconds * 1000
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     infrastructure: Counter[str] = Counter()
+    upcoming = _parsed_records(event)
+    position = [-1]  # index of the record being handled (the batch processor goes through them in order)
+
+    def next_request() -> ClaimAhead | None:
+        index = position[0] + 1
+        if index >= len(upcoming) or upcoming[index] is None:
+            return None
+        if context is not None and context.get_remaining_time_in_millis() < budget_ms + CLAIM_AHEAD_MARGIN_MS:
+            return None  # the next record may not start: do not take its job
+        message, sent_at = upcoming[index]  # type: ignore[misc]
+        return ClaimAhead(message=message, sent_at=sent_at, lease_seconds=ctx.lease_seconds)
+
+    ctx.ahead = ClaimAheadPlan(next_request=next_request)
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
         powertools_logger.append_keys(message_id=record.message_id)
+        position[0] += 1
         job_id: str | None = None
         try:
             try:
@@ -146,6 +161,7 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
                 metrics.add_metric(name=INFRASTRUCTURE_METRIC, unit=MetricUnit.Count, value=1)
             raise failure
         finally:
+            _unclaim_unused(wiring, ctx, upcoming[position[0]] if position[0] < len(upcoming) else None)
             powertools_logger.remove_keys(["message_id", "job_id"])
 
     def _handle_record(record: SQSRecord, lambda_context: Any) -> str:
@@ -174,8 +190,11 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
                                  error_class="IdempotencyAlreadyInProgressError") from None
         return _settle(wiring, record, outcome)
 
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    try:
+        response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                            context=context)
+    finally:
+        ctx.ahead = None
     records = len(response.get("batchItemFailures", []))
     total = len(event.get("Records") or []) if isinstance(event, dict) else 0
     if total and records == total and sum(infrastructure.values()) == total:
@@ -184,6 +203,41 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
         raise WorkerBatchFailed(f"all {total} records failed for an infrastructure reason: "
                                 + ", ".join(f"{k} {v}" for k, v in sorted(infrastructure.items())))
     return response
+
+
+#: A record's job is claimed ahead (with the previous record's write) only while the invocation has this much
+#: more than ``LEADEVAL_JOB_BUDGET_SECONDS`` left, so the record then starts (else it is handed back), in ms.
+CLAIM_AHEAD_MARGIN_MS = 5_000
+
+
+def _parsed_records(event: Any) -> list[tuple[JobMessage, datetime | None] | None]:
+    """Each record's message and ``SentTimestamp``, in order; None for a body that is not a job message."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    parsed: list[tuple[JobMessage, datetime | None] | None] = []
+    for raw in records if isinstance(records, list) else []:
+        try:
+            record = SQSRecord(raw)
+            parsed.append((JobMessage.model_validate_json(record.body), _sent_at(record)))
+        except (ValidationError, TypeError, KeyError, AttributeError):
+            parsed.append(None)
+    return parsed
+
+
+def _unclaim_unused(wiring: Wiring, ctx: ProcessContext, parsed: tuple[JobMessage, datetime | None] | None) -> None:
+    """Hand back a job claimed ahead for this record when the record did not use the claim (it stopped before
+    processing: the deadline, another invocation's in-progress record, a cached outcome): its message comes
+    back and claims it again, no attempt counted. A failure here is logged; the lease then expires as after a
+    crash (the rescue counts it)."""
+    if parsed is None or ctx.ahead is None:
+        return
+    made = ctx.ahead.take(parsed[0])
+    if made is None or made.status != "claimed" or made.job is None:
+        return
+    try:
+        wiring.store.unclaim(made.job, now=wiring.now(), lease_seconds=ctx.lease_seconds)
+    except Exception as exc:
+        logger.warning("could not hand back a job claimed ahead; it is taken back when its lease ends",
+                       extra={"job_id": made.job.id, **failure_fields(exc)})
 
 
 class LeaseBoundContext:

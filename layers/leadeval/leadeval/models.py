@@ -9,6 +9,8 @@ UTC datetimes (see :mod:`leadeval.timeutil`).
 from __future__ import annotations
 
 import datetime as _dt
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -486,7 +488,11 @@ class PreparedDocument:
         size_bytes: size of the original bytes.
         page_count: pages (PDF) or frames used (images: 1).
         text: the PDF text layer (None when there is none or for images).
-        page_images: JPEG bytes of rendered pages / the downscaled image, long side <= 1120 px.
+        page_images: JPEG bytes of the pages offered to a vision model (PDF: page 1, then the pages
+            without a text layer, up to ``max_rendered_pages``; an image: its downscaled copy), long side
+            <= the limits' ``long_side_px`` (1120 px). For a PDF with a text layer this is a
+            :class:`PageImages`: nothing is rendered until the list itself is read (then every page of
+            it, once). A reader that needs one page reads :meth:`page_image` instead.
         signals: forensic signals found during preparation.
         unreadable_reason: set when the document cannot be used; the verdict is `unreadable`.
         layout: positioned words of the text-layer pages (see the attribute).
@@ -498,13 +504,118 @@ class PreparedDocument:
     size_bytes: int
     page_count: int = 0
     text: str | None = None
-    page_images: list[bytes] = field(default_factory=list)
+    page_images: Sequence[bytes] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     unreadable_reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     #: The positioned words of the PDF's text-layer pages (:class:`PageLayout`, one per page that has
     #: text); empty for images and scans. The offline reader pairs labels with values by position.
     layout: list[PageLayout] = field(default_factory=list)
+
+    @property
+    def image_count(self) -> int:
+        """How many page images the document offers (``len(page_images)`` without rendering any)."""
+        pages = self.page_images
+        return len(pages.pages) if isinstance(pages, PageImages) else len(pages)
+
+    def page_image(self, index: int = 0, long_side_px: int | None = None) -> bytes | None:
+        """JPEG bytes of one page, rendered on the first call for that page and size, then cached.
+
+        Args:
+            index: the page, 0-based in the document (a PDF's page number - 1; an image: 0).
+            long_side_px: longest side in pixels (default: the size prepared for the vision models,
+                ``DocumentLimits.long_side_px``). PDF pages are rendered at that size; an image is
+                only ever scaled down from its prepared copy.
+
+        Returns:
+            The JPEG bytes, or None when the document has no such page image (unreadable, index out of
+            range, or the page failed to render: the failure is in ``metadata["render_errors"]``).
+            Never raises for a bad document.
+        """
+        pages = self.page_images
+        if isinstance(pages, PageImages):
+            return pages.page(index, long_side_px)
+        return pages[index] if 0 <= index < len(pages) else None
+
+
+#: ``render(index, long_side_px) -> JPEG bytes`` of page ``index`` (0-based); raises when it cannot.
+PageRenderer = Callable[[int, "int | None"], bytes]
+
+
+class PageImages(Sequence[bytes]):
+    """The page images of a document, rendered when first read, once (a lazy ``list[bytes]``).
+
+    Reading the sequence (``len``, ``bool``, iteration, indexing, ``==``) renders every page of
+    :attr:`pages` at the default size, in order, on the first such read; a page that fails to render is
+    left out (as an eager list would have left it out), its error appended to ``metadata["render_errors"]``
+    and its number removed from ``metadata["rendered_pages"]``. :meth:`page` renders just one page, at the
+    size asked for. Thread-safe: one render per page and size, whatever the callers.
+
+    Args:
+        pages: 0-based page numbers the sequence holds, in order.
+        render: renders one page (see :data:`PageRenderer`).
+        metadata: the document's metadata dict (render errors are recorded there).
+        describe: an exception as the one-line text recorded (never the document's content).
+        rendered: pages already rendered at the default size, by index (None: it failed, its error is
+            already recorded); they are never rendered again.
+        page_count: the document's pages (None: unknown); :meth:`page` answers None beyond them.
+    """
+
+    def __init__(self, pages: Sequence[int], render: PageRenderer, metadata: dict[str, Any],
+                 describe: Callable[[BaseException], str] = lambda exc: type(exc).__name__, *,
+                 rendered: Mapping[int, bytes | None] | None = None, page_count: int | None = None) -> None:
+        self.pages: tuple[int, ...] = tuple(pages)
+        self.page_count = page_count
+        self._render = render
+        self._metadata = metadata
+        self._describe = describe
+        self._cache: dict[tuple[int, int | None], bytes | None] = {
+            (index, None): image for index, image in (rendered or {}).items()}
+        self._lock = threading.Lock()
+        self._all: list[bytes] | None = None
+
+    def page(self, index: int, long_side_px: int | None = None) -> bytes | None:
+        """One page's JPEG (see :meth:`PreparedDocument.page_image`); None when it cannot be rendered."""
+        if index < 0 or (self.page_count is not None and index >= self.page_count):
+            return None
+        key = (index, long_side_px)
+        with self._lock:
+            if key not in self._cache:
+                try:
+                    self._cache[key] = self._render(index, long_side_px)
+                except Exception as exc:  # a page PDFium cannot draw: no image, the reason kept
+                    self._cache[key] = None
+                    errors = self._metadata.setdefault("render_errors", [])
+                    errors.append(f"page {index + 1}: {self._describe(exc)}")
+                    rendered = self._metadata.get("rendered_pages")
+                    if long_side_px is None and isinstance(rendered, list) and index + 1 in rendered:
+                        rendered.remove(index + 1)
+            return self._cache[key]
+
+    def _materialised(self) -> list[bytes]:
+        if self._all is None:
+            self._all = [image for image in (self.page(i) for i in self.pages) if image is not None]
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self._materialised())
+
+    def __getitem__(self, item: Any) -> Any:
+        return self._materialised()[item]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._materialised())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PageImages):
+            return self._materialised() == other._materialised()
+        return self._materialised() == other if isinstance(other, list) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = f"{len(self._all)} rendered" if self._all is not None else "not rendered"
+        return f"PageImages(pages={list(self.pages)}, {state})"
 
 
 class DocumentResult(BaseModel):

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from leadeval.jobs.history import LeadHistory
 from leadeval.jobs.records import (
+    ClaimAhead,
     ClaimedJob,
     ClaimResult,
     EvaluationOverride,
@@ -68,13 +69,14 @@ class LifecycleStore(Protocol):
         ...
 
     def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float,
-              sent_at: datetime | None = None) -> ClaimResult:
+              sent_at: datetime | None = None, claimed: ClaimResult | None = None) -> ClaimResult:
         """Claim the message's job for processing and load its lead, documents, usage row and policy.
 
         ``sent_at`` is when SQS accepted the message (its ``SentTimestamp``; a redrive gives a new one).
         A failed, dead-lettered job restarts (failed attempts reset, same generation) only for a message of
         its generation sent after it was dead-lettered; an older copy gets ``dead_lettered``. None
-        (unknown): any message of the job's generation restarts it."""
+        (unknown): any message of the job's generation restarts it. ``claimed``: this claim was already made
+        with the previous record's write (``ClaimAhead.result``): it is returned as is, no request made."""
         ...
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:
@@ -82,23 +84,31 @@ class LifecycleStore(Protocol):
         ...
 
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
-                 fingerprints: Sequence[PriorSubmission] = ()) -> bool:
+                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None) -> bool:
         """Atomically: insert the evaluation (the application's row and leadeval's details; one per job
         generation), set the lead's ``ai_score``/``ai_label``/``status = 'ai_evaluated'``, mark the job
         ``completed`` with ``evaluation_id``, and record the document fingerprints. False (nothing written)
-        if the claim that loaded ``job`` no longer holds it."""
+        if the claim that loaded ``job`` no longer holds it. ``claim_next`` (also on :meth:`retry_later` and
+        :meth:`fail`): the next record's claim, made in the same request (one D1 request), its outcome put in
+        ``claim_next.result``; it does not depend on this write's outcome."""
         ...
 
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
-                    error_message: str, count_attempt: bool = True) -> bool:
+                    error_message: str, count_attempt: bool = True, claim_next: ClaimAhead | None = None) -> bool:
         """Back to ``pending`` (state retrying, or snoozed when ``count_attempt`` is False) with the error
         recorded and a lease covering the delay; a retry adds the failed attempt to ``retry_count``."""
         ...
 
     def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
-             dead_lettered: bool = False) -> bool:
+             dead_lettered: bool = False, claim_next: ClaimAhead | None = None) -> bool:
         """``processing -> failed`` with the error (state dead_lettered when its message goes to the DLQ);
         the failed attempt counts in ``retry_count``."""
+        ...
+
+    def unclaim(self, job: Job, *, now: datetime, lease_seconds: float) -> bool:
+        """A job claimed ahead whose record did not run after all: ``processing -> pending`` (state queued,
+        its message comes back; lease ``now + lease_seconds``), no attempt counted. False if the claim that
+        loaded ``job`` no longer holds it."""
         ...
 
     def close(self) -> None:

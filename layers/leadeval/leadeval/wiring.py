@@ -243,8 +243,14 @@ def make_job_store(settings: Settings) -> JobStore:
         from leadeval.adapters.jobstore.d1 import D1JobStore
 
         variable, token = resolve_secret(settings, "CLOUDFLARE_D1_API_TOKEN", "CLOUDFLARE_API_TOKEN")
+        limiter = None
+        if settings.idempotency_table:  # in AWS: the token's budget shared by every instance (issue 14)
+            from leadeval.adapters.ratelimit import dynamodb_bucket
+
+            limiter = dynamodb_bucket(settings.idempotency_table, token)
         return D1JobStore(account_id=settings.cloudflare_account or "", database_id=db.database_id or "",
-                          api_token=token, base_url=settings.cloudflare_api_url, token_variable=variable)
+                          api_token=token, base_url=settings.cloudflare_api_url, token_variable=variable,
+                          limiter=limiter)
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
     return PostgresJobStore(db.dsn or "")

@@ -52,6 +52,7 @@ thread-safe) is serialized behind a process-wide lock, pypdf and Pillow work per
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import io
 import logging
@@ -62,7 +63,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leadeval.models import PageLayout, PreparedDocument, Signal
+from leadeval.models import PageImages, PageLayout, PageRenderer, PreparedDocument, Signal
 from leadeval.screening.forensics import page_signals
 from leadeval.screening.fraud import (
     count_eof_markers,
@@ -385,7 +386,7 @@ def prepare_document(document_id: str, data: bytes, *,
         doc.page_images = []
     logger.info("document prepared", extra={
         "document_id": document_id, "detected_type": doc.detected_type, "size_bytes": doc.size_bytes,
-        "page_count": doc.page_count, "images": len(doc.page_images),
+        "page_count": doc.page_count, "images": doc.image_count,
         "has_text": doc.text is not None, "unreadable": doc.unreadable_reason is not None,
         "signals": [s.code for s in doc.signals], "prepare_ms": round(deadline.elapsed() * 1000)})
     return doc
@@ -593,21 +594,56 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
         wanted = wanted[: limits.max_rendered_pages]
         rendered: list[int] = []
         errors: list[str] = []
-        for index in wanted:
-            deadline.check(f"rendering page {index + 1}")
-            try:
-                doc.page_images.append(_render_page(pdf, index, limits))
-                rendered.append(index + 1)
-            except Exception as exc:
-                errors.append(f"page {index + 1}: {_exc_summary(exc)}")
+        images: dict[int, bytes | None] = {}
+        if doc.text is None:
+            # No text layer: the images are all a reader has, so they are rendered now, within the time
+            # budget (a document none of whose pages renders is unreadable). With a text layer they are
+            # rendered only when a reader asks (PageImages), most often never.
+            for index in wanted:
+                deadline.check(f"rendering page {index + 1}")
+                try:
+                    images[index] = _render_page(pdf, index, limits)
+                    rendered.append(index + 1)
+                except Exception as exc:
+                    images[index] = None
+                    errors.append(f"page {index + 1}: {_exc_summary(exc)}")
+        else:
+            rendered = [index + 1 for index in wanted]
         doc.metadata["rendered_pages"] = rendered
         if errors:
             doc.metadata["render_errors"] = errors
-        if doc.text is None and not doc.page_images:
+        doc.page_images = PageImages(wanted, _pdf_page_renderer(data, password, limits, n), doc.metadata,
+                                     _exc_summary, rendered=images, page_count=n)
+        if doc.text is None and not rendered:
             reason = errors[0] if errors else "no pages rendered"
             doc.unreadable_reason = f"corrupt PDF: no text layer and pages could not be rendered ({reason})"
     finally:
         pdf.close()
+
+
+def _pdf_page_renderer(data: bytes, password: str | None, limits: DocumentLimits,
+                       page_count: int) -> PageRenderer:
+    """``render(index, long_side_px)`` for :class:`~leadeval.models.PageImages`: opens the PDF with PDFium
+    (under :data:`_PDFIUM_LOCK`), renders page ``index`` (0-based) to fit ``long_side_px`` (None: the
+    limits' ``long_side_px``) and closes it. Raises IndexError for a page the document does not have,
+    and whatever PDFium raises for a page it cannot draw. Keeps a reference to ``data`` until the
+    document is dropped."""
+
+    def render(index: int, long_side_px: int | None) -> bytes:
+        if not 0 <= index < page_count:
+            raise IndexError(f"no page {index + 1} (the document has {page_count})")
+        import pypdfium2 as pdfium
+
+        sized = limits if long_side_px is None else dataclasses.replace(limits, long_side_px=int(long_side_px))
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(data, password=password)
+            try:
+                pdf.init_forms()
+                return _render_page(pdf, index, sized)
+            finally:
+                pdf.close()
+
+    return render
 
 
 def _render_page(pdf: Any, index: int, limits: DocumentLimits) -> bytes:
@@ -820,9 +856,28 @@ def _finish_image(doc: PreparedDocument, meta: dict[str, Any], small: PILImage.I
     small.getexif()[0x0112] = orientation or 1
     upright = ImageOps.exif_transpose(small)
     meta["output_width"], meta["output_height"] = upright.size
-    doc.page_images = [_jpeg_bytes(upright, limits.jpeg_quality)]
+    # Encoded when a reader first asks for it (the offline reader never does).
+    doc.page_images = PageImages([0], _image_renderer(upright, limits), doc.metadata, _exc_summary, page_count=1)
     doc.page_count = 1
     doc.signals = image_signals(doc.document_id, meta)
+
+
+def _image_renderer(upright: PILImage.Image, limits: DocumentLimits) -> PageRenderer:
+    """``render(0, long_side_px)`` for an image: its reduced, upright copy encoded as JPEG, scaled down
+    first when a smaller long side is asked for (never up: the reduced copy is the largest kept)."""
+
+    def render(index: int, long_side_px: int | None) -> bytes:
+        if index != 0:
+            raise IndexError(f"an image has one page, not {index + 1}")
+        from PIL import Image
+
+        if long_side_px is None or max(upright.size) <= long_side_px:
+            return _jpeg_bytes(upright, limits.jpeg_quality)
+        small = upright.copy()
+        small.thumbnail((long_side_px, long_side_px), Image.Resampling.LANCZOS)
+        return _jpeg_bytes(small, limits.jpeg_quality)
+
+    return render
 
 
 def _reduce_heif(primary: Any, mode: str, long_side: int, deadline: Deadline) -> PILImage.Image:

@@ -166,7 +166,7 @@ def build_user_content(document: PreparedDocument, *, max_text_chars: int = MAX_
     untrusted data. Fence tags inside the text are removed so the text cannot close the fence.
 
     Args:
-        document: the prepared document (its ``text`` and ``page_images`` are read; the image
+        document: the prepared document (its ``text`` and ``image_count`` are read; the image
             itself is attached by the adapter, not here).
         max_text_chars: characters of text to include.
 
@@ -175,9 +175,9 @@ def build_user_content(document: PreparedDocument, *, max_text_chars: int = MAX_
     """
     parts = [
         f"Extract the facts from this document (detected type: {document.detected_type}, "
-        f"{document.page_count or len(document.page_images) or 1} page(s))."
+        f"{document.page_count or document.image_count or 1} page(s))."
     ]
-    if document.page_images:
+    if document.image_count:
         parts.append("The image of its first page is attached.")
     text = (document.text or "").strip()
     if text:
@@ -292,7 +292,7 @@ def extract_with_repair(ask: AskFn, document: PreparedDocument, model_name: str,
         Whatever ``ask`` raises (ModelTimeout, ThrottledError, ConfigurationError, …), unchanged.
     """
     has_text = bool((document.text or "").strip())
-    if not has_text and not document.page_images:
+    if not has_text and not document.image_count:
         logger.info("extraction skipped: document=%s reason=nothing_to_read", document.document_id)
         return Extraction(facts=None, note=NOTE_NOTHING, model=model_name, model_version=model_version)
 

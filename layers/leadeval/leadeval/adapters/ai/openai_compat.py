@@ -112,10 +112,11 @@ class OpenAICompatibleVisionModel:
     def _messages(self, document: PreparedDocument, messages: list[Message]) -> list[dict[str, Any]]:
         """The conversation with the first page image attached to the first user turn."""
         out: list[dict[str, Any]] = []
+        image = document.page_image(0)  # the first page only: rendered now, if at all
         attached = False
         for message in messages:
-            if not attached and message["role"] == "user" and document.page_images:
-                url = _http.image_data_url(document.page_images[0])
+            if not attached and message["role"] == "user" and image is not None:
+                url = _http.image_data_url(image)
                 out.append({"role": "user", "content": [
                     {"type": "text", "text": message["content"]},
                     {"type": "image_url", "image_url": {"url": url}},

@@ -121,8 +121,9 @@ class WorkersAIVisionModel:
             "max_tokens": self.max_tokens,
             "temperature": 0,
         }
-        if document.page_images:
-            payload["image"] = _http.image_data_url(document.page_images[0])
+        image = document.page_image(0)  # the first page only: rendered now, if at all
+        if image is not None:
+            payload["image"] = _http.image_data_url(image)
         response = _http.post_json(
             self._http(), self.url, payload,
             headers=bearer(self._api_token),

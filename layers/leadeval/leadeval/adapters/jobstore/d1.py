@@ -73,7 +73,7 @@ from datetime import datetime
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from leadeval.adapters.cloudflare import (
     API_BLOCK_CODES,
@@ -97,6 +97,18 @@ from leadeval.timeutil import format_ts, utcnow
 
 if TYPE_CHECKING:
     import httpx
+
+
+class RequestLimiter(Protocol):
+    """A request budget shared by every caller of one API token (:mod:`leadeval.adapters.ratelimit`)."""
+
+    def acquire(self) -> None:
+        """Take one request's token (may wait); raises ThrottledError when none comes in time."""
+        ...
+
+    def block(self, seconds: float) -> None:
+        """Stop every caller for ``seconds`` (a 429's retry-after)."""
+        ...
 
 logger = logging.getLogger(__name__)
 
@@ -496,6 +508,7 @@ class D1Executor:
         timeout_seconds: float = 30.0,
         token_variable: str = "CLOUDFLARE_API_TOKEN",
         clock: Callable[[], datetime] = utcnow,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         if not account_id or not account_id.strip():
             raise ConfigurationError("the Cloudflare account id is empty", variable="CLOUDFLARE_ACCOUNT_ID")
@@ -512,6 +525,8 @@ class D1Executor:
         self.timeout_seconds = float(timeout_seconds)
         self.token_variable = token_variable
         self._clock = clock
+        self.limiter = limiter
+        """The token's shared request budget (:mod:`leadeval.adapters.ratelimit`), or None (no sharing)."""
         self._client = client
         self._owns_client = client is None
         self.requests = 0
@@ -555,6 +570,8 @@ class D1Executor:
         names = [stmt.name for stmt in statements]
         import httpx
 
+        if self.limiter is not None:
+            self.limiter.acquire()  # ThrottledError when the token's budget is spent or blocked: nothing sent
         self.requests += 1
         try:
             response = self._http().post(
@@ -585,6 +602,8 @@ class D1Executor:
                 token_variable=self.token_variable,
                 now=self._clock(),
             )
+            if isinstance(error, ThrottledError) and self.limiter is not None:
+                self.limiter.block(error.retry_after)  # every instance waits, none finds out by calling
             logger.warning(
                 "D1 request refused: status=%s codes=%s error=%s statements=%d",
                 response.status_code,
@@ -641,6 +660,8 @@ class D1JobStore(SqlJobStore):
         client: an ``httpx.Client`` to use (built lazily when None).
         timeout_seconds: seconds per request.
         migrations_dir: folder of ``NNNN_name.sql`` migrations (default: ``migrations/sqlite/``: D1 is SQLite).
+        limiter: the API token's request budget shared by every instance (``acquire()`` before each request,
+            ``block(seconds)`` after a 429), e.g. :class:`~leadeval.adapters.ratelimit.TokenBucket`; None: none.
 
     Raises:
         ConfigurationError: at construction, when an id or the token is empty.
@@ -657,6 +678,7 @@ class D1JobStore(SqlJobStore):
         timeout_seconds: float = 30.0,
         token_variable: str = "CLOUDFLARE_API_TOKEN",
         migrations_dir: Path | Traversable | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         executor = D1Executor(
             account_id=account_id,
@@ -666,6 +688,7 @@ class D1JobStore(SqlJobStore):
             client=client,
             timeout_seconds=timeout_seconds,
             token_variable=token_variable,
+            limiter=limiter,
         )
         super().__init__(executor, migrations_dir=migrations_dir)
         self.d1: D1Executor = executor

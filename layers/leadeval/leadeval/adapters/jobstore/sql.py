@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from leadeval.errors import ConfigurationError, StoreUnavailableError
 from leadeval.jobs.history import LeadHistory
 from leadeval.jobs.records import (
+    ClaimAhead,
     ClaimedJob,
     ClaimResult,
     EvaluationOverride,
@@ -254,11 +255,20 @@ class SqlJobStore:
 
     # ------------------------------------------------------------------ worker
     def claim(self, message: JobMessage, *, now: datetime, lease_seconds: float,
-              sent_at: datetime | None = None) -> ClaimResult:
+              sent_at: datetime | None = None, claimed: ClaimResult | None = None) -> ClaimResult:
+        """See :meth:`~leadeval.ports.LifecycleStore.claim`; ``claimed``: the result of this message's claim
+        already made with the previous record's write (:class:`ClaimAhead`), returned as is (no request)."""
+        if claimed is not None:
+            return claimed
+        statements = self._claim_statements(message, now=now, lease_seconds=lease_seconds, sent_at=sent_at)
+        return self._claim_result(message, self._run(*statements))
+
+    def _claim_statements(self, message: JobMessage, *, now: datetime, lease_seconds: float,
+                          sent_at: datetime | None) -> list[Statement]:
         ts = format_ts(now)
         key = {"job_id": message.job_id, "generation": message.generation, "now": ts}
         lease_until = format_ts(plus_seconds(now, lease_seconds))
-        rejected, _admitted, claimed, redriven, exhausted, current, lead, docs, usage, policy = self._run(
+        return [
             self._stmt("reject_job", job_id=message.job_id, now=ts),
             self._stmt("admit_job", job_id=message.job_id),
             self._stmt("claim_job", lease_until=lease_until, **key),
@@ -269,7 +279,10 @@ class SqlJobStore:
             self._stmt("job_documents", job_id=message.job_id),
             self._stmt("job_usage", job_id=message.job_id),
             self._stmt("job_policy", job_id=message.job_id),
-        )
+        ]
+
+    def _claim_result(self, message: JobMessage, results: Sequence[list[dict[str, Any]]]) -> ClaimResult:
+        rejected, _admitted, claimed, redriven, exhausted, current, lead, docs, usage, policy = results
         if not current:
             return ClaimResult(status="not_found")
         job = Job.model_validate(current[0])
@@ -317,7 +330,7 @@ class SqlJobStore:
         return {"job_id": job.id, "generation": job.generation, "claims": job.claims, "now": format_ts(now)}
 
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
-                 fingerprints: Sequence[PriorSubmission] = ()) -> bool:
+                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None) -> bool:
         guard = self._held(job, now)
         ev = evaluation
         statements = [
@@ -339,23 +352,41 @@ class SqlJobStore:
               for f in fingerprints),
             self._stmt("complete_job", id=ev.id, **guard),
         ]
-        results = self._run(*statements)
+        results = self._with_claim_ahead(statements, claim_next, now)
         return bool(results[-1])
 
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
-                    error_message: str, count_attempt: bool = True) -> bool:
-        rows = self._run(self._stmt(
+                    error_message: str, count_attempt: bool = True, claim_next: ClaimAhead | None = None) -> bool:
+        rows = self._with_claim_ahead([self._stmt(
             "retry_later", lease_until=format_ts(plus_seconds(now, delay_seconds)),
             count_attempt=1 if count_attempt else 0, error_code=error_code, error_message=error_message[:1000],
-            **self._held(job, now)))[0]
+            **self._held(job, now))], claim_next, now)[0]
         return bool(rows)
 
     def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
-             dead_lettered: bool = False) -> bool:
-        rows = self._run(self._stmt(
+             dead_lettered: bool = False, claim_next: ClaimAhead | None = None) -> bool:
+        rows = self._with_claim_ahead([self._stmt(
             "fail_job", error_code=error_code, error_message=error_message[:1000],
-            dead_lettered=1 if dead_lettered else 0, **self._held(job, now)))[0]
+            dead_lettered=1 if dead_lettered else 0, **self._held(job, now))], claim_next, now)[0]
         return bool(rows)
+
+    def unclaim(self, job: Job, *, now: datetime, lease_seconds: float) -> bool:
+        """See :meth:`~leadeval.ports.LifecycleStore.unclaim`."""
+        rows = self._run(self._stmt("unclaim_job", lease_until=format_ts(plus_seconds(now, lease_seconds)),
+                                    **self._held(job, now)))[0]
+        return bool(rows)
+
+    def _with_claim_ahead(self, statements: list[Statement], claim_next: ClaimAhead | None,
+                          now: datetime) -> list[list[dict[str, Any]]]:
+        """Run a write's statements, followed in the same batch by the next record's claim when given (its
+        result goes into ``claim_next.result``); returns the write's own results."""
+        if claim_next is None:
+            return self._run(*statements)
+        claim = self._claim_statements(claim_next.message, now=now, lease_seconds=claim_next.lease_seconds,
+                                       sent_at=claim_next.sent_at)
+        results = self._run(*statements, *claim)
+        claim_next.result = self._claim_result(claim_next.message, results[len(statements):])
+        return results[:len(statements)]
 
     def reset_in_flight(self, *, now: datetime) -> int:
         """Local runtime only: every job with a message out (queued, retrying, snoozed) or held by a worker back

@@ -60,6 +60,13 @@ SELECT id FROM ai_evaluation_jobs
 status = 'pending' AND (leadeval_state IS NULL
                         OR leadeval_state IN ('processing', 'completed', 'failed', 'dead_lettered', 'cancelled'))
 
+-- name: _is_new_by_id
+-- _is_new for an UPDATE that picks its rows by id (SQLite/D1): the unary `+` keeps the planner off
+-- leadeval_idx_jobs_claim for the outer statement, so it looks the picked ids up by primary key instead of
+-- walking every pending row and testing each against the id list (flat cost whatever the backlog).
++status = 'pending' AND (+leadeval_state IS NULL
+                         OR +leadeval_state IN ('processing', 'completed', 'failed', 'dead_lettered', 'cancelled'))
+
 -- name: reject_new_rows
 -- New pending rows no worker can run fail at once, alone, with a clear code: a requested_at that is not a
 -- timestamp, or a max_retries that allows no attempt. (Never the sweep: the other rows go on.)
@@ -70,7 +77,7 @@ UPDATE ai_evaluation_jobs
                             ELSE 'max_retries allows no attempt' END,
        completed_at = :now, updated_at = :now
  WHERE id IN (SELECT id FROM ({{_new_rows}}) AS n LIMIT :limit)
-   AND {{_is_new}}
+   AND {{_is_new_by_id}}
    AND (({{_canonical_requested_at}}) IS NULL OR max_retries < 1)
 RETURNING id, error_message;
 
@@ -86,7 +93,7 @@ UPDATE ai_evaluation_jobs
        leadeval_requested_at = {{_canonical_requested_at}},
        leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL, leadeval_dead_lettered_at = NULL
  WHERE id IN (SELECT id FROM ({{_new_rows}}) AS n LIMIT :limit)
-   AND {{_is_new}}
+   AND {{_is_new_by_id}}
    AND ({{_canonical_requested_at}}) IS NOT NULL AND max_retries >= 1
 RETURNING id;
 
@@ -125,10 +132,13 @@ RETURNING id;
 
 -- name: claim_due
 -- One guarded statement: two sweeps never claim the same job (SQLite/D1 serialise writers, and the outer
--- state re-check makes a lost race a no-op). Walks leadeval_idx_jobs_claim in order: no sort.
+-- state re-check makes a lost race a no-op). The subquery walks leadeval_idx_jobs_claim in order (no sort,
+-- reads only the rows it returns); the outer UPDATE finds those ids by primary key (the unary `+` keeps
+-- it off the claim index, which would make it visit every pending row: 27 ms at 100,000 pending, see
+-- docs/benchmarks.md "Claim cost").
 UPDATE ai_evaluation_jobs
    SET leadeval_state = 'queued', leadeval_queued_at = :now, leadeval_lease_expires_at = :lease_until
- WHERE status = 'pending' AND leadeval_state = 'pending'
+ WHERE +status = 'pending' AND +leadeval_state = 'pending'
    AND id IN (SELECT id FROM ai_evaluation_jobs
                WHERE status = 'pending' AND leadeval_state = 'pending' AND leadeval_requested_at <= :now
                ORDER BY leadeval_requested_at, id
@@ -216,6 +226,15 @@ UPDATE ai_evaluation_jobs
          AND retry_count + 1 >= max_retries)
         OR (status = 'pending' AND leadeval_state IN {{_message_out}} AND retry_count >= max_retries))
 RETURNING *;
+
+-- name: unclaim_job
+-- A job claimed ahead (with the previous record's write, see ClaimAhead) whose record did not run after all
+-- (the invocation's deadline, or another invocation holds the message): back to waiting for its message,
+-- which comes back; no attempt counted. Guarded by the claim number like every holder's write.
+UPDATE ai_evaluation_jobs
+   SET status = 'pending', leadeval_state = 'queued', leadeval_lease_expires_at = :lease_until, updated_at = :now
+ WHERE {{_held}}
+RETURNING id;
 
 -- name: get_job
 SELECT * FROM ai_evaluation_jobs WHERE id = :job_id;

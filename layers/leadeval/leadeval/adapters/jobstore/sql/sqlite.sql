@@ -13,6 +13,16 @@ CASE WHEN typeof(requested_at) = 'text' THEN
                   ELSE trim(requested_at) END)
 END
 
+-- name: rescue_lost
+-- As queries.sql, walking leadeval_idx_jobs_lease (state, lease) instead of every row with a message out
+-- (the unary `+` keeps the planner off leadeval_idx_jobs_claim, whose (status, state) prefix would visit
+-- every queued row whatever its lease).
+UPDATE ai_evaluation_jobs
+   SET leadeval_state = 'pending', leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL
+ WHERE +status = 'pending' AND leadeval_state IN {{_message_out}}
+   AND leadeval_lease_expires_at < :rescue_before
+RETURNING id;
+
 -- name: _table_names
 SELECT name FROM sqlite_master WHERE type = 'table'
 
