@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile bench-accuracy image-requirements lock clean browser report-screenshots invoke-sweep invoke-worker
+.PHONY: venv run test lint bench bench-hostile bench-forensics bench-accuracy image-requirements lock clean browser report-screenshots
 
 venv: $(STAMP)
 
@@ -51,6 +51,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python scripts/bench.py
+
+## bench-forensics: the tamper benchmark: detection per family, clean false positives, time per page (docs/benchmarks.md)
+bench-forensics: venv
+	$(BIN)/python scripts/bench_forensics.py
 
 ## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
 bench-hostile: venv

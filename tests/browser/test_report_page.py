@@ -101,10 +101,12 @@ def test_each_sample_report_shows_the_decision_and_every_documents_verdict(
     assert chromium.requests and all(u.startswith(("file:", "data:")) for u in chromium.requests)
 
 
-def test_the_tampered_stub_is_declined_as_edited_with_its_finding(demo_run: DemoRun, chromium: Any) -> None:
+def test_the_tampered_stub_is_edited_with_its_finding_and_goes_to_review(demo_run: DemoRun, chromium: Any) -> None:
+    """Issue 13: its only finding is arithmetic (net ≠ gross − deductions, read with certainty): edited, and the
+    default policy sends arithmetic-only findings to a person rather than declining."""
     _open(chromium, demo_run.reports / "job_maple_tampered.html")
     seen = chromium.evaluate(_SEEN)
-    assert seen["recommendation"] == "decline" and seen["words"].endswith("Decline")
+    assert seen["recommendation"] == "review" and seen["words"].endswith("Review by a person")
     assert [d["badge"] for d in seen["docs"]] == ["Treated as edited"]
     assert "Net pay does not equal gross pay minus deductions" in seen["text"]
     assert "doc_tampered_stub" not in seen["text"].split("History")[0]  # named by its file name, not its id

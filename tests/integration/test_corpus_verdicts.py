@@ -77,14 +77,15 @@ EXPECTED: dict[str, Expect] = {
     "documents/bank_statement_minimal_text.pdf": _e(V.CLEAN, "pdf", "bank_statement", FACTS, "stale_document"),
     # images and image-only PDFs: the offline model reads text layers only
     "documents/employment_verification_form1005.png": _e(V.UNDETERMINED, "png", None, VISION),
-    "documents/id_dl_colorado_specimen_printed.pdf": _e(V.UNDETERMINED, "pdf", None, VISION),
+    "documents/id_dl_colorado_specimen_printed.pdf": _e(V.UNDETERMINED, "pdf", None, VISION, "pdf_print_to_pdf"),
     "documents/id_dl_massachusetts_specimen.png": _e(V.UNDETERMINED, "png", None, VISION),
     "documents/id_passport_us_specimen.jpeg": _e(V.UNDETERMINED, "jpeg", None, VISION),
     # JPEG bytes behind a .png name: sniffed as JPEG; its EXIF says Photoshop (SOURCES.md: "EXIF from Photoshop")
     "documents/id_dl_washington_sample_jpeg_named_png.png": _e(V.UNDETERMINED, "jpeg", None, VISION,
                                                                "image_edited_with_software"),
     # a 10-page lending packet: read as its first pay stub (DATA GRAPHICS, January 2020)
-    "documents/packet_lending_tax_paystubs_10p.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS, "stale_document"),
+    "documents/packet_lending_tax_paystubs_10p.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS, "stale_document",
+                                                       "font_subset_mixed"),  # page 4: Garamond under 2 tags
     # December 2025 stubs with no names and no stated frequency: read, nothing wrong on their face
     "documents/paystub_adp_style_inconsistent_ytd.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS),
     "documents/paystub_gusto_style_text.pdf": _e(V.CLEAN, "pdf", "pay_stub", FACTS),

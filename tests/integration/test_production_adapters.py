@@ -282,9 +282,10 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
 # The D1 requests of one job delivery, by outcome (first statement of each batch request).
 # The claim batch starts with reject_job (a row no sweep has admitted yet fails alone), the result write with
 # leadeval's details (insert_evaluation_details, then the application's row).
+# The reuse lookup (prior_submissions) runs after extraction, only for a job that will be scored (issue 13).
 COMPLETED = ["reject_job", "prior_submissions", "insert_evaluation_details"]
-SNOOZED_OR_RETRIED = ["reject_job", "prior_submissions", "retry_later"]
-FAILED_AFTER_READING = ["reject_job", "prior_submissions", "fail_job"]
+SNOOZED_OR_RETRIED = ["reject_job", "retry_later"]
+FAILED_AFTER_READING = ["reject_job", "fail_job"]
 FAILED_BEFORE_READING = ["reject_job", "fail_job"]
 
 #: job -> (status, error_code, attempts, retry_count, D1 requests of each delivery in order)

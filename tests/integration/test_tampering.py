@@ -213,6 +213,19 @@ def incremental_edit(data: bytes, replacements: dict[bytes, bytes], *, mod_date:
     return edited
 
 
+def metadata_only_save(data: bytes, *, mod_date: datetime) -> bytes:
+    """``data`` with one revision appended that only sets ``/ModDate`` (the information dictionary)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(io.BytesIO(data), incremental=True)
+    writer.add_metadata({"/ModDate": mod_date.strftime("D:%Y%m%d%H%M%SZ")})
+    out = io.BytesIO()
+    writer.write(out)
+    saved = out.getvalue()
+    assert saved.startswith(data) and saved.count(b"%%EOF") == 2
+    return saved
+
+
 # --------------------------------------------------------------------------- running jobs
 
 
@@ -267,6 +280,14 @@ def verdict(evaluation: Evaluation, document_id: str) -> Verdict:
     return next(d.verdict for d in evaluation.documents if d.document_id == document_id)
 
 
+def arithmetic_verdict(evaluation: Evaluation, document_id: str) -> Verdict:
+    """The verdict issue 13's rule gives a document whose only finding is an arithmetic break: edited when
+    the reader located every value in it (the break's signal is then high), else undetermined."""
+    document = next(d for d in evaluation.documents if d.document_id == document_id)
+    high = any(s.severity == "high" for s in document.signals)
+    return Verdict.EDITED if high else Verdict.UNDETERMINED
+
+
 # --------------------------------------------------------------------------- (a) clean documents: no signal
 
 
@@ -317,56 +338,83 @@ class TestTamperedVariants:
         assert signal_codes(ev, "stub") == ["net_pay_mismatch", "pdf_incremental_update",
                                             "pdf_modified_after_creation"]
         evidence = {s.code: s.evidence for s in ev.documents[0].signals}
-        assert evidence["pdf_incremental_update"] == "2 %%EOF markers"
-        assert evidence["net_pay_mismatch"] == ("gross $2,500.00 − deductions $500.00 = $2,000.00, "
-                                                "but net pay shows $2,600.00")
+        severity = {s.code: s.severity for s in ev.documents[0].signals}
+        # issue 13: the revision diff says what the save rewrote: the page and its content stream (high)
+        assert evidence["pdf_incremental_update"].startswith("2 %%EOF markers: revision 2 of 2 rewrote content "
+                                                             "(object 4), info (object 8)")
+        assert severity["pdf_incremental_update"] == "high"
+        assert evidence["net_pay_mismatch"].startswith("gross $2,500.00 − deductions $500.00 = $2,000.00, "
+                                                       "but net pay shows $2,600.00")
         assert evidence["pdf_modified_after_creation"].endswith("(3 days later)")
         assert (verdict(ev, "stub"), ev.recommendation, ev.monthly_income_cents) == (Verdict.EDITED, "decline", None)
+        decline = next(r for r in ev.reasons if r.code == "recommendation")
+        assert "stub: pdf_incremental_update" in decline.text  # every decline lists its evidence
 
     def test_amounts_edited_consistently_with_an_incremental_save(self, pipeline: Pipeline) -> None:
         """Gross and net both raised by $1,000.00 so the arithmetic holds: only the saved revision gives
-        it away. It is medium (honest re-saves exist), so the stub's income counts but never approves."""
+        it away, and it rewrote the page's content stream (issue 13: content rewritten in a later revision is
+        high), so the stub is edited and its income not counted."""
         clean = pay_stub_pdf(StubSpec())
         edited = incremental_edit(clean, {b"(2,500.00)": b"(3,500.00)", b"(2,000.00)": b"(3,000.00)"})
 
         ev = evaluated(pipeline.evaluate({"stub": edited}))
 
-        assert signal_codes(ev, "stub") == ["pdf_incremental_update"]
-        assert (verdict(ev, "stub"), ev.recommendation) == (Verdict.CLEAN, "review")
-        assert (ev.score, ev.label) == (80, "A")  # 70 + 20 − 10 (medium)
+        # the taxes were left as they were: Social Security and Medicare no longer match the raised gross
+        assert signal_codes(ev, "stub") == ["fica_mismatch", "fica_mismatch", "pdf_incremental_update"]
+        fica = [(s.field, s.expected, s.actual) for s in ev.documents[0].signals if s.code == "fica_mismatch"]
+        assert fica == [("social_security_tax", "≈ 6.2% × gross $3,500.00 = $217.00", "$155.00"),
+                        ("medicare_tax", "≈ 1.45% × gross $3,500.00 = $50.75", "$36.25")]
+        assert next(s for s in ev.documents[0].signals if s.code == "pdf_incremental_update").severity == "high"
+        assert (verdict(ev, "stub"), ev.recommendation, ev.monthly_income_cents) == (Verdict.EDITED, "decline", None)
+        assert (ev.documents[0].risk_score, ev.documents[0].risk_status) == (80, "HIGH")  # high + 2 medium
+
+    def test_metadata_only_save_is_low_and_moves_nothing(self, pipeline: Pipeline) -> None:
+        """A later save that only rewrote the information dictionary (new ModDate) is low, does not move the
+        verdict, and turns the modification date low too."""
+        clean = pay_stub_pdf(StubSpec())
+        saved = metadata_only_save(clean, mod_date=CREATED + timedelta(days=30))
+
+        ev = evaluated(pipeline.evaluate({"stub": saved}))
+
+        assert [(s.code, s.severity) for s in ev.documents[0].signals] == [
+            ("pdf_modified_after_creation", "low"), ("pdf_incremental_update", "low")]
+        assert "rewrote info (object" in ev.documents[0].signals[1].evidence
+        assert (verdict(ev, "stub"), ev.recommendation) == (Verdict.CLEAN, "approve")
 
     def test_producer_changed_to_an_online_editor(self, pipeline: Pipeline) -> None:
         ev = evaluated(pipeline.evaluate({"stub": pay_stub_pdf(StubSpec(producer="iLovePDF"))}))
         [signal] = ev.documents[0].signals
         assert (signal.code, signal.severity, signal.evidence) == ("pdf_editing_software", "medium",
                                                                    "Producer: iLovePDF")
-        assert (verdict(ev, "stub"), ev.score, ev.recommendation) == (Verdict.CLEAN, 80, "review")
+        # issue 13: an online editor's producer is at least undetermined, never clean
+        assert (verdict(ev, "stub"), ev.recommendation) == (Verdict.UNDETERMINED, "review")
 
     def test_net_pay_that_is_not_gross_minus_deductions(self, pipeline: Pipeline) -> None:
         ev = evaluated(pipeline.evaluate({"stub": pay_stub_pdf(StubSpec(net=Decimal("2300.00")))}))
         assert signal_codes(ev, "stub") == ["net_pay_mismatch"]
-        assert (verdict(ev, "stub"), ev.recommendation) == (Verdict.EDITED, "decline")
-        decline = next(r for r in ev.reasons if r.code == "recommendation")
-        assert decline.text.startswith("Decline recommended: stub is treated as edited")
+        # issue 13: an arithmetic break alone is edited only on values read with certainty, and goes to review
+        assert (verdict(ev, "stub"), ev.recommendation) == (arithmetic_verdict(ev, "stub"), "review")
 
     def test_year_to_date_below_this_periods_gross(self, pipeline: Pipeline) -> None:
         ev = evaluated(pipeline.evaluate({"stub": pay_stub_pdf(StubSpec(ytd_gross=Decimal("2000.00")))}))
         assert signal_codes(ev, "stub") == ["ytd_below_period_gross"]
-        assert (verdict(ev, "stub"), ev.recommendation) == (Verdict.EDITED, "decline")
+        assert (verdict(ev, "stub"), ev.recommendation) == (arithmetic_verdict(ev, "stub"), "review")
 
     def test_statement_balances_that_do_not_reconcile(self, pipeline: Pipeline) -> None:
         ev = evaluated(pipeline.evaluate({"stub": pay_stub_pdf(StubSpec()),
                                           "bank": bank_statement_pdf(StatementSpec(closing=Decimal("6617.91")))}))
         assert (signal_codes(ev, "stub"), signal_codes(ev, "bank")) == ([], ["balance_mismatch"])
         [signal] = [s for s in ev.flags if s.code == "balance_mismatch"]
-        assert signal.evidence == ("opening $1,204.33 + credits $4,000.00 − debits $1,586.42 = $3,617.91, "
-                                   "but closing shows $6,617.91")
+        assert signal.evidence.startswith("opening $1,204.33 + credits $4,000.00 − debits $1,586.42 = $3,617.91, "
+                                          "but closing shows $6,617.91")
+        assert (signal.field, signal.expected, signal.actual) == ("closing_balance", "$3,617.91", "$6,617.91")
         assert (verdict(ev, "stub"), verdict(ev, "bank"), ev.recommendation) == (
-            Verdict.CLEAN, Verdict.EDITED, "decline")
+            Verdict.CLEAN, arithmetic_verdict(ev, "bank"), "review")
 
     def test_same_file_submitted_earlier_by_an_applicant_with_another_name(self, pipeline: Pipeline) -> None:
-        """Dana submits a stub; later Morgan Reyes (another site) uploads the very same bytes. Dana
-        re-applying elsewhere with the same file is not a finding."""
+        """Dana submits a stub; later Morgan Reyes (another site) uploads the very same bytes: review, never
+        edited or declined for reuse alone (issue 13). When Dana re-applies afterwards she goes to review too
+        (whoever came first), and the reason says the name on the stub is hers."""
         stub = pay_stub_pdf(StubSpec())
         first = evaluated(pipeline.evaluate({"dana_stub": stub}))
         assert signal_codes(first, "dana_stub") == []
@@ -375,12 +423,15 @@ class TestTamperedVariants:
 
         assert signal_codes(second, "morgan_stub") == ["document_reused", "name_mismatch"]
         reused = next(s for s in second.flags if s.code == "document_reused")
-        assert (reused.severity, reused.evidence) == ("high", "same file submitted before under 1 other "
-                                                              "applicant name")
-        assert (verdict(second, "morgan_stub"), second.recommendation) == (Verdict.EDITED, "decline")
+        assert (reused.severity, reused.evidence) == (
+            "medium", "also submitted by another applicant: the same file came with 1 other applicant name; the "
+                      "name printed on the document does not match this applicant")
+        assert (verdict(second, "morgan_stub"), second.recommendation) == (Verdict.CLEAN, "review")
 
         again = evaluated(pipeline.evaluate({"dana_again": stub}, site_id="site_c"))
-        assert (signal_codes(again, "dana_again"), again.recommendation) == ([], "approve")
+        [again_reused] = again.documents[0].signals
+        assert again_reused.evidence.endswith("; the name printed on the document matches this applicant")
+        assert (verdict(again, "dana_again"), again.recommendation) == (Verdict.CLEAN, "review")
 
     def test_someone_elses_pay_stub(self, pipeline: Pipeline) -> None:
         ev = evaluated(pipeline.evaluate({"stub": pay_stub_pdf(StubSpec(employee="Jordan Blake"))}))

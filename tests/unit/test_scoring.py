@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
+from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, FieldEvidence, Lead, Signal, Verdict
 from leadeval.screening.scoring import (
     Assessment,
     ScoringPolicy,
@@ -470,28 +470,106 @@ def test_undetermined_documents_each_get_a_reason() -> None:
     )
 
 
-def test_edited_document_declines() -> None:
-    documents = strong_documents(net_pay="2500.00")  # 3000 − 600 ≠ 2500
+def certain(document: DocumentResult, *names: str) -> DocumentResult:
+    """``document`` with the named values read with certainty (located on page 1)."""
+    evidence = {n: FieldEvidence(how="text_layer", certain=True, page=1, box=(0.5, 0.4, 0.6, 0.42)) for n in names}
+    return document.model_copy(update={"evidence": evidence})
+
+
+STUB_FIELDS = ("gross_pay", "total_deductions", "net_pay")
+
+
+def test_arithmetic_break_on_uncertain_values_is_undetermined_and_reviewed() -> None:
+    """Issue 13: a misreading is not evidence of fraud. The values are shown; nothing is declined."""
+    documents = strong_documents(net_pay="2500.00")  # 3000 − 600 ≠ 2500, values not located
     result = assess(lead(), documents, today=TODAY)
-    # −25 net_pay_mismatch; −3 net_pay_not_deposited (the altered $2,500 is not among the deposits)
-    assert [f.code for f in result.flags] == ["net_pay_mismatch", "net_pay_not_deposited"]
-    assert (result.score, result.label, result.recommendation) == (72, "B", "decline")
-    assert [d.verdict for d in result.documents] == [
-        Verdict.EDITED,
-        Verdict.CLEAN,
-        Verdict.CLEAN,
-        Verdict.CLEAN,
-    ]
-    assert result.documents[0].reason == "high-severity finding(s): net_pay_mismatch"
+    assert [(f.code, f.severity) for f in result.flags] == [("net_pay_mismatch", "medium"),
+                                                            ("net_pay_not_deposited", "low")]
+    assert [d.verdict for d in result.documents] == [Verdict.UNDETERMINED, Verdict.CLEAN, Verdict.CLEAN,
+                                                     Verdict.CLEAN]
+    assert result.documents[0].reason == (
+        "figures do not hold together, but not every value was read with certainty (a misreading is possible): "
+        "gross $3,000.00 − deductions $600.00 = $2,400.00, but net pay shows $2,500.00 (not every value was "
+        "read with certainty: a misreading is possible)")
+    assert (result.documents[0].risk_score, result.documents[0].risk_status) == (40, "MEDIUM")
+    assert result.recommendation == "review"
+    assert (result.score, result.label) == (87, "A")  # 70 + 20 + 10 − 10 (medium) − 3 (low)
+
+
+def test_certain_arithmetic_break_is_edited_but_reviewed_by_default() -> None:
+    documents = strong_documents(net_pay="2500.00")
+    documents[0] = certain(documents[0], *STUB_FIELDS)
+    result = assess(lead(), documents, today=TODAY)
+    [signal] = [f for f in result.flags if f.code == "net_pay_mismatch"]
+    assert (signal.severity, signal.field, signal.expected, signal.actual, signal.page) == (
+        "high", "net_pay", "$2,400.00", "$2,500.00", 1)
+    assert result.documents[0].verdict == Verdict.EDITED
+    assert result.documents[0].reason == "high-severity finding(s) on values read with certainty: net_pay_mismatch"
+    assert (result.documents[0].risk_score, result.documents[0].risk_status) == (70, "HIGH")
     assert result.monthly_income_cents == 650_000  # from s2 alone
+    assert (result.score, result.label, result.recommendation) == (72, "B", "review")
+    assert "arithmetic only or below HIGH risk" in result.summary
     edited = next(r for r in result.reasons if r.code == "document_edited")
-    assert edited.text == (
-        "s1 (pay stub) is treated as edited because of high-severity finding(s): "
-        "net_pay_mismatch. Its figures were not used."
-    )
+    assert edited.text == ("s1 (pay stub) is treated as edited: high-severity finding(s) on values read with "
+                           "certainty: net_pay_mismatch. Its figures were not used.")
     deduction = next(r for r in result.reasons if r.code == "net_pay_mismatch")
     assert deduction.points == -25
     assert deduction.standard == "net pay = gross pay − deductions, within $0.01"
+
+
+def test_site_policy_may_decline_arithmetic_only_and_the_decline_lists_its_evidence() -> None:
+    documents = strong_documents(net_pay="2500.00")
+    documents[0] = certain(documents[0], *STUB_FIELDS)
+    policy = ScoringPolicy(version="strict-1", decline_on_arithmetic_only=True)
+    result = assess(lead(), documents, today=TODAY, policy=policy)
+    assert result.recommendation == "decline"
+    decline = next(r for r in result.reasons if r.code == "recommendation")
+    line = ("s1: net_pay_mismatch (page 1, net_pay: expected $2,400.00, actual $2,500.00): gross $3,000.00 − "
+            "deductions $600.00 = $2,400.00, but net pay shows $2,500.00")
+    assert line in decline.text and line in decline.data_used
+    assert ScoringPolicy(decline_on_edited=False, decline_on_arithmetic_only=True) is not None
+    no_edits = assess(lead(), documents, today=TODAY,
+                      policy=ScoringPolicy(decline_on_edited=False, decline_on_arithmetic_only=True))
+    assert no_edits.recommendation == "review"
+
+
+def test_arithmetic_break_with_a_structural_finding_is_edited() -> None:
+    save = Signal(code="pdf_incremental_update", severity="medium", evidence="2 %%EOF markers", document_id="s1")
+    documents = strong_documents(net_pay="2500.00")
+    documents[0] = documents[0].model_copy(update={"signals": [save]})
+    result = assess(lead(), documents, today=TODAY)
+    assert result.documents[0].verdict == Verdict.EDITED
+    assert result.documents[0].reason == ("an arithmetic break (net_pay_mismatch) together with a structural "
+                                          "finding (pdf_incremental_update)")
+    assert result.recommendation == "review"  # MEDIUM risk: a person decides
+
+
+@pytest.mark.parametrize(("signal", "kind", "verdict"), [
+    (Signal(code="pdf_editing_software", severity="medium", evidence="Producer: Adobe Photoshop CS6",
+            actual="Adobe Photoshop CS6", document_id="s1"), DocumentKind.PAY_STUB, Verdict.UNDETERMINED),
+    (Signal(code="pdf_editing_software", severity="low", evidence="Producer: LibreOffice 7.6",
+            actual="LibreOffice 7.6", document_id="s1"), DocumentKind.PAY_STUB, Verdict.CLEAN),
+    (Signal(code="pdf_print_to_pdf", severity="low", evidence="Producer: Microsoft: Print To PDF",
+            document_id="s1"), DocumentKind.BANK_STATEMENT, Verdict.UNDETERMINED),
+    (Signal(code="pdf_print_to_pdf", severity="low", evidence="Producer: Microsoft: Print To PDF",
+            document_id="s1"), DocumentKind.PAY_STUB, Verdict.CLEAN),
+    (Signal(code="pdf_incremental_update", severity="low", evidence="revision 2 changed metadata only",
+            document_id="s1"), DocumentKind.PAY_STUB, Verdict.CLEAN),
+    (Signal(code="document_reused", severity="high", evidence="also submitted by another applicant",
+            document_id="s1"), DocumentKind.PAY_STUB, Verdict.CLEAN),
+])
+def test_verdict_rule(signal: Signal, kind: DocumentKind, verdict: Verdict) -> None:
+    document = doc("s1", kind, gross_pay="3000.00", signals=[signal])
+    assert document_verdict(document, []) == verdict
+
+
+def test_reuse_alone_never_declines() -> None:
+    reused = Signal(code="document_reused", severity="medium", evidence="also submitted by another applicant",
+                    document_id="s1")
+    documents = strong_documents()
+    documents[0] = documents[0].model_copy(update={"signals": [reused]})
+    result = assess(lead(), documents, today=TODAY)
+    assert (result.documents[0].verdict, result.recommendation) == (Verdict.CLEAN, "review")
 
 
 def test_forensic_high_signal_declines_and_medium_reviews() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Lead, Signal, Verdict
+from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, FieldEvidence, Lead, Signal, Verdict
 from leadeval.screening.policy import ScoringPolicy
 from leadeval.screening.validation import (
     check_balance,
@@ -20,8 +20,11 @@ from leadeval.screening.validation import (
     check_net_pay,
     check_net_pay_deposited,
     check_pay_date,
+    check_pay_schedule,
+    check_payroll_tax,
     check_period_order,
     check_stale,
+    check_transactions,
     check_ytd_below_gross,
     check_ytd_implausible,
     check_ytd_progression,
@@ -44,7 +47,7 @@ POLICY = ScoringPolicy()
 def facts(kind: DocumentKind = DocumentKind.PAY_STUB, **fields: Any) -> ExtractedFacts:
     """ExtractedFacts with money given as strings (converted to Decimal)."""
     for key, value in list(fields.items()):
-        if isinstance(value, str) and key not in ("employer", "pay_frequency"):
+        if isinstance(value, str) and key not in ("employer", "pay_frequency", "check_number"):
             fields[key] = Decimal(value)
     return ExtractedFacts(document_kind=kind, **fields)
 
@@ -54,11 +57,16 @@ def doc(
     kind: DocumentKind = DocumentKind.PAY_STUB,
     *,
     verdict: Verdict = Verdict.CLEAN,
+    read_certainly: bool = True,
     **fields: Any,
 ) -> DocumentResult:
-    """A clean DocumentResult with facts of ``kind``."""
+    """A clean DocumentResult with facts of ``kind``; every given value read with certainty (located on page 1)
+    unless ``read_certainly`` is False (then no value has evidence, as from a reader that does not locate)."""
+    located = FieldEvidence(how="text_layer", certain=True, page=1)
+    evidence = {name: located for name in fields} if read_certainly else {}
     return DocumentResult(
-        document_id=doc_id, verdict=verdict, reason="facts extracted", kind=kind, facts=facts(kind, **fields)
+        document_id=doc_id, verdict=verdict, reason="facts extracted", kind=kind, facts=facts(kind, **fields),
+        evidence=evidence,
     )
 
 
@@ -717,3 +725,65 @@ def test_validate_order_is_per_document_then_cross_document() -> None:
         ("ytd_inconsistent", None),
     ]
     assert validate(lead(), docs, today=TODAY, policy=POLICY) == signals
+
+
+def test_arithmetic_on_values_not_read_with_certainty_is_medium() -> None:
+    """Issue 13: net ≠ gross − deductions on values the reader did not locate is a medium finding (a misreading
+    is possible), with the field, the expected and the actual value; located values make it high."""
+    uncertain = doc(gross_pay="86.67", total_deductions="872.13", net_pay="3027.87", read_certainly=False)
+    [signal] = check_net_pay(uncertain)
+    assert (signal.severity, signal.field, signal.expected, signal.actual, signal.page) == (
+        "medium", "net_pay", "$-785.46", "$3,027.87", None)
+    assert signal.evidence.endswith("(not every value was read with certainty: a misreading is possible)")
+    partly = uncertain.model_copy(update={"evidence": {"gross_pay": FieldEvidence(how="text_layer", certain=True),
+                                                       "net_pay": FieldEvidence(how="ocr", certain=False)}})
+    assert check_net_pay(partly)[0].severity == "medium"
+    located = doc(gross_pay="86.67", total_deductions="872.13", net_pay="3027.87")
+    assert check_net_pay(located)[0].severity == "high"
+
+
+def test_payroll_tax_on_extracted_facts() -> None:
+    honest = doc(gross_pay="3900.00", social_security_tax="241.80", medicare_tax="56.55")
+    assert check_payroll_tax(honest) == []
+    [signal] = check_payroll_tax(doc(gross_pay="5900.00", social_security_tax="241.80", read_certainly=False))
+    assert (signal.code, signal.severity, signal.field, signal.actual) == (
+        "fica_mismatch", "medium", "social_security_tax", "$241.80")
+    w2 = doc(kind=DocumentKind.TAX_FORM, document_date=date(2025, 12, 31), social_security_wages="52000.00",
+             social_security_tax="3624.00", medicare_wages="52000.00", medicare_tax="754.00")
+    [w2_signal] = check_payroll_tax(w2)
+    assert (w2_signal.code, w2_signal.severity, w2_signal.expected) == (
+        "w2_tax_mismatch", "high", "6.2% × box 3 $52,000.00 = $3,224.00")
+    already = honest.model_copy(update={"signals": [Signal(code="fica_mismatch", severity="medium", evidence="x")],
+                                        "facts": doc(gross_pay="5900.00", social_security_tax="241.80").facts})
+    assert check_payroll_tax(already) == []  # the page forensics already said it
+
+
+def test_transactions_running_balance_and_totals() -> None:
+    rows = [{"date": "2026-02-02", "description": "PAYROLL", "amount": "1000.00", "balance": "1500.00"},
+            {"date": "2026-02-03", "description": "RENT", "amount": "-800.00", "balance": "700.00"},
+            {"date": "2026-02-04", "description": "CARD", "amount": "-50.00", "balance": "650.00"}]
+    ok = doc(kind=DocumentKind.BANK_STATEMENT, opening_balance="500.00", transactions=rows,
+             total_credits="1000.00", total_debits="850.00")
+    assert check_transactions(ok) == []
+    broken = [dict(r) for r in rows]
+    broken[2]["balance"] = "950.00"
+    bad = doc(kind=DocumentKind.BANK_STATEMENT, opening_balance="500.00", transactions=broken,
+              total_credits="1000.00", total_debits="1850.00", read_certainly=False)
+    found = [(s.code, s.field, s.expected, s.actual) for s in check_transactions(bad)]
+    assert found == [("running_balance_mismatch", "transactions[2]", "$650.00", "$950.00"),
+                     ("transaction_totals_mismatch", "total_debits", "$850.00", "$1,850.00")]
+
+
+def test_pay_schedule_across_stubs() -> None:
+    common = {"employer": "Acme Inc", "pay_frequency": "biweekly"}
+    a = doc("a", pay_period_start=date(2026, 1, 1), pay_period_end=date(2026, 1, 14), pay_date=date(2026, 1, 16),
+            check_number="10041", **common)
+    b = doc("b", pay_period_start=date(2026, 1, 15), pay_period_end=date(2026, 1, 28), pay_date=date(2026, 1, 30),
+            check_number="10042", **common)
+    assert check_pay_schedule([a, b]) == []
+    c = doc("c", pay_period_start=date(2026, 1, 15), pay_period_end=date(2026, 1, 30), pay_date=date(2026, 2, 6),
+            check_number="10040", **common)
+    found = [(s.code, s.document_id, s.field) for s in check_pay_schedule([a, c])]
+    assert found == [("pay_schedule_inconsistent", "c", "pay_frequency"),
+                     ("pay_schedule_inconsistent", None, "pay_date"),
+                     ("pay_schedule_inconsistent", None, "check_number")]

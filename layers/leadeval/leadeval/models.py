@@ -8,6 +8,7 @@ UTC datetimes (see :mod:`leadeval.timeutil`).
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,6 +311,21 @@ class DocumentKind(StrEnum):
     OTHER = "other"  #: not a screening document (a photo, a book, an unrelated form)
 
 
+class Transaction(BaseModel):
+    """One row of a bank statement's transaction list, as printed.
+
+    ``amount`` is signed US dollars (credits positive, debits negative); ``balance`` the running balance
+    printed on the row, when the statement prints one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: _dt.date | None = None
+    description: str = ""
+    amount: Decimal
+    balance: Decimal | None = None
+
+
 class ExtractedFacts(BaseModel):
     """What one document states, as extracted (by the vision model or the offline reader).
 
@@ -338,6 +354,17 @@ class ExtractedFacts(BaseModel):
     total_credits: Decimal | None = None
     total_debits: Decimal | None = None
     deposits: list[Decimal] = Field(default_factory=list)
+    #: Bank statement rows (date, description, signed amount, running balance), in printed order.
+    transactions: list[Transaction] = Field(default_factory=list)
+    #: Social Security (OASDI) and Medicare tax withheld this period (pay stub) or for the year (W-2 boxes 4
+    #: and 6), US dollars as printed.
+    social_security_tax: Decimal | None = None
+    medicare_tax: Decimal | None = None
+    #: W-2 box 3 (Social Security wages) and box 5 (Medicare wages and tips), US dollars.
+    social_security_wages: Decimal | None = None
+    medicare_wages: Decimal | None = None
+    #: Pay stub advice / check number, as printed (digits compared across stubs of one employer).
+    check_number: str | None = None
     monthly_benefit: Decimal | None = None
     annual_income: Decimal | None = None
     id_expiry: date | None = None

@@ -316,14 +316,6 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     }
     prepared = _fetch_and_prepare(ctx, accepted, results)
 
-    from leadeval.screening.fraud import name_hash, reuse_signals
-
-    applicant_hash = name_hash(lead.first_name, lead.last_name)
-    if prepared:
-        prior = ctx.store.prior_submissions([p.sha256 for p in prepared.values()])
-        for ready in prepared.values():
-            ready.signals.extend(reuse_signals(ready.document_id, ready.sha256, applicant_hash, prior))
-
     choice = ctx.choose_model(job.model_version)
     model = choice.model
     if hasattr(model, "for_job"):  # a model with per-job budgets (the offline reader's OCR pages)
@@ -359,6 +351,11 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     if extractions and all(e.facts is None and e.note == UNUSABLE_NOTE for e in extractions):
         raise ModelOutputInvalid(f"no document yielded valid facts ({len(extractions)} model answers unusable)")
 
+    from leadeval.screening.fraud import with_reuse
+
+    # Reuse (same file or same extracted identity under another applicant name): one lookup, after extraction,
+    # only for a job that will be scored.
+    ordered = with_reuse(ordered, lead.first_name, lead.last_name, ctx.store.prior_submissions)
     from leadeval.screening.scoring import assess
 
     assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
@@ -463,14 +460,9 @@ def _unreadable(doc: LeadDocument, reason: str, prepared: PreparedDocument | Non
 def _fingerprints(evaluation: Evaluation, lead: Lead | None) -> list[PriorSubmission]:
     if lead is None:
         return []
-    from leadeval.screening.fraud import name_hash
+    from leadeval.screening.fraud import fingerprints_of
 
-    # A file flagged as reused is not indexed under this applicant: otherwise the first submitter (whose
-    # document it may be) would be flagged in turn when they apply again with their own file.
-    applicant = name_hash(lead.first_name, lead.last_name)
-    return [PriorSubmission(file_sha256=d.sha256, name_hash=applicant)
-            for d in evaluation.documents if d.sha256 and d.verdict != Verdict.UNREADABLE
-            and not any(s.code == "document_reused" for s in d.signals)]
+    return fingerprints_of(evaluation.documents, lead.first_name, lead.last_name)
 
 
 def _input_hash(results: Sequence[DocumentResult], lead: Lead, policy_version: str, model: str) -> str:

@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadeval.models import PageImages, PageLayout, PageRenderer, PreparedDocument, Signal
+from leadeval.screening.forensics import page_signals
 from leadeval.screening.fraud import (
     count_eof_markers,
     image_signals,
@@ -521,7 +522,20 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
         return
 
     doc.page_count = tree.count
+    if (census.decoded_bytes <= FORENSICS_MAX_CONTENT_BYTES
+            and max(census.page_operators, default=0) <= FORENSICS_MAX_PAGE_OPERATORS):  # issue 13: page forensics
+        doc.signals += page_signals(doc.document_id, reader)
+    else:
+        doc.metadata["page_forensics"] = "skipped: content over the forensics budget"
     _pdf_text_and_images(doc, data, limits, tree.count, "" if encrypted else None, deadline)
+
+
+#: Page-content forensics (:func:`leadeval.screening.forensics.page_signals`) run only on documents whose decoded
+#: content is at most this many bytes in all (a screening document's pages hold a few tens of KB); above it
+#: the skip is recorded in ``metadata["page_forensics"]`` (absence of a finding then means "not checked").
+FORENSICS_MAX_CONTENT_BYTES = 256 * 1024
+#: ... and draw at most this many operators on any page (forms counted each time they are drawn).
+FORENSICS_MAX_PAGE_OPERATORS = 20_000
 
 
 #: PDFium is not thread-safe, "not even with different documents" (pypdfium2 Python API,

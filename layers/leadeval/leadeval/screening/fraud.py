@@ -23,9 +23,11 @@ Signal codes and severities:
 - ``pdf_editing_software`` (medium): producer/creator is a PDF or image editor; low for an
   office suite or macOS Preview/Quartz (common in honest "save as PDF" flows too).
 - ``pdf_modified_after_creation`` (medium): ModDate − CreationDate > 1 day (both in UTC).
-- ``pdf_incremental_update`` (medium): more than one saved revision (``%%EOF`` markers, minus
-  the first-page trailer of a linearized file); low when the file carries a digital signature
-  (signing appends a revision).
+- ``pdf_incremental_update``: more than one saved revision (``%%EOF`` markers, minus the first-page
+  trailer of a linearized file), rated by what each later revision rewrote
+  (:mod:`leadeval.screening.forensics.revisions`): page content, fonts or images → high; annotations or the
+  page → medium; metadata or a signature only → low. Without a readable structure: medium, low when the
+  file carries a digital signature.
 - ``pdf_javascript`` (high): JavaScript in the Names tree, the OpenAction or the catalog's /AA
   or, anywhere else (a link annotation, or a file whose structure cannot be parsed), a /JS or
   /JavaScript action token in the raw bytes.
@@ -40,8 +42,11 @@ Signal codes and severities:
   times its encoded size, over at least :data:`INFLATION_MIN_BYTES` (a decompression bomb: page
   descriptions compress 3-10 times; only repeated filler reaches 100). Measured by
   :mod:`leadeval.screening.pdf_budget` while it checks the content budget.
+- ``pdf_print_to_pdf`` (low): the producer or creator is a print-to-PDF driver ("Microsoft: Print To
+  PDF", Chrome's Skia/PDF, CutePDF…): on a bank statement the verdict is undetermined.
 - ``image_edited_with_software`` (medium; low for Lightroom): EXIF Software names an editor.
-- ``document_reused`` (high): the same file came earlier with another applicant name.
+- ``document_reused`` (medium): the same file, or the same extracted identity, came with another applicant
+  name (before or after this one): review, never edited or declined for that alone.
 
 Nothing here imports boto3 or httpx; pypdf is imported lazily, only when a PDF must be opened.
 """
@@ -59,7 +64,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from leadeval.jobs.records import PriorSubmission
-from leadeval.models import Severity, Signal
+from leadeval.models import DocumentResult, ExtractedFacts, Severity, Signal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pypdf import PdfReader
@@ -423,12 +428,19 @@ def pdf_signals(document_id: str, data: bytes, reader: PdfReader | None = None, 
     if readable is not None:
         found += _read_safely(_editor_signals, readable, "metadata", [])
         found += _read_safely(_date_signals, readable, "dates", [])
-    found += _revision_signals(data)
+        found += _read_safely(_print_signals, readable, "metadata", [])
+    where: dict[str, Any] = {}
+    revisions = _revision_signals(data, readable, where)
+    if revisions and revisions[0][1] == "low":  # a metadata- or signature-only save moved ModDate: benign
+        found = [(c, "low", e + "; the later save changed metadata only") if c == "pdf_modified_after_creation"
+                 else (c, sev, e) for c, sev, e in found]
+    found += revisions
     found += _appended_data_signals(data)
     found += _javascript_signals(readable, data)
     found += _attachment_signals(readable, data)
     found += _encryption_signals(reader, readable is not None)
-    return [Signal(code=code, severity=severity, evidence=evidence, document_id=document_id)
+    return [Signal(code=code, severity=severity, evidence=evidence, document_id=document_id,
+                   **(where if code == "pdf_incremental_update" else {}))
             for code, severity, evidence in found]
 
 
@@ -460,6 +472,25 @@ def _editor_signals(reader: PdfReader) -> list[_Found]:
              "; ".join(f"{label}: {value}" for label, value, _ in found))]
 
 
+#: Producers/creators of a "print to PDF" driver: the file is a print of what was on screen, not the issuer's
+#: original (Snappt marks such bank statements UNDETERMINED). Chrome/Edge print through Skia, Windows through
+#: "Microsoft: Print To PDF". macOS Quartz is not listed: Preview's own saves use it too (it is a low editor).
+PRINT_TO_PDF = re.compile(r"print\s*to\s*pdf|skia/pdf|cutepdf|pdfcreator|bullzip|"
+                          r"dopdf|primopdf|novapdf", re.IGNORECASE)
+
+
+def _print_signals(reader: PdfReader) -> list[_Found]:
+    """``pdf_print_to_pdf`` (low): the producer or creator is a print-to-PDF driver. Low: it says nothing
+    of an edit, but a bank statement printed to PDF is undetermined (the original was not supplied)."""
+    info = reader.metadata
+    if info is None:
+        return []
+    for label, value in (("Producer", info.producer), ("Creator", info.creator)):
+        if value and PRINT_TO_PDF.search(str(value)):
+            return [("pdf_print_to_pdf", "low", f"{label}: {short_value(value)}")]
+    return []
+
+
 def _date_signals(reader: PdfReader) -> list[_Found]:
     """ModDate later than CreationDate by more than :data:`MODIFIED_AFTER_CREATION_THRESHOLD`."""
     created, modified, created_raw, modified_raw = _info_dates(reader)
@@ -472,14 +503,33 @@ def _date_signals(reader: PdfReader) -> list[_Found]:
              f"CreationDate {short_value(created_raw)}, ModDate {short_value(modified_raw)} ({gap.days} days later)")]
 
 
-def _revision_signals(data: bytes) -> list[_Found]:
-    """Incremental updates (a byte scan: works even when the structure is broken)."""
+def _revision_signals(data: bytes, reader: PdfReader | None = None,
+                      where: dict[str, Any] | None = None) -> list[_Found]:
+    """Incremental updates, each classified by what it changed
+    (:func:`leadeval.screening.forensics.revisions.diff_revisions`): page content, fonts or images rewritten
+    → high; annotations or the page dictionary → medium; metadata or a signature only → low. Without a
+    readable structure, a byte scan: medium (low when the file carries a digital signature). ``where`` receives
+    the signal's field, expected/actual values and page (the revision that changed most, its first page)."""
+    from leadeval.screening.forensics.revisions import diff_revisions, revision_severity
+
     eofs = count_eof_markers(data)
     if pdf_revision_count(data) <= 1:
         return []
     evidence = f"{eofs} %%EOF markers"
     if is_linearized(data):
         evidence += " (linearized: first-page trailer not counted)"
+    revisions = diff_revisions(data, reader) if reader is not None else []
+    if revisions:
+        rated = [(r, *revision_severity(r)) for r in revisions]
+        worst = _max_severity(sev for _, sev, _ in rated)
+        total = len(revisions) + 1
+        what = "; ".join(f"revision {r.number} of {total} rewrote {text}" for r, _, text in rated)
+        if where is not None:  # the revision that changed most, and the first page it rewrote
+            revision, _, text = next(item for item in rated if item[1] == worst)
+            where.update({"field": "revision", "expected": "one revision, as issued",
+                          "actual": f"revision {revision.number} rewrote {text}"[:160],
+                          "page": revision.pages[0] if revision.pages else None})
+        return [("pdf_incremental_update", worst, f"{evidence}: {what}")]
     severity: Severity = "medium"
     if b"/ByteRange" in data:
         severity = "low"
@@ -597,28 +647,129 @@ def name_hash(first_name: str, last_name: str) -> str:
     return hashlib.sha256(f"{first} {last}".encode()).hexdigest()
 
 
+def identity_hash(facts: ExtractedFacts | None) -> str | None:
+    """A hash of what a document *says* (its extracted identity), so that the same pay stub re-exported,
+    re-scanned or re-typed under another name is recognised without keeping any of its content.
+
+    Pay stub: employer (:func:`~leadeval.screening.validation.employer_key`) + pay date (else period end) +
+    gross + net. Bank statement: period end + opening + closing balance. Tax form: employer + document date
+    + annual income (or Social Security wages). Amounts are normalised to cents. None when the document
+    states too little to be told apart (an employer or a date missing, fewer than two amounts).
+
+    Returns:
+        ``"identity:"`` + SHA-256 hex digest (the prefix keeps it apart from file hashes in the shared
+        index, ``leadeval_fingerprints.file_sha256``).
+    """
+    from leadeval.models import DocumentKind, to_cents
+    from leadeval.screening.validation import employer_key
+
+    if facts is None:
+        return None
+    parts: list[str | int | None]
+    kind = facts.document_kind
+    if kind == DocumentKind.PAY_STUB:
+        on = facts.pay_date or facts.pay_period_end
+        parts = [employer_key(facts.employer), on.isoformat() if on else None, to_cents(facts.gross_pay),
+                 to_cents(facts.net_pay)]
+    elif kind == DocumentKind.BANK_STATEMENT:
+        on = facts.statement_period_end
+        parts = [on.isoformat() if on else None, to_cents(facts.opening_balance), to_cents(facts.closing_balance)]
+    elif kind == DocumentKind.TAX_FORM:
+        on = facts.document_date
+        parts = [employer_key(facts.employer), on.isoformat() if on else None,
+                 to_cents(facts.annual_income if facts.annual_income is not None else facts.social_security_wages)]
+    else:
+        return None
+    if any(p is None for p in parts):
+        return None
+    text = "|".join(["identity-v1", kind.value, *(str(p) for p in parts)])
+    return "identity:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The words every reuse finding starts with (Issue 13: the signal is "also submitted by another applicant").
+REUSE_WORDING = "also submitted by another applicant"
+
+
 def reuse_signals(document_id: str, file_sha256: str, applicant_name_hash: str,
-                  prior: Sequence[PriorSubmission]) -> list[Signal]:
-    """``document_reused`` (high) when this exact file (same SHA-256 of the bytes) was
-    submitted before with a DIFFERENT applicant name hash; the same name hash (the applicant
-    re-applying, or a re-run) gives nothing.
+                  prior: Sequence[PriorSubmission], *, identity: str | None = None,
+                  name_matches_applicant: bool | None = None) -> list[Signal]:
+    """``document_reused`` (medium) when this exact file (same SHA-256 of the bytes) or the same extracted
+    identity (:func:`identity_hash`) was submitted with a DIFFERENT applicant name hash, before or after
+    this applicant: every such evaluation goes to review, whoever came first. The same name hash (the
+    applicant re-applying, or a re-run) gives nothing. Reuse alone never makes a document edited nor an
+    application declined (:mod:`leadeval.screening.forensics.verdict`).
 
     Args:
         document_id: ``lead_documents.id``.
         file_sha256: hex digest of the document's bytes.
         applicant_name_hash: :func:`name_hash` of the current applicant.
-        prior: earlier submissions from :meth:`~leadeval.ports.JobStore.prior_submissions`
-            (may include other files' hashes; they are ignored).
+        prior: submissions from :meth:`~leadeval.ports.JobStore.prior_submissions` (may include other
+            hashes; they are ignored).
+        identity: the document's :func:`identity_hash`, when it has one.
+        name_matches_applicant: whether a name printed on the document matches the current applicant
+            (None when no name was read): the evidence says so, since the current applicant may be the
+            document's owner.
 
-    The idea is DocuClipper's duplicate fingerprints and Inscribe's network detection
-   ; the evidence holds counts only.
+    The idea is DocuClipper's duplicate fingerprints and Inscribe's network detection; the evidence holds
+    counts only.
     """
-    others = {p.name_hash for p in prior
-              if p.file_sha256 == file_sha256 and p.name_hash != applicant_name_hash}
+    same_file = {p.name_hash for p in prior if p.file_sha256 == file_sha256 and p.name_hash != applicant_name_hash}
+    same_identity = ({p.name_hash for p in prior if p.file_sha256 == identity and p.name_hash != applicant_name_hash}
+                     if identity else set())
+    others = same_file | same_identity
     if not others:
         return []
     n = len(others)
-    return [Signal(code="document_reused", severity="high",
-                   evidence=(f"same file submitted before under {n} other applicant name"
-                             f"{'s' if n != 1 else ''}"),
-                   document_id=document_id)]
+    what = "the same file" if same_file else "a document stating the same employer, date and amounts"
+    evidence = f"{REUSE_WORDING}: {what} came with {n} other applicant name{'s' if n != 1 else ''}"
+    if name_matches_applicant is True:
+        evidence += "; the name printed on the document matches this applicant"
+    elif name_matches_applicant is False:
+        evidence += "; the name printed on the document does not match this applicant"
+    return [Signal(code="document_reused", severity="medium", evidence=evidence, document_id=document_id,
+                   field="file" if same_file else "identity")]
+
+
+def with_reuse(results: Sequence[DocumentResult], first_name: str, last_name: str,
+               lookup: Callable[[list[str]], Sequence[PriorSubmission]]) -> list[DocumentResult]:
+    """``results`` with :func:`reuse_signals` added to each document that was submitted with another applicant
+    name (same file, or same extracted identity), looked up in ONE call of ``lookup`` (the store's
+    ``prior_submissions``) over every file and identity hash. Unreadable documents keep their file check.
+    The lead's name is used only to hash it and to say whether the name printed on the document matches."""
+    from leadeval.screening.validation import names_match
+
+    wanted: list[str] = []
+    identities: dict[str, str | None] = {}
+    for r in results:
+        identities[r.document_id] = identity_hash(r.facts)
+        wanted += [h for h in (r.sha256, identities[r.document_id]) if h]
+    if not wanted:
+        return list(results)
+    prior = lookup(list(dict.fromkeys(wanted)))
+    applicant = name_hash(first_name, last_name)
+    out = []
+    for r in results:
+        shown = r.facts.names_shown if r.facts is not None else []
+        matches = any(names_match(first_name, last_name, n) for n in shown) if shown else None
+        found = reuse_signals(r.document_id, r.sha256 or "", applicant, prior,
+                              identity=identities[r.document_id], name_matches_applicant=matches) if r.sha256 else []
+        out.append(r.model_copy(update={"signals": [*r.signals, *found]}) if found else r)
+    return out
+
+
+def fingerprints_of(documents: Sequence[DocumentResult], first_name: str, last_name: str) -> list[PriorSubmission]:
+    """What the shared index keeps of an evaluation: for every readable document, its file hash and its
+    extracted identity hash (:func:`identity_hash`), each with the applicant's :func:`name_hash`. Every
+    submission is indexed, reused or not, so whoever comes first or later is compared with the others."""
+    from leadeval.models import Verdict
+
+    applicant = name_hash(first_name, last_name)
+    out: list[PriorSubmission] = []
+    for d in documents:
+        if not d.sha256 or d.verdict == Verdict.UNREADABLE:
+            continue
+        out.append(PriorSubmission(file_sha256=d.sha256, name_hash=applicant))
+        identity = identity_hash(d.facts)
+        if identity:
+            out.append(PriorSubmission(file_sha256=identity, name_hash=applicant))
+    return out

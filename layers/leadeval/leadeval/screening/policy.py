@@ -35,6 +35,11 @@ class ScoringPolicy(BaseModel):
         identity_document_points: points for at least one clean government ID.
         deduction_points: points taken per finding, by severity.
         label_a_min / label_b_min / label_c_min: lowest score of labels A, B, C (D below).
+        decline_on_edited: an edited document (HIGH risk, with its evidence listed) recommends decline.
+            Default True; False sends every edited document to review.
+        decline_on_arithmetic_only: an edited document whose only findings are arithmetic (figures that do
+            not add up, read with certainty, no sign the file was changed) also recommends decline.
+            Default False: honest stubs with unlisted deductions exist, so such findings go to review.
 
     Raises:
         pydantic.ValidationError: bands not descending, an income kind missing from
@@ -60,6 +65,8 @@ class ScoringPolicy(BaseModel):
     label_a_min: int = 80
     label_b_min: int = 65
     label_c_min: int = 50
+    decline_on_edited: bool = True
+    decline_on_arithmetic_only: bool = False
 
     @model_validator(mode="after")
     def _coherent(self) -> ScoringPolicy:

@@ -25,8 +25,14 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
+def _where(signal: Signal) -> dict[str, Any]:
+    """The verifiable evidence of a signal (added within v1): page, box, field, expected and actual values."""
+    return {"page": signal.page, "box": list(signal.box) if signal.box is not None else None, "field": signal.field,
+            "expected": signal.expected, "actual": signal.actual}
+
+
 def _signal(signal: Signal) -> dict[str, Any]:
-    return {"code": signal.code, "severity": signal.severity, "evidence": signal.evidence}
+    return {"code": signal.code, "severity": signal.severity, "evidence": signal.evidence, **_where(signal)}
 
 
 def _reason(reason: Reason) -> dict[str, Any]:
@@ -37,7 +43,8 @@ def _reason(reason: Reason) -> dict[str, Any]:
 def risk_flags(flags: Sequence[Signal]) -> dict[str, Any]:
     """``risk_flags``: every finding that lowers confidence in the application, worst first.
 
-    Shape (v1): ``{"version": 1, "flags": [{"code", "severity", "message", "standard", "document_id"}]}``;
+    Shape (v1): ``{"version": 1, "flags": [{"code", "severity", "message", "standard", "document_id", "page",
+    "box", "field", "expected", "actual"}]}``;
     ``severity`` is low, medium or high; ``message`` says what was found with its evidence; ``standard``
     what would have been needed; ``document_id`` is None for a finding across documents.
     """
@@ -48,7 +55,7 @@ def risk_flags(flags: Sequence[Signal]) -> dict[str, Any]:
     for flag in sorted(flags, key=lambda f: (order[f.severity], f.code, f.document_id or "")):
         title, standard = signal_text(flag.code)
         items.append({"code": flag.code, "severity": flag.severity, "message": f"{title}: {flag.evidence}",
-                      "standard": standard, "document_id": flag.document_id})
+                      "standard": standard, "document_id": flag.document_id, **_where(flag)})
     return {"version": SCHEMA_VERSION, "flags": items}
 
 
@@ -56,15 +63,19 @@ def fraud_signals(documents: Sequence[DocumentResult], flags: Sequence[Signal]) 
     """``fraud_signals``: each document's authenticity verdict with its forensic signals, and the findings
     across documents.
 
-    Shape (v1): ``{"version": 1, "documents": [{"document_id", "file_name", "verdict", "reason",
-    "signals": [{"code", "severity", "evidence"}]}], "application": [{"code", "severity", "evidence"}]}``;
-    ``verdict`` is clean, edited, undetermined or unreadable.
+    Shape (v1): ``{"version": 1, "documents": [{"document_id", "file_name", "verdict", "reason", "risk_score",
+    "risk_status", "signals": [signal]}], "application": [signal]}`` where a signal is ``{"code", "severity",
+    "evidence", "page", "box", "field", "expected", "actual"}``; ``verdict`` is clean, edited, undetermined or
+    unreadable; ``risk_score`` 0–100 and ``risk_status`` LOW / MEDIUM / HIGH (the worst signal wins). The
+    location fields (page 1-based; box ``[x0, y0, x1, y1]`` as fractions of the page, top-left origin) are
+    null when the finding has none; they and the risk fields were added within version 1.
     """
     ids = {d.document_id for d in documents}
     return {
         "version": SCHEMA_VERSION,
         "documents": [{"document_id": d.document_id, "file_name": d.file_name, "verdict": d.verdict.value,
-                       "reason": d.reason, "signals": [_signal(s) for s in d.signals]} for d in documents],
+                       "reason": d.reason, "risk_score": d.risk_score, "risk_status": d.risk_status,
+                       "signals": [_signal(s) for s in d.signals]} for d in documents],
         "application": [_signal(s) for s in flags if s.document_id not in ids],
     }
 

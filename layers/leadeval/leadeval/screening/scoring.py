@@ -46,6 +46,7 @@ from leadeval.models import (
     to_cents,
 )
 from leadeval.screening import kinds
+from leadeval.screening.forensics.verdict import arithmetic_only, decide, risk
 from leadeval.screening.kinds import INCOME_KINDS
 from leadeval.screening.kinds import label as kind_name
 from leadeval.screening.policy import ScoringPolicy
@@ -86,34 +87,28 @@ def _merge(signals: Sequence[Signal]) -> list[Signal]:
 
 
 def document_verdict(result: DocumentResult, signals: Sequence[Signal]) -> Verdict:
-    """The final verdict of one document.
+    """The final verdict of one document by the written rule of
+    :func:`leadeval.screening.forensics.verdict.decide` (its own forensic ``result.signals`` plus those of
+    ``signals`` whose ``document_id`` is this document). Signals without a document id (cross-document
+    findings) never change a verdict."""
+    return _decide(result, signals)[0]
 
-    ``unreadable`` stays unreadable; ``edited`` stays edited; otherwise any high-severity signal
-    concerning it (its own forensic ``result.signals`` plus those of ``signals`` whose
-    ``document_id`` is this document) makes it ``edited``; no facts (or a provisional
-    ``undetermined``) → ``undetermined``; else ``clean``. Signals without a document id
-    (cross-document findings) never change a verdict.
-    """
-    if result.verdict in (Verdict.UNREADABLE, Verdict.EDITED):
-        return result.verdict
+
+def _decide(result: DocumentResult, signals: Sequence[Signal]) -> tuple[Verdict, str | None]:
     mine = [*result.signals, *(s for s in signals if s.document_id == result.document_id)]
-    if any(s.severity == "high" for s in mine):
-        return Verdict.EDITED
-    if result.facts is None or result.verdict == Verdict.UNDETERMINED:
-        return Verdict.UNDETERMINED
-    return Verdict.CLEAN
+    return decide(mine, has_facts=result.facts is not None, kind=document_kind(result), provisional=result.verdict)
 
 
 def _finalise(result: DocumentResult, signals: Sequence[Signal]) -> DocumentResult:
-    """A copy with the final verdict, the kind filled in and this document's signals merged."""
+    """A copy with the final verdict (and the rule's reason when it moved it), the kind filled in, this
+    document's signals merged and its risk score and status."""
     merged = _merge([*result.signals, *(s for s in signals if s.document_id == result.document_id)])
-    verdict = document_verdict(result, signals)
-    reason = result.reason
-    if verdict == Verdict.EDITED and result.verdict != Verdict.EDITED:
-        codes = ", ".join(dict.fromkeys(s.code for s in merged if s.severity == "high"))
-        reason = f"high-severity finding(s): {codes}"
+    verdict, why = _decide(result, signals)
+    reason = why if why is not None else result.reason
+    score, status = risk(merged)
     return result.model_copy(
-        update={"verdict": verdict, "reason": reason, "signals": merged, "kind": document_kind(result)}
+        update={"verdict": verdict, "reason": reason, "signals": merged, "kind": document_kind(result),
+                "risk_score": score, "risk_status": status}
     )
 
 
@@ -519,8 +514,51 @@ _SIGNAL_TEXT: dict[str, tuple[str, str]] = {
     "pdf_encrypted": ("The PDF is encrypted", "an unencrypted original PDF"),
     "image_edited_with_software": ("The image was saved by editing software", "an unedited photo or scan"),
     "document_reused": (
-        "The same file was submitted before with a different applicant name",
-        "a file not submitted earlier under another name",
+        "Also submitted by another applicant",
+        "a document not submitted under another applicant's name (reuse alone never declines)",
+    ),
+    "pdf_print_to_pdf": (
+        "The PDF was printed to PDF rather than downloaded",
+        "the original PDF as issued (a printed bank statement is undetermined)",
+    ),
+    "opaque_mask_followed_by_text": (
+        "A filled box covers text, with new text drawn on it",
+        "page content drawn once, nothing covered",
+    ),
+    "mixed_font_amount": (
+        "An amount differs in font, size or baseline from its neighbours",
+        "every amount set in the document's own font, size and baseline",
+    ),
+    "invisible_text": ("The page holds invisible or white text", "no hidden text"),
+    "text_outside_cropbox": ("The page holds text outside its visible area", "no text outside the CropBox"),
+    "annotation_over_content": ("An annotation lies over the page", "a page without markup annotations"),
+    "font_subset_mixed": (
+        "One font is embedded under several subset tags on a page (several sources)",
+        "each font embedded once per page",
+    ),
+    "fica_mismatch": (
+        "Social Security or Medicare withholding does not match gross pay",
+        "Social Security 6.2 % and Medicare 1.45 % of the same wages (SSA, IRS Topic 751)",
+    ),
+    "w2_tax_mismatch": (
+        "W-2 Social Security or Medicare tax does not match the wages",
+        "box 4 = 6.2 % of box 3 up to the wage base, box 6 = 1.45 % of box 5 (+0.9 % above $200,000)",
+    ),
+    "running_balance_mismatch": (
+        "A statement row's balance is not the previous balance plus or minus its amount",
+        "each running balance = previous balance ± the row's amount, within $0.01",
+    ),
+    "transaction_totals_mismatch": (
+        "Statement rows do not add up to the printed totals",
+        "the rows' credits and debits equal the printed totals, within $0.01",
+    ),
+    "duplicate_transaction": ("A statement row is printed twice", "each transaction printed once"),
+    "invalid_routing_number": ("The routing number fails the ABA check digit", "a valid ABA routing number"),
+    "invalid_ssn": ("The SSN shown was never issued", "an SSN the Social Security Administration issues"),
+    "invalid_ein": ("The EIN shown has a prefix the IRS never assigns", "an EIN with an assigned prefix"),
+    "pay_schedule_inconsistent": (
+        "Pay periods, pay dates or advice numbers do not follow one schedule",
+        "periods that fit the pay frequency, pay dates whole periods apart, advice numbers increasing",
     ),
 }
 
@@ -757,6 +795,22 @@ def _verification_reason(
     )
 
 
+def decline_evidence(doc: DocumentResult) -> list[str]:
+    """One line per medium or high signal of ``doc``, with what a person can verify: code, page, field,
+    expected and actual values, and the evidence text (``"stub: net_pay_mismatch (page 1, net_pay: expected
+    $2,000.00, actual $2,600.00): …"``)."""
+    lines = []
+    for s in doc.signals:
+        if s.severity == "low":
+            continue
+        where = [f"page {s.page}"] if s.page else []
+        if s.field:
+            where.append(s.field + (f": expected {s.expected}, actual {s.actual}"
+                                    if s.expected is not None or s.actual is not None else ""))
+        lines.append(f"{doc.document_id}: {s.code}" + (f" ({', '.join(where)})" if where else "") + f": {s.evidence}")
+    return lines
+
+
 def _document_reason(doc: DocumentResult) -> Reason:
     what = kind_label(doc) if doc.kind is not None else f"declared as {doc.declared_type}"
     if doc.verdict == Verdict.UNREADABLE:
@@ -776,11 +830,9 @@ def _document_reason(doc: DocumentResult) -> Reason:
             standard="a document whose figures can be read (a text PDF, or a vision model for "
             "photos and scans)",
         )
-    codes = ", ".join(dict.fromkeys(s.code for s in doc.signals if s.severity == "high"))
     return Reason(
         code="document_edited",
-        text=f"{doc.document_id} ({what}) is treated as edited because of high-severity finding(s): "
-        f"{codes or doc.reason}. Its figures were not used.",
+        text=f"{doc.document_id} ({what}) is treated as edited: {doc.reason}. Its figures were not used.",
         data_used=[doc.document_id],
         standard="an original document from its issuer with no high-severity finding",
     )
@@ -796,10 +848,14 @@ def _recommend(
     policy: ScoringPolicy,
 ) -> tuple[Recommendation, Reason, str]:
     """Recommendation, its reason and the one-sentence summary (docs/scoring.md, "Recommendation")."""
-    edited = [d.document_id for d in finals if d.verdict == Verdict.EDITED]
+    edited_docs = [d for d in finals if d.verdict == Verdict.EDITED]
+    declining = [d for d in edited_docs if policy.decline_on_edited and d.risk_status == "HIGH"
+                 and (policy.decline_on_arithmetic_only or not arithmetic_only(d.signals))]
+    held = [d.document_id for d in edited_docs if d not in declining]
+    edited = [d.document_id for d in declining]
     unread = [d.document_id for d in finals if d.verdict in (Verdict.UNDETERMINED, Verdict.UNREADABLE)]
     serious = [s for s in flags if s.severity in ("medium", "high")]
-    complete = not unread and not any(e.missing_data for e in breakdown.exclusions)
+    complete = not unread and not held and not any(e.missing_data for e in breakdown.exclusions)
     head = f"score {score}, label {label}"
     target = policy.income_to_rent_ratio
     approve_standard = (
@@ -809,10 +865,11 @@ def _recommend(
     )
     if edited:
         ids = ", ".join(edited)
+        evidence = [line for d in declining for line in decline_evidence(d)]
         text = (
-            f"Decline recommended: {ids} {'is' if len(edited) == 1 else 'are'} treated as edited (see the "
-            "findings above). A person should confirm before any adverse action; the applicant can dispute "
-            "it and submit original documents for a new evaluation."
+            f"Decline recommended: {ids} {'is' if len(edited) == 1 else 'are'} treated as edited, with this "
+            "evidence: " + "; ".join(evidence) + ". A person should confirm before any adverse action; the "
+            "applicant can dispute it and submit original documents for a new evaluation."
         )
         summary = (
             f"Recommended decline ({head}) because {len(edited)} document(s) ({ids}) show high-severity "
@@ -823,7 +880,7 @@ def _recommend(
             Reason(
                 code="recommendation",
                 text=text,
-                data_used=edited,
+                data_used=[*edited, *evidence],
                 standard="no document with a high-severity finding",
             ),
             summary,
@@ -886,6 +943,9 @@ def _recommend(
         causes.append(f"the score is below band B ({policy.label_b_min})")
     if serious:
         causes.append(f"{len(serious)} medium or high-severity finding(s) need a person's look")
+    if held:
+        causes.append(f"{len(held)} document(s) treated as edited ({', '.join(held)}) go to a person, not a "
+                      "decline: their findings are arithmetic only or below HIGH risk (site policy)")
     if unread:
         causes.append(f"{len(unread)} document(s) could not be read or determined ({', '.join(unread)})")
     if not has_clean:

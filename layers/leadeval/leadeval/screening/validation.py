@@ -226,9 +226,33 @@ def max_pay_dates_elapsed(frequency: PayFrequency, on: date) -> int:
 
 
 def _sig(
-    code: str, severity: Literal["low", "medium", "high"], evidence: str, document_id: str | None
+    code: str, severity: Literal["low", "medium", "high"], evidence: str, document_id: str | None,
+    **where: object,
 ) -> Signal:
-    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id)
+    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id, **where)
+
+
+#: Appended to the evidence of an arithmetic break on values not all read with certainty.
+UNCERTAIN_NOTE = " (not every value was read with certainty: a misreading is possible)"
+
+
+def values_certain(doc: DocumentResult, *fields: str) -> bool:
+    """True when every named value of ``doc`` was read with certainty (its
+    :class:`~leadeval.models.FieldEvidence` says ``certain``); a value without evidence is not certain."""
+    return all((ev := doc.evidence.get(name)) is not None and ev.certain for name in fields)
+
+
+def _arithmetic(code: str, evidence: str, doc: DocumentResult, fields: Sequence[str], *, field: str,
+                expected: str, actual: str) -> Signal:
+    """An arithmetic break: high when every value in it was read with certainty, else medium with
+    :data:`UNCERTAIN_NOTE` (a break on values the reader is unsure of is not a tamper signal). Carries the
+    field, the expected and actual values, and the page and box of the field when located."""
+    certain = values_certain(doc, *fields)
+    located = doc.evidence.get(field)
+    return Signal(code=code, severity="high" if certain else "medium",
+                  evidence=evidence + ("" if certain else UNCERTAIN_NOTE), document_id=doc.document_id,
+                  field=field, expected=expected, actual=actual,
+                  page=located.page if located else None, box=located.box if located else None)
 
 
 # --------------------------------------------------------------------------- per-document checks
@@ -244,12 +268,12 @@ def check_net_pay(doc: DocumentResult) -> list[Signal]:
     if abs(expected - f.net_pay) <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "net_pay_mismatch",
-            "high",
             f"gross {money(f.gross_pay)} − deductions {money(abs(f.total_deductions))} = "
             f"{money(expected)}, but net pay shows {money(f.net_pay)}",
-            doc.document_id,
+            doc, ("gross_pay", "total_deductions", "net_pay"), field="net_pay", expected=money(expected),
+            actual=money(f.net_pay),
         )
     ]
 
@@ -263,11 +287,11 @@ def check_ytd_below_gross(doc: DocumentResult) -> list[Signal]:
     if f.gross_pay - f.ytd_gross <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "ytd_below_period_gross",
-            "high",
             f"YTD gross {money(f.ytd_gross)} is below this period's gross {money(f.gross_pay)}",
-            doc.document_id,
+            doc, ("gross_pay", "ytd_gross"), field="ytd_gross", expected=f"at least {money(f.gross_pay)}",
+            actual=money(f.ytd_gross),
         )
     ]
 
@@ -336,7 +360,9 @@ def check_future_dates(doc: DocumentResult, today: date) -> list[Signal]:
         return []
     fields = ", ".join(f"{name} {value.isoformat()}" for name, value in late)
     return [
-        _sig("future_dated", "high", f"{fields} after {today.isoformat()} (+1 day allowed)", doc.document_id)
+        _arithmetic("future_dated", f"{fields} after {today.isoformat()} (+1 day allowed)", doc,
+                    [name for name, _ in late], field=late[0][0],
+                    expected=f"on or before {latest.isoformat()}", actual=late[0][1].isoformat())
     ]
 
 
@@ -375,14 +401,77 @@ def check_balance(doc: DocumentResult) -> list[Signal]:
     if abs(expected - closing) <= MONEY_TOLERANCE:
         return []
     return [
-        _sig(
+        _arithmetic(
             "balance_mismatch",
-            "high",
             f"opening {money(opening)} + credits {money(abs(credits))} − debits "
             f"{money(abs(debits))} = {money(expected)}, but closing shows {money(closing)}",
-            doc.document_id,
+            doc, ("opening_balance", "total_credits", "total_debits", "closing_balance"),
+            field="closing_balance", expected=money(expected), actual=money(closing),
         )
     ]
+
+
+def _already(doc: DocumentResult, code: str) -> bool:
+    """True when the page forensics already raised ``code`` on this document (read from its text layer)."""
+    return any(s.code == code for s in doc.signals)
+
+
+def check_payroll_tax(doc: DocumentResult) -> list[Signal]:
+    """``fica_mismatch`` (pay stub: Social Security and Medicare against gross, see
+    :func:`leadeval.screening.forensics.arithmetic.fica_problems`) and ``w2_tax_mismatch`` (tax form: boxes
+    3-6, :func:`~leadeval.screening.forensics.arithmetic.w2_problems`, the wage base of the form's year), on the
+    extracted facts; skipped when the page forensics already found it on the text layer. High only when every
+    value was read with certainty."""
+    from leadeval.screening.forensics.arithmetic import fica_problems, w2_problems
+
+    f = doc.facts
+    kind = document_kind(doc)
+    if f is None:
+        return []
+    if kind == DocumentKind.PAY_STUB and f.gross_pay is not None and not _already(doc, "fica_mismatch"):
+        problems = fica_problems(f.gross_pay, f.social_security_tax, f.medicare_tax, f.ytd_gross)
+        return [_arithmetic("fica_mismatch", f"{name.replace('_', ' ')} {actual}, expected {expected}", doc,
+                            ("gross_pay", name), field=name, expected=expected, actual=actual)
+                for name, expected, actual in problems]
+    if kind == DocumentKind.TAX_FORM and not _already(doc, "w2_tax_mismatch"):
+        year = f.document_date.year if f.document_date else None
+        problems = w2_problems(year, f.social_security_wages, f.social_security_tax, f.medicare_wages, f.medicare_tax)
+        fields = ("social_security_wages", "social_security_tax", "medicare_wages", "medicare_tax")
+        return [_arithmetic("w2_tax_mismatch", f"W-2 {name.replace('_', ' ')} {actual}, expected {expected}", doc,
+                            fields, field=name, expected=expected, actual=actual)
+                for name, expected, actual in problems]
+    return []
+
+
+def check_transactions(doc: DocumentResult) -> list[Signal]:
+    """Bank statement rows from the extraction (``transactions``): ``running_balance_mismatch`` per row whose
+    balance is not the previous balance ± its amount (from the opening balance), and
+    ``transaction_totals_mismatch`` when the rows' credits or debits differ from the printed totals by more than
+    $0.01; skipped when the page forensics already found it on the text layer."""
+    from leadeval.screening.forensics.arithmetic import running_balance_problems
+
+    f = doc.facts
+    if f is None or len(f.transactions) < 2 or document_kind(doc) != DocumentKind.BANK_STATEMENT:
+        return []
+    out: list[Signal] = []
+    if not _already(doc, "running_balance_mismatch"):
+        rows = [(t.amount, t.balance) for t in f.transactions]
+        for index, expected, actual in running_balance_problems(rows, f.opening_balance):
+            out.append(_arithmetic("running_balance_mismatch",
+                                   f"row {index + 1}'s balance {actual}, expected {expected}", doc,
+                                   (f"transactions[{index}]", f"transactions[{max(0, index - 1)}]"),
+                                   field=f"transactions[{index}]", expected=expected, actual=actual))
+    credits = sum((t.amount for t in f.transactions if t.amount > 0), Decimal(0))
+    debits = sum((-t.amount for t in f.transactions if t.amount < 0), Decimal(0))
+    if not _already(doc, "transaction_totals_mismatch") and debits:  # signed rows only
+        for name, printed, total in (("total_credits", f.total_credits, credits),
+                                     ("total_debits", f.total_debits, debits)):
+            if printed is not None and abs(abs(printed) - total) > MONEY_TOLERANCE:
+                out.append(_arithmetic("transaction_totals_mismatch",
+                                       f"the rows' {name.removeprefix('total_')} add up to {money(total)}, the "
+                                       f"statement prints {money(abs(printed))}", doc, (name,), field=name,
+                                       expected=money(total), actual=money(abs(printed))))
+    return out
 
 
 def check_name(doc: DocumentResult, lead: Lead) -> list[Signal]:
@@ -568,6 +657,46 @@ def check_ytd_progression(documents: Sequence[DocumentResult]) -> list[Signal]:
     return out
 
 
+def check_pay_schedule(documents: Sequence[DocumentResult]) -> list[Signal]:
+    """``pay_schedule_inconsistent`` (medium) across the pay stubs of one employer: a stub whose pay period's
+    length does not fit its stated frequency (one per stub; only when the period and the frequency were read
+    with certainty, as a packet misread is the likelier cause otherwise); consecutive pay dates that are not a
+    whole number of periods apart (``document_id=None``); advice/check numbers that do not increase with the
+    pay date (``document_id=None``)."""
+    from leadeval.screening.forensics.arithmetic import pay_dates_consistent
+
+    out: list[Signal] = []
+    for doc in documents:
+        f = doc.facts
+        if f is None or document_kind(doc) != DocumentKind.PAY_STUB or f.pay_frequency in (None, "annual"):
+            continue
+        fits = frequency_from_period(f.pay_period_start, f.pay_period_end)
+        located = values_certain(doc, "pay_period_start", "pay_period_end", "pay_frequency")
+        if located and fits is not None and fits != f.pay_frequency and f.pay_period_start and f.pay_period_end:
+            days = (f.pay_period_end - f.pay_period_start).days + 1
+            out.append(_sig("pay_schedule_inconsistent", "medium",
+                            f"a {days}-day pay period does not fit the stated {f.pay_frequency} frequency",
+                            doc.document_id, field="pay_frequency", expected=fits, actual=f.pay_frequency))
+    for group in _stubs_by_employer(documents).values():
+        dated = sorted(((d.facts.pay_date, d) for d in group if d.facts is not None and d.facts.pay_date),
+                       key=lambda item: item[0])
+        for (d1, a), (d2, b) in itertools.pairwise(dated):
+            frequency = (a.facts.pay_frequency if a.facts else None) or (b.facts.pay_frequency if b.facts else None)
+            if frequency and d1 != d2 and not pay_dates_consistent(frequency, d1, d2):
+                out.append(_sig("pay_schedule_inconsistent", "medium",
+                                f"pay dates {d1.isoformat()} ({a.document_id}) and {d2.isoformat()} ({b.document_id}) "
+                                f"are {(d2 - d1).days} days apart, not a whole number of {frequency} periods", None,
+                                field="pay_date"))
+            numbers = [(x.facts.check_number or "") if x.facts else "" for x in (a, b)]
+            digits = ["".join(ch for ch in n if ch.isdigit()) for n in numbers]
+            if all(digits) and d1 < d2 and int(digits[1]) <= int(digits[0]):
+                out.append(_sig("pay_schedule_inconsistent", "medium",
+                                f"advice number {digits[1]} ({b.document_id}, paid {d2.isoformat()}) is not above "
+                                f"{digits[0]} ({a.document_id}, paid {d1.isoformat()})", None, field="check_number",
+                                expected=f"above {digits[0]}", actual=digits[1]))
+    return out
+
+
 def check_net_pay_deposited(documents: Sequence[DocumentResult]) -> list[Signal]:
     """``net_pay_not_deposited`` (low, ``document_id=None``): pay stubs whose pay date (else
     period end) falls inside a bank statement's period, and none of their net pays is within
@@ -644,6 +773,8 @@ def validate(
         lambda d: check_future_dates(d, today),
         check_period_order,
         check_balance,
+        check_payroll_tax,
+        check_transactions,
         lambda d: check_name(d, lead),
         lambda d: check_stale(d, today, policy),
         lambda d: check_id_expiry(d, lead, today),
@@ -652,6 +783,7 @@ def validate(
     ]
     signals = [s for doc in with_facts for check in per_document for s in check(doc)]
     signals += check_ytd_progression(with_facts)
+    signals += check_pay_schedule(with_facts)
     signals += check_net_pay_deposited(with_facts)
     logger.debug(
         "validation found %d signal(s) over %d document(s) for lead %s",

@@ -73,6 +73,13 @@ FIELD_HINTS: dict[str, str] = {
     "total_credits": "bank statement total deposits/credits",
     "total_debits": "bank statement total withdrawals/debits",
     "deposits": "amounts of individual deposits/credits listed",
+    "transactions": "bank statement rows as printed: {date, description, amount (credits positive, debits "
+                    "negative), balance (running balance on the row, or null)}",
+    "social_security_tax": "Social Security (OASDI) tax withheld: this period on a pay stub, W-2 box 4",
+    "medicare_tax": "Medicare tax withheld: this period on a pay stub, W-2 box 6",
+    "social_security_wages": "W-2 box 3, Social Security wages",
+    "medicare_wages": "W-2 box 5, Medicare wages and tips",
+    "check_number": "pay stub advice or check number",
     "monthly_benefit": "monthly amount of a benefit, voucher, pension or assistance letter",
     "annual_income": "annual income stated (tax form wages, offer letter salary)",
     "id_expiry": "expiry date of an ID document",

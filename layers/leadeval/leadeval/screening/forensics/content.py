@@ -1,0 +1,437 @@
+"""What a PDF page draws, read from its content stream with pypdf (no rendering): fonts and positions of each
+piece of text, filled rectangles, fill colours and text render modes, the CropBox and the annotations.
+
+Checks (each :class:`~leadeval.models.Signal` carries the page, a :data:`~leadeval.models.Box` and, for an
+amount, the field ``amount`` with the expected and the actual font):
+
+- ``opaque_mask_followed_by_text`` (high): a filled rectangle drawn over text already on the page, then new
+  text drawn inside it (Extend Verify's ``OPAQUE_MASK_FOLLOWED_BY_TEXT``): the classic cover-up and retype.
+  A rectangle over earlier text with nothing drawn on it after is medium (a redaction box, or a hidden value).
+- ``mixed_font_amount`` (high): an amount in a font family used by no other text on the page while the
+  page's other amounts share one family (Ocrolus "abnormal fonts"); medium for an amount whose size or
+  baseline differs from every other piece of text on its line (the line's others agreeing).
+- ``invisible_text`` (medium): text drawn with render mode 3 or 7 (invisible; ISO 32000-1 §9.3.6) on a page
+  that draws no image (an invisible OCR layer over a scanned image is normal), or white text not on a
+  darker filled rectangle.
+- ``text_outside_cropbox`` (medium): text whose origin lies outside the page's CropBox (never shown).
+- ``annotation_over_content`` (medium; low for highlights): a markup annotation (FreeText, Square, Circle,
+  Stamp, Ink, Polygon, PolyLine, Line, Caret) on the page, with its box and modification date (Inscribe
+  reports annotation dates); links, form widgets and pop-ups are not findings.
+- ``font_subset_mixed`` (medium): one base font embedded under several subset tags on the same page
+  (``ABCDEF+Arial`` and ``GHIJKL+Arial``): text pasted from several sources. Several tags across different
+  pages are normal (many generators subset per page) and are not a finding.
+
+The positioned lines are also returned (:class:`Line`) for the printed-identifier and arithmetic checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from leadeval.models import Box, Severity, Signal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from pypdf import PdfReader
+
+logger = logging.getLogger(__name__)
+
+#: Pages read for content checks (the first ones: screening documents are short).
+MAX_CONTENT_PAGES = 4
+#: Two pieces of text whose baselines differ by at most this many points are on one line.
+LINE_TOLERANCE_PT = 2.5
+#: An amount's size differing from its line by more than this (points) is a size mismatch.
+SIZE_TOLERANCE_PT = 0.6
+#: Baseline offsets (points) between these bounds, within a line, are a misaligned amount.
+BASELINE_MIN_PT, BASELINE_MAX_PT = 0.6, LINE_TOLERANCE_PT
+
+AMOUNT_RE = re.compile(r"^\(?-?\$?\s?-?\d{1,3}(?:,\d{3})*\.\d{2}\)?-?$")
+_SUBSET_RE = re.compile(r"^([A-Z]{6})\+(.+)$")
+_STYLE_RE = re.compile(r"[-,](bold|italic|oblique|regular|roman|medium|light|semibold|black|bolditalic|"
+                       r"boldoblique|mt|psmt|ps)+$", re.IGNORECASE)
+_MARKUP = {"/FreeText", "/Square", "/Circle", "/Stamp", "/Ink", "/Polygon", "/PolyLine", "/Line", "/Caret"}
+_LOW_MARKUP = {"/Highlight", "/Underline", "/StrikeOut", "/Squiggly", "/Text"}
+
+
+@dataclass
+class Chunk:
+    """One piece of text as drawn: page (1-based), origin in points (PDF user space after the CTM), size in
+    points, base font (subset tag removed), the subset tag, fill colour (grey/RGB/CMYK components),
+    render mode, and its order of drawing on the page."""
+
+    page: int
+    text: str
+    x: float
+    y: float
+    size: float
+    font: str
+    tag: str | None
+    fill: tuple[float, ...]
+    mode: int
+    order: int
+
+    @property
+    def width(self) -> float:
+        """Estimated advance width (points): half the size per character (no font metrics needed)."""
+        return max(1.0, len(self.text) * self.size * 0.5)
+
+    @property
+    def family(self) -> str:
+        """The font family: base font without style suffix (``Helvetica-Bold`` → ``helvetica``)."""
+        return _STYLE_RE.sub("", self.font.lstrip("/")).lower().replace(" ", "")
+
+
+@dataclass
+class Rect:
+    """A filled rectangle: page, corners in points, fill colour, order of drawing."""
+
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    fill: tuple[float, ...]
+    order: int
+
+    def holds(self, x: float, y: float, margin: float = 0.5) -> bool:
+        """True when the point is inside (with ``margin`` points of slack)."""
+        return self.x0 - margin <= x <= self.x1 + margin and self.y0 - margin <= y <= self.y1 + margin
+
+
+@dataclass
+class Line:
+    """Text pieces on one baseline of one page, left to right (``text`` joined with single spaces)."""
+
+    page: int
+    y: float
+    chunks: list[Chunk]
+
+    @property
+    def text(self) -> str:
+        """The line's text, pieces joined by one space."""
+        return " ".join(c.text.strip() for c in self.chunks if c.text.strip())
+
+
+@dataclass
+class PageGeometry:
+    """A page's CropBox (points): left, bottom, right, top; whether it draws an image."""
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+    draws_image: bool = False
+
+    def box(self, x0: float, y0: float, x1: float, y1: float) -> Box:
+        """Points → a :data:`~leadeval.models.Box` (fractions of the CropBox, top-left origin), clamped."""
+        w = max(1e-6, self.right - self.left)
+        h = max(1e-6, self.top - self.bottom)
+
+        def cx(v: float) -> float:
+            return min(1.0, max(0.0, (v - self.left) / w))
+
+        def cy(v: float) -> float:
+            return min(1.0, max(0.0, (self.top - v) / h))
+
+        a, b, c, d = cx(min(x0, x1)), cy(max(y0, y1)), cx(max(x0, x1)), cy(min(y0, y1))
+        return (round(a, 4), round(b, 4), round(c, 4), round(d, 4))
+
+
+@dataclass
+class PageContent:
+    """Everything read from one page."""
+
+    number: int
+    geometry: PageGeometry
+    chunks: list[Chunk] = field(default_factory=list)
+    rects: list[Rect] = field(default_factory=list)
+    fonts: list[str] = field(default_factory=list)  # raw /BaseFont names of the page's font resources
+
+    def lines(self) -> list[Line]:
+        """Chunks grouped by baseline (within :data:`LINE_TOLERANCE_PT`), top to bottom, left to right."""
+        out: list[Line] = []
+        for chunk in sorted((c for c in self.chunks if c.text.strip()), key=lambda c: (-c.y, c.x)):
+            if out and abs(out[-1].y - chunk.y) <= LINE_TOLERANCE_PT:
+                out[-1].chunks.append(chunk)
+            else:
+                out.append(Line(self.number, chunk.y, [chunk]))
+        for line in out:
+            line.chunks.sort(key=lambda c: c.x)
+        return out
+
+
+def _mul(m: list[float], n: list[float]) -> list[float]:
+    """Affine matrix product m × n (PDF order: a b c d e f)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return [a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2, e * a2 + f * c2 + e2,
+            e * b2 + f * d2 + f2]
+
+
+def _fill_of(op: bytes, args: list[Any]) -> tuple[float, ...] | None:
+    try:
+        if op in (b"g", b"rg", b"k"):
+            return tuple(float(a) for a in args)
+        if op in (b"sc", b"scn") and args and all(isinstance(a, int | float) or hasattr(a, "as_numeric")
+                                                   for a in args):
+            return tuple(float(a) for a in args)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def is_white(fill: tuple[float, ...]) -> bool:
+    """True for white in grey (1), RGB (1 1 1) or CMYK (0 0 0 0)."""
+    if len(fill) == 4:
+        return all(v <= 0.02 for v in fill)
+    return bool(fill) and all(v >= 0.98 for v in fill)
+
+
+def read_page(reader: PdfReader, index: int) -> PageContent:
+    """Read page ``index`` (0-based) of ``reader``: its text pieces, filled rectangles, fonts and CropBox.
+
+    Raises whatever pypdf raises on a malformed page (callers skip the page)."""
+    page = reader.pages[index]
+    crop = page.cropbox
+    geometry = PageGeometry(float(crop.left), float(crop.bottom), float(crop.right), float(crop.top))
+    content = PageContent(index + 1, geometry)
+    resources = page.get("/Resources")
+    resources = resources.get_object() if resources is not None else {}
+    fonts = resources.get("/Font") if hasattr(resources, "get") else None
+    fonts = fonts.get_object() if fonts is not None else {}
+    for font in (fonts.values() if hasattr(fonts, "values") else []):
+        base = font.get_object().get("/BaseFont")
+        if base is not None:
+            content.fonts.append(str(base).lstrip("/"))
+    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
+    xobjects = xobjects.get_object() if xobjects is not None else {}
+    images = {str(k) for k, v in (xobjects.items() if hasattr(xobjects, "items") else [])
+              if v.get_object().get("/Subtype") == "/Image"}
+
+    state: dict[str, Any] = {"fill": (0.0,), "mode": 0, "path": [], "order": 0}
+    stack: list[tuple[tuple[float, ...], int]] = []
+
+    def before(op: bytes, args: list[Any], cm: list[float], tm: list[float]) -> None:
+        state["order"] += 1
+        fill = _fill_of(op, args)
+        if fill is not None:
+            state["fill"] = fill
+        elif op == b"q":
+            stack.append((state["fill"], state["mode"]))
+        elif op == b"Q" and stack:
+            state["fill"], state["mode"] = stack.pop()
+        elif op == b"Tr" and args:
+            state["mode"] = int(args[0])
+        elif op == b"re" and len(args) == 4:
+            x, y, w, h = (float(a) for a in args)
+            corners = [(x, y), (x + w, y + h)]
+            pts = [(cm[0] * px + cm[2] * py + cm[4], cm[1] * px + cm[3] * py + cm[5]) for px, py in corners]
+            state["path"].append(pts)
+        elif op in (b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"):
+            for (ax, ay), (bx, by) in state["path"]:
+                content.rects.append(Rect(content.number, min(ax, bx), min(ay, by), max(ax, bx), max(ay, by),
+                                          state["fill"], state["order"]))
+            state["path"] = []
+        elif op in (b"n", b"S", b"s", b"W", b"W*"):
+            state["path"] = [] if op != b"W" and op != b"W*" else state["path"]
+        elif op == b"Do" and args and str(args[0]) in images:
+            geometry.draws_image = True
+
+    def text(t: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if not t or not t.strip():
+            return
+        m = _mul(tm, cm)
+        base = str(font.get("/BaseFont", "")) if font else ""
+        base = base.lstrip("/")
+        tag_match = _SUBSET_RE.match(base)
+        tag, name = (tag_match.group(1), tag_match.group(2)) if tag_match else (None, base)
+        scale = (m[2] ** 2 + m[3] ** 2) ** 0.5 or 1.0
+        content.chunks.append(Chunk(content.number, t.strip(), m[4], m[5], float(size) * scale, name, tag,
+                                    state["fill"], state["mode"], state["order"]))
+
+    page.extract_text(visitor_operand_before=before, visitor_text=text)
+    return content
+
+
+def read_pages(reader: PdfReader, max_pages: int = MAX_CONTENT_PAGES) -> list[PageContent]:
+    """:func:`read_page` for the first ``max_pages`` pages; a page that cannot be read is skipped."""
+    pages = []
+    for index in range(min(len(reader.pages), max_pages)):
+        try:
+            pages.append(read_page(reader, index))
+        except Exception as exc:  # a malformed page holds no finding of its own here
+            logger.debug("content: page %d unreadable (%s)", index + 1, type(exc).__name__)
+    return pages
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _sig(code: str, severity: Severity, evidence: str, document_id: str, page: PageContent, box: Box | None,
+         **extra: str | None) -> Signal:
+    return Signal(code=code, severity=severity, evidence=evidence, document_id=document_id, page=page.number,
+                  box=box, **extra)
+
+
+def _chunk_box(page: PageContent, c: Chunk) -> Box:
+    return page.geometry.box(c.x, c.y - 0.2 * c.size, c.x + c.width, c.y + 0.8 * c.size)
+
+
+def cover_ups(document_id: str, page: PageContent) -> list[Signal]:
+    """``opaque_mask_followed_by_text`` (see the module docstring), one per covering rectangle."""
+    out = []
+    for rect in page.rects:
+        if (rect.x1 - rect.x0) < 3 or (rect.y1 - rect.y0) < 3:
+            continue  # a rule line, not a mask
+        covered = [c for c in page.chunks if c.order < rect.order and rect.holds(c.x + 0.5, c.y + 0.5)
+                   and rect.holds(c.x + min(c.width, rect.x1 - rect.x0) - 1, c.y + 0.5)]
+        if not covered:
+            continue
+        after = [c for c in page.chunks if c.order > rect.order and rect.holds(c.x + 0.5, c.y + 0.5)]
+        box = page.geometry.box(rect.x0, rect.y0, rect.x1, rect.y1)
+        if after:
+            out.append(_sig("opaque_mask_followed_by_text", "high",
+                            f"page {page.number}: a filled box covers text drawn before it "
+                            f"({len(covered)} piece(s)), then {len(after)} piece(s) of text are drawn on it "
+                            f"(now reads {after[0].text!r})", document_id, page, box, field="text",
+                            actual=after[0].text[:40]))
+        else:
+            out.append(_sig("opaque_mask_followed_by_text", "medium",
+                            f"page {page.number}: a filled box covers {len(covered)} piece(s) of text drawn "
+                            "before it", document_id, page, box))
+    return out
+
+
+def _amount_chunks(page: PageContent) -> list[Chunk]:
+    return [c for c in page.chunks if AMOUNT_RE.match(c.text.strip())]
+
+
+def mixed_fonts(document_id: str, page: PageContent) -> list[Signal]:
+    """``mixed_font_amount`` (see the module docstring)."""
+    amounts = _amount_chunks(page)
+    if len(amounts) < 3:
+        return []
+    out: list[Signal] = []
+    families = Counter(c.family for c in page.chunks if c.text.strip())
+    amount_families = Counter(c.family for c in amounts)
+    majority, majority_count = amount_families.most_common(1)[0]
+    for c in amounts:
+        if c.family != majority and families[c.family] <= 2 and majority_count >= 2:
+            out.append(_sig("mixed_font_amount", "high",
+                            f"page {page.number}: the amount {c.text} is set in {c.font} {c.size:.1f}pt, a font "
+                            f"used nowhere else on the page; the other amounts use {majority}",
+                            document_id, page, _chunk_box(page, c), field="amount", expected=majority,
+                            actual=f"{c.font} {c.size:.1f}pt"))
+    flagged = {id(s) for s in out}
+    for line in page.lines():
+        others = [o for o in line.chunks if not AMOUNT_RE.match(o.text.strip())]
+        for c in (x for x in line.chunks if AMOUNT_RE.match(x.text.strip())):
+            if id(c) in flagged or len(line.chunks) < 3:
+                continue
+            peers = [o for o in line.chunks if o is not c]
+            sizes = {round(o.size, 1) for o in peers}
+            ys = [o.y for o in peers]
+            if len(sizes) == 1 and abs(c.size - peers[0].size) > SIZE_TOLERANCE_PT and others:
+                out.append(_sig("mixed_font_amount", "medium",
+                                f"page {page.number}: the amount {c.text} is {c.size:.1f}pt on a line set in "
+                                f"{peers[0].size:.1f}pt", document_id, page, _chunk_box(page, c), field="amount",
+                                expected=f"{peers[0].size:.1f}pt", actual=f"{c.size:.1f}pt"))
+            elif (max(ys) - min(ys) <= 0.2 and BASELINE_MIN_PT <= abs(c.y - ys[0]) <= BASELINE_MAX_PT):
+                out.append(_sig("mixed_font_amount", "medium",
+                                f"page {page.number}: the amount {c.text} sits {abs(c.y - ys[0]):.1f}pt off the "
+                                "baseline of its line", document_id, page, _chunk_box(page, c), field="amount",
+                                expected=f"baseline {ys[0]:.1f}", actual=f"baseline {c.y:.1f}"))
+    return out
+
+
+def hidden_text(document_id: str, page: PageContent) -> list[Signal]:
+    """``invisible_text`` and ``text_outside_cropbox`` (see the module docstring), one of each per page."""
+    out = []
+    words = [c for c in page.chunks if any(ch.isalnum() for ch in c.text)]
+    invisible = [c for c in words if c.mode in (3, 7)]
+    if invisible and not page.geometry.draws_image:
+        c = invisible[0]
+        out.append(_sig("invisible_text", "medium",
+                        f"page {page.number}: {len(invisible)} piece(s) of text drawn invisible (render mode "
+                        f"{c.mode}) on a page with no image, e.g. {c.text[:40]!r}", document_id, page,
+                        _chunk_box(page, c), field="text", actual=c.text[:40]))
+    white = [c for c in words if c.mode not in (3, 7) and is_white(c.fill)
+             and not any(r.order < c.order and not is_white(r.fill) and r.holds(c.x + 0.5, c.y + 0.5)
+                         for r in page.rects)]
+    if white:
+        c = white[0]
+        out.append(_sig("invisible_text", "medium",
+                        f"page {page.number}: {len(white)} piece(s) of white text on a white page, e.g. "
+                        f"{c.text[:40]!r}", document_id, page, _chunk_box(page, c), field="text", actual=c.text[:40]))
+    g = page.geometry
+    outside = [c for c in words if not (g.left - 2 <= c.x <= g.right + 2 and g.bottom - 2 <= c.y <= g.top + 2)]
+    if outside:
+        c = outside[0]
+        out.append(_sig("text_outside_cropbox", "medium",
+                        f"page {page.number}: {len(outside)} piece(s) of text outside the CropBox (never shown), "
+                        f"e.g. {c.text[:40]!r} at ({c.x:.0f}, {c.y:.0f})", document_id, page, None, field="text",
+                        actual=c.text[:40]))
+    return out
+
+
+def subset_tags(document_id: str, page: PageContent) -> list[Signal]:
+    """``font_subset_mixed`` (see the module docstring)."""
+    tags: dict[str, set[str]] = {}
+    for raw in page.fonts:
+        match = _SUBSET_RE.match(raw)
+        if match:
+            tags.setdefault(match.group(2), set()).add(match.group(1))
+    several = {name: sorted(t) for name, t in tags.items() if len(t) > 1}
+    if not several:
+        return []
+    text = "; ".join(f"{name} under {', '.join(t)}" for name, t in sorted(several.items()))
+    return [_sig("font_subset_mixed", "medium",
+                 f"page {page.number}: the same font embedded under several subset tags ({text}): text from "
+                 "several sources", document_id, page, None, field="font", actual=text[:120])]
+
+
+def annotation_signals(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
+    """``annotation_over_content`` (see the module docstring), one per annotation."""
+    out = []
+    for content in pages:
+        try:
+            page = reader.pages[content.number - 1]
+            annots = page.get("/Annots")
+            annots = annots.get_object() if annots is not None else []
+        except Exception:
+            continue
+        for ref in list(annots or [])[:50]:
+            try:
+                annot = ref.get_object()
+                subtype = str(annot.get("/Subtype"))
+            except Exception:
+                continue
+            if subtype not in _MARKUP and subtype not in _LOW_MARKUP:
+                continue
+            severity: Severity = "medium" if subtype in _MARKUP else "low"
+            rect = [float(v) for v in annot.get("/Rect", [0, 0, 0, 0])][:4]
+            box = content.geometry.box(*rect) if len(rect) == 4 else None
+            when = annot.get("/M")
+            out.append(_sig("annotation_over_content", severity,
+                            f"page {content.number}: a {subtype.lstrip('/')} annotation lies over the page"
+                            + (f", modified {str(when)[:40]}" if when else ""), document_id, content, box,
+                            field="annotation", actual=subtype.lstrip("/")))
+    return out
+
+
+def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent] | None = None) -> list[Signal]:
+    """Every check of this module over the first :data:`MAX_CONTENT_PAGES` pages (read here when ``pages``
+    is None). Never raises for a malformed page: a page that cannot be read is skipped."""
+    pages = read_pages(reader) if pages is None else pages
+    out: list[Signal] = []
+    for page in pages:
+        for check in (cover_ups, mixed_fonts, hidden_text, subset_tags):
+            try:
+                out += check(document_id, page)
+            except Exception as exc:  # a check that cannot run on odd content is skipped, never fatal
+                logger.debug("content: %s failed on page %d (%s)", check.__name__, page.number, type(exc).__name__)
+    out += annotation_signals(document_id, reader, pages)
+    return out

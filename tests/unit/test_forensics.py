@@ -1,0 +1,319 @@
+"""Page forensics, identifiers, payroll and statement arithmetic, revisions and reuse (issue 13): each check on
+documents built here (fpdf2 / pypdf, made-up people), its honest edge cases and the evidence it carries."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from leadeval.jobs.records import PriorSubmission
+from leadeval.models import DocumentKind, DocumentResult, ExtractedFacts, Signal, Verdict
+from leadeval.screening.forensics import page_signals
+from leadeval.screening.forensics.arithmetic import (
+    fica_problems,
+    pay_dates_consistent,
+    running_balance_problems,
+    w2_problems,
+)
+from leadeval.screening.forensics.identifiers import aba_checksum_ok, ssn_problem
+from leadeval.screening.forensics.verdict import risk
+from leadeval.screening.fraud import fingerprints_of, identity_hash, name_hash, pdf_signals, with_reuse
+from leadeval_tools import tamper
+
+
+def signals_of(data: bytes) -> list[Signal]:
+    reader = PdfReader(io.BytesIO(data))
+    return [*pdf_signals("d1", data, reader), *page_signals("d1", reader)]
+
+
+def codes(data: bytes) -> list[str]:
+    return sorted({s.code for s in signals_of(data) if s.severity != "low"})
+
+
+def rng() -> random.Random:
+    return random.Random(7)
+
+
+def stub_bytes(**changes: Any) -> bytes:
+    stub = tamper.make_stub(rng(), ("Dana", "Whitfield"), layout=changes.pop("layout", 0))
+    for key, value in changes.items():
+        setattr(stub, key, value)
+    pdf, _ = tamper.draw_stub(stub)
+    return bytes(pdf.output())
+
+
+# --------------------------------------------------------------------------- page content
+
+
+def test_a_clean_stub_in_every_layout_raises_nothing_medium() -> None:
+    """Layout 2 draws white text on a dark header bar: honest white text is not hidden text."""
+    for layout in (0, 1, 2):
+        assert codes(stub_bytes(layout=layout)) == [], layout
+
+
+@pytest.mark.parametrize(("family", "code", "severity"), [
+    ("font_amount", "mixed_font_amount", "high"),
+    ("cover_up", "opaque_mask_followed_by_text", "high"),
+    ("white_text", "invisible_text", "medium"),
+    ("invisible_text", "invisible_text", "medium"),
+    ("outside_cropbox", "text_outside_cropbox", "medium"),
+    ("annotation", "annotation_over_content", "medium"),
+    ("two_sources", "font_subset_mixed", "medium"),
+])
+def test_each_page_check_catches_its_tamper_with_a_page_and_box(family: str, code: str, severity: str) -> None:
+    data = tamper._tampered_stub(family, rng(), ("Dana", "Whitfield"))
+    [signal] = [s for s in signals_of(data) if s.code == code]
+    assert (signal.severity, signal.page, signal.document_id) == (severity, 1, "d1")
+    if code != "text_outside_cropbox" and code != "font_subset_mixed":
+        assert signal.box is not None and all(0 <= v <= 1 for v in signal.box)
+        x0, y0, x1, y1 = signal.box
+        assert x0 <= x1 and y0 <= y1
+
+
+def test_mixed_font_names_the_fonts_and_the_cover_up_the_new_text() -> None:
+    font = next(s for s in signals_of(tamper._tampered_stub("font_amount", rng(), ("A", "B")))
+                if s.code == "mixed_font_amount")
+    assert (font.field, font.expected) == ("amount", "helvetica")
+    assert font.actual is not None and font.actual.split()[0] in ("Courier", "Times-Roman")
+    cover = next(s for s in signals_of(tamper._tampered_stub("cover_up", rng(), ("A", "B")))
+                 if s.code == "opaque_mask_followed_by_text")
+    assert cover.actual is not None and re.fullmatch(r"[\d,]+\.\d\d", cover.actual)
+    assert "then 1 piece(s)" in cover.evidence
+
+
+def test_bold_totals_are_one_family_not_a_mixed_font() -> None:
+    """Total Deductions and Net Pay are Helvetica-Bold, the other amounts Helvetica: one family."""
+    assert "mixed_font_amount" not in codes(stub_bytes())
+
+
+def test_invisible_text_over_a_scanned_image_is_an_ocr_layer_not_a_finding() -> None:
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+    from PIL import Image
+
+    pdf = FPDF(unit="pt")
+    pdf.add_page()
+    image = io.BytesIO()
+    Image.new("RGB", (60, 80), "white").save(image, "PNG")
+    pdf.image(image, x=0, y=0, w=595, h=842)
+    pdf.text_mode = TextMode.INVISIBLE
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(72, 100, "Gross Pay 3,900.00")
+    assert "invisible_text" not in codes(bytes(pdf.output()))
+
+
+def test_per_page_subset_tags_are_benign_but_two_tags_on_one_page_are_not() -> None:
+    """A multi-page statement whose generator subsets fonts per page has a tag per page: no finding."""
+    statement = tamper.make_statement(rng(), ("Dana", "Whitfield"), two_pages=True)
+    data = tamper.tag_fonts(tamper.statement_pdf(statement), "CCCCCC", page_tags=["CCCCCC", "DDDDDD"])
+    assert len(PdfReader(io.BytesIO(data)).pages) == 2
+    assert "font_subset_mixed" not in codes(data)
+    one_page = tamper.paste_from_other_source(stub_bytes(), (100, 100, 40, 6), "9,999.00")
+    [signal] = [s for s in signals_of(one_page) if s.code == "font_subset_mixed"]
+    assert "AAAAAA" in signal.evidence and "BBBBBB" in signal.evidence
+
+
+def test_a_highlight_is_low_and_a_link_is_nothing() -> None:
+    from fpdf import FPDF
+
+    def page(highlight: bool) -> bytes:
+        pdf = FPDF()
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=10)
+        pdf.cell(40, 10, "Net Pay 2,000.00")
+        pdf.link(10, 10, 40, 10, "https://example.com")
+        if highlight:
+            with pdf.highlight("checked"):
+                pdf.cell(40, 10, "2,000.00")
+        return bytes(pdf.output())
+
+    assert [s.code for s in signals_of(page(False)) if s.code == "annotation_over_content"] == []
+    highlighted = [s for s in signals_of(page(True)) if s.code == "annotation_over_content"]
+    assert [s.severity for s in highlighted] == ["low"]
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+@pytest.mark.parametrize(("number", "ok"), [
+    ("011000015", True),   # a Federal Reserve routing number (Boston)
+    ("021000021", True),
+    ("011000016", False),  # check digit off by one
+    ("131000016", False),  # prefix 13 is used by no bank
+    ("12345678", False),
+])
+def test_aba_checksum(number: str, ok: bool) -> None:
+    assert aba_checksum_ok(number) is ok
+
+
+@pytest.mark.parametrize(("ssn", "problem"), [
+    ("123-45-6788", None),
+    ("XXX-XX-1234", None),            # masked
+    ("***-**-1234", None),
+    ("000-00-1234", None),            # zeros as a mask
+    ("XXX-XX-0000", "serial 0000 is never issued"),
+    ("666-12-3456", "area 666 is never issued"),
+    ("912-34-5678", "area 912 is never issued"),
+    ("000-12-3456", "area 000 is never issued"),
+    ("123-00-4567", "group 00 is never issued"),
+    ("078-05-1120", "a well-known specimen number, never a person's"),
+    ("219-09-9999", "a well-known specimen number, never a person's"),
+])
+def test_ssn_problems(ssn: str, problem: str | None) -> None:
+    area, group, serial = ssn.split("-")
+    assert ssn_problem(area, group, serial) == problem
+
+
+def test_identifier_signals_never_repeat_a_full_ssn() -> None:
+    [signal] = [s for s in signals_of(stub_bytes(ssn="666-12-3456")) if s.code == "invalid_ssn"]
+    assert "666-12" not in signal.evidence and signal.actual == "XXX-XX-3456"
+    assert [s.code for s in signals_of(stub_bytes(ein="07-1234567")) if s.code == "invalid_ein"] == ["invalid_ein"]
+    assert [s.code for s in signals_of(stub_bytes(ein="12-3456789")) if s.code == "invalid_ein"] == []
+
+
+# --------------------------------------------------------------------------- payroll tax
+
+
+@pytest.mark.parametrize(("gross", "ss", "medicare", "ytd", "fields"), [
+    ("3900.00", "241.80", "56.55", "15600.00", []),            # the issue's honest stub
+    ("4000.00", "248.00", "58.00", None, []),                 # round but honest amounts
+    ("3900.00", "229.40", "53.65", None, []),                  # $200 pre-tax health premium: both lower
+    ("3900.00", "300.00", "56.55", None, ["social_security_tax"]),  # more than 6.2 %
+    ("5900.00", "241.80", "56.55", None, ["social_security_tax", "medicare_tax"]),  # gross inflated
+    ("3900.00", "241.80", "50.00", None, ["social_security_tax"]),  # SS ÷ Medicare ≠ 6.2 ÷ 1.45
+    ("9000.00", "0.00", "130.50", "180000.00", []),            # past the wage base: no SS
+])
+def test_fica(gross: str, ss: str, medicare: str, ytd: str | None, fields: list[str]) -> None:
+    problems = fica_problems(Decimal(gross), Decimal(ss), Decimal(medicare), Decimal(ytd) if ytd else None)
+    assert [p[0] for p in problems] == fields
+
+
+def test_w2_boxes() -> None:
+    assert w2_problems(2025, Decimal("52000.00"), Decimal("3224.00"), Decimal("52000.00"), Decimal("754.00")) == []
+    # above the 2025 wage base: box 3 capped at $176,100, box 4 = 6.2 % of it; Additional Medicare above $200,000
+    assert w2_problems(2025, Decimal("176100.00"), Decimal("10918.20"), Decimal("250000.00"),
+                       Decimal("4075.00")) == []
+    assert [p[0] for p in w2_problems(2025, Decimal("180000.00"), Decimal("11160.00"), None, None)] == [
+        "social_security_wages", "social_security_tax"]
+    assert w2_problems(2026, Decimal("180000.00"), Decimal("11160.00"), None, None) == []  # 2026 base $184,500
+    assert [p[0] for p in w2_problems(2025, Decimal("52000.00"), Decimal("3624.00"), Decimal("52000.00"),
+                                      Decimal("754.00"))] == ["social_security_tax"]
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def test_running_balance_accepts_unsigned_debits_and_flags_a_break() -> None:
+    rows = [(Decimal("100.00"), Decimal("1100.00")), (Decimal("40.00"), Decimal("1060.00")),  # unsigned debit
+            (Decimal("-10.00"), Decimal("1050.00")), (Decimal("5.00"), Decimal("2000.00"))]
+    assert running_balance_problems(rows, Decimal("1000.00")) == [(3, "$1,055.00 or $1,045.00", "$2,000.00")]
+
+
+def test_statement_rows_on_the_page() -> None:
+    statement = tamper.make_statement(rng(), ("Dana", "Whitfield"), two_pages=False)
+    assert codes(tamper.statement_pdf(statement)) == []
+    statement.balance_override = {2: Decimal("9999.99")}
+    broken = [s for s in signals_of(tamper.statement_pdf(statement)) if s.code == "running_balance_mismatch"]
+    assert broken[0].actual == "$9,999.99" and broken[0].field == "balance" and broken[0].page == 1
+    # the row after the break is checked against the printed (wrong) balance too: one or two findings, never none
+    assert 1 <= len(broken) <= 2
+
+
+def test_same_amount_on_two_days_is_not_a_duplicate_row() -> None:
+    statement = tamper.make_statement(rng(), ("A", "B"), two_pages=False)
+    statement.rows = [(date(2026, 2, 3), "COFFEE HOUSE", Decimal("-4.75")), (date(2026, 2, 4), "COFFEE HOUSE",
+                                                                              Decimal("-4.75"))]
+    assert "duplicate_transaction" not in {s.code for s in signals_of(tamper.statement_pdf(statement))}
+    statement.rows.append((date(2026, 2, 4), "COFFEE HOUSE", Decimal("-4.75")))
+    dup = [s for s in signals_of(tamper.statement_pdf(statement)) if s.code == "duplicate_transaction"]
+    assert [s.severity for s in dup] == ["low"]
+
+
+@pytest.mark.parametrize(("frequency", "first", "second", "ok"), [
+    ("biweekly", date(2026, 1, 2), date(2026, 1, 16), True),
+    ("biweekly", date(2026, 1, 2), date(2026, 1, 30), True),   # one stub missing between
+    ("biweekly", date(2026, 1, 2), date(2026, 1, 23), False),
+    ("semimonthly", date(2026, 1, 15), date(2026, 1, 31), True),
+    ("monthly", date(2026, 1, 31), date(2026, 3, 2), True),
+])
+def test_pay_dates(frequency: str, first: date, second: date, ok: bool) -> None:
+    assert pay_dates_consistent(frequency, first, second) is ok
+
+
+# --------------------------------------------------------------------------- print to PDF, editors
+
+
+def test_print_to_pdf_producer_is_low() -> None:
+    statement = tamper.make_statement(rng(), ("A", "B"), two_pages=False)
+    statement.producer = "Microsoft: Print To PDF"
+    [signal] = [s for s in signals_of(tamper.statement_pdf(statement)) if s.code == "pdf_print_to_pdf"]
+    assert (signal.severity, signal.evidence) == ("low", "Producer: Microsoft: Print To PDF")
+
+
+# --------------------------------------------------------------------------- risk
+
+
+@pytest.mark.parametrize(("severities", "expected"), [
+    ([], (0, "LOW")), (["low"], (10, "LOW")), (["low", "low"], (10, "LOW")), (["medium"], (40, "MEDIUM")),
+    (["medium", "medium", "low"], (45, "MEDIUM")), (["high"], (70, "HIGH")), (["high", "medium"], (75, "HIGH")),
+    (["high"] * 10, (100, "HIGH")), (["medium"] * 10, (69, "MEDIUM")),
+])
+def test_risk_worst_signal_wins(severities: list[Any], expected: tuple[int, str]) -> None:
+    assert risk([Signal(code="x", severity=s, evidence="e") for s in severities]) == expected
+
+
+# --------------------------------------------------------------------------- reuse
+
+
+def stub_result(doc_id: str, sha: str, names: list[str], employer: str = "Acme Logistics LLC") -> DocumentResult:
+    facts = ExtractedFacts(document_kind=DocumentKind.PAY_STUB, names_shown=names, employer=employer,
+                           pay_date=date(2026, 3, 6), gross_pay=Decimal("2500.00"), net_pay=Decimal("2000.00"))
+    return DocumentResult(document_id=doc_id, verdict=Verdict.CLEAN, reason="facts extracted", facts=facts,
+                          sha256=sha)
+
+
+def test_identity_hash_ignores_legal_suffixes_and_needs_enough_facts() -> None:
+    a = identity_hash(stub_result("a", "1", [], "Acme Logistics LLC").facts)
+    b = identity_hash(stub_result("b", "2", [], "ACME LOGISTICS").facts)
+    assert a is not None and a == b and a.startswith("identity:")
+    assert identity_hash(ExtractedFacts(document_kind=DocumentKind.PAY_STUB, gross_pay=Decimal("1"))) is None
+    assert identity_hash(ExtractedFacts(document_kind=DocumentKind.GOVERNMENT_ID)) is None
+
+
+def test_reuse_by_identity_both_ways_with_the_name_match_stated() -> None:
+    """Jane's stub, re-exported (another file hash), comes from Morgan: Morgan goes to review; when Jane applies
+    after Morgan, Jane goes to review too, and the reason says the printed name is hers."""
+    index: list[PriorSubmission] = []
+
+    def lookup(hashes: list[str]) -> list[PriorSubmission]:
+        return [p for p in index if p.file_sha256 in hashes]
+
+    first = with_reuse([stub_result("m1", "sha-morgan", ["Jane Doe"])], "Morgan", "Reyes", lookup)
+    assert first[0].signals == []
+    index += fingerprints_of(first, "Morgan", "Reyes")
+    assert {p.name_hash for p in index} == {name_hash("Morgan", "Reyes")} and len(index) == 2  # file + identity
+
+    [jane] = with_reuse([stub_result("j1", "sha-jane", ["Jane Doe"])], "Jane", "Doe", lookup)
+    [signal] = jane.signals
+    assert (signal.code, signal.severity, signal.field) == ("document_reused", "medium", "identity")
+    assert signal.evidence == ("also submitted by another applicant: a document stating the same employer, date "
+                               "and amounts came with 1 other applicant name; the name printed on the document "
+                               "matches this applicant")
+    again = with_reuse([stub_result("j2", "sha-jane", ["Jane Doe"])], "Jane", "Doe", lookup)
+    assert again[0].signals[0].evidence.endswith("matches this applicant")
+    index += fingerprints_of(again, "Jane", "Doe")  # reused files are indexed too: no first-come advantage
+    [morgan_again] = with_reuse([stub_result("m2", "sha-jane", ["Jane Doe"])], "Morgan", "Reyes", lookup)
+    assert morgan_again.signals[0].evidence.startswith("also submitted by another applicant: the same file")
+    assert morgan_again.signals[0].evidence.endswith("does not match this applicant")
+
+
+def test_unreadable_documents_are_not_indexed() -> None:
+    unread = DocumentResult(document_id="u", verdict=Verdict.UNREADABLE, reason="corrupt", sha256="x")
+    assert fingerprints_of([unread], "A", "B") == []
