@@ -53,11 +53,11 @@ def _demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": "us-east-1"})
         result = CliRunner().invoke(app, ["demo", "--timeout", "300"])
-        assert result.exit_code == 0, result.output
-        yield DemoRun(folder / "leadeval.db", folder / "documents", folder / "reports", result.output)
-    finally:
+    finally:  # at once, not at the session's end: the local run's defaults must not reach later tests
         os.environ.clear()
         os.environ.update(saved)
+    assert result.exit_code == 0, result.output
+    yield DemoRun(folder / "leadeval.db", folder / "documents", folder / "reports", result.output)
 
 
 def _chromium_missing() -> str | None:
