@@ -406,6 +406,20 @@ def test_stale_document(
     assert all(s.severity == "low" for s in signals)
 
 
+def test_a_stale_tax_forms_reason_states_the_tax_form_limit() -> None:
+    """The reason's standard is the limit of that document's kind (a tax form's 456 days), not the pay stub's."""
+    from leadeval.screening.scoring import assess
+
+    policy = ScoringPolicy()
+    w2 = doc(kind=DocumentKind.TAX_FORM, document_date=TODAY - timedelta(days=800), annual_income=Decimal("60000"))
+    (signal,) = check_stale(w2, TODAY, policy)
+    assert (signal.field, signal.expected, signal.actual) == (
+        "document_date", f"tax form at most {policy.max_tax_form_age_days} days old", "800 days old")
+    lead = Lead(id="lead_1", site_id="site_1", first_name="A", last_name="B", monthly_rent=Decimal("1000"))
+    reason = next(r for r in assess(lead, [w2], today=TODAY, policy=policy).reasons if r.code == "stale_document")
+    assert reason.standard == f"tax form at most {policy.max_tax_form_age_days} days old"
+
+
 @pytest.mark.parametrize(
     ("expiry", "move_in", "expected"),
     [

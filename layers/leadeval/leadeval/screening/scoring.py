@@ -571,7 +571,9 @@ def signal_text(code: str) -> tuple[str, str]:
 
 def _signal_reason(signal: Signal, points: int, labels: dict[str, str], policy: ScoringPolicy) -> Reason:
     title, standard = signal_text(signal.code)
-    if signal.code == "stale_document":
+    if signal.code == "stale_document" and signal.expected:
+        standard = signal.expected  # the limit of that document's kind (a tax form's is not a pay stub's)
+    elif signal.code == "stale_document":
         standard = (
             f"pay stubs at most {policy.max_pay_stub_age_days} days old, bank statements at most "
             f"{policy.max_statement_age_days} days old"

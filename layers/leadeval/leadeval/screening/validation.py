@@ -521,6 +521,8 @@ def check_stale(doc: DocumentResult, today: date, policy: ScoringPolicy) -> list
             f"{kinds.label(kind)} dated {on.isoformat()} is {(today - on).days} days old "
             f"(policy: at most {limit})",
             doc.document_id,
+            field="document_date", expected=f"{kinds.label(kind)} at most {limit} days old",
+            actual=f"{(today - on).days} days old",
         )
     ]
 
