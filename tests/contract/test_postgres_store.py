@@ -137,7 +137,8 @@ def test_a_sweep_skips_rows_locked_by_an_uncommitted_claim_instead_of_waiting(st
 
 def test_claim_order_parses_both_timestamp_formats(store: PostgresJobStore, dsn: str) -> None:
     # As raw strings '2026-01-31 23:00:00' < '2026-01-31T22:00:00.000Z' (' ' sorts before 'T'); as
-    # instants 22:00Z comes first, and 23:30+01:00 (22:30Z) in between.
+    # instants 22:00Z comes first, and 23:30+01:00 (22:30Z) in between; 23:00 is after the sweep's 22:45,
+    # so it is admitted as requested at 22:45 (never later than now) and comes last.
     store.create_lead(Lead(id="lead-1", site_id="site-1", first_name="A", last_name="B",
                            monthly_rent=1500))
     rows = [("late", "2026-01-31 23:00:00"), ("early", "2026-01-31T22:00:00.000Z"),
@@ -149,7 +150,7 @@ def test_claim_order_parses_both_timestamp_formats(store: PostgresJobStore, dsn:
                          (job_id, requested_at, requested_at, requested_at))
     outcome = store.sweep(now=datetime(2026, 1, 31, 22, 45, tzinfo=UTC), limit=10, lease_seconds=60,
                           rescue_after_seconds=3600)
-    assert [j.id for j in outcome.claimed] == ["early", "middle"]
+    assert [j.id for j in outcome.claimed] == ["early", "middle", "late"]
 
 
 # --------------------------------------------------------------------------- connection and errors

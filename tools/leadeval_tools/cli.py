@@ -523,8 +523,9 @@ def process_jobs(
     from leadeval_tools.local import LocalRuntime
 
     env = _local_env()
-    _require_database(_settings())
-    _refuse_if_paused()
+    settings = _settings()
+    _refuse_if_paused()  # first: a paused runtime is what the operator needs to hear
+    _require_database(settings)
     with LocalRuntime(env) as runtime:
         services = runtime.services
         assert services is not None
