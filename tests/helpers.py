@@ -91,3 +91,27 @@ def leave_in_flight(store: Any, job_id: str, *, lease_until: datetime, claims: i
         "leadeval_requested_at = COALESCE(leadeval_requested_at, requested_at), leadeval_claims = :claims, "
         "leadeval_lease_expires_at = :lease, started_at = requested_at WHERE id = :id",
         {"id": job_id, "claims": claims, "lease": format_ts(lease_until)})])
+
+
+def demo_in(work: Path) -> str:
+    """Run `leadeval demo` (what `make run` runs) once in ``work`` with the embedded defaults, restoring the
+    environment and the working directory afterwards. Returns its output; asserts it succeeded."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from leadeval_tools.cli import app
+
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    os.chdir(work)
+    for name in ("LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    try:
+        result = CliRunner().invoke(app, ["demo"])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+    assert result.exit_code == 0, result.output
+    return result.output

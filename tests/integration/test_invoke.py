@@ -13,6 +13,7 @@ from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.models import JobStatus
 from leadeval_tools.cli import app
 from leadeval_tools.invoke import FunctionSpec, function_spec, invocation_environment, overlay_env_vars
+from tests.helpers import demo_in
 
 pytestmark = pytest.mark.slow
 
@@ -24,18 +25,7 @@ EVENTS = ROOT / "events"
 def _after_make_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working directory where `leadeval demo` (what `make run` runs) has run once."""
     work = tmp_path_factory.mktemp("invoke")
-    saved_env, saved_cwd = dict(os.environ), Path.cwd()
-    os.chdir(work)
-    for name in ("LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    try:
-        result = CliRunner().invoke(app, ["demo"])
-        assert result.exit_code == 0, result.output
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        os.chdir(saved_cwd)
+    demo_in(work)
     return work
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from leadeval.ports import DEAD_LETTERED_AT_ATTRIBUTE
 from leadeval_tools.cli import app
+from tests.helpers import demo_in
 
 pytestmark = pytest.mark.slow
 
@@ -122,18 +123,7 @@ def test_pause_and_resume_need_local_without_a_worker_function(monkeypatch: pyte
 @pytest.fixture(name="after_demo", scope="module")
 def _after_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("console")
-    saved_env, saved_cwd = dict(os.environ), Path.cwd()
-    os.chdir(work)
-    for name in ("LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    try:
-        result = CliRunner().invoke(app, ["demo"])
-        assert result.exit_code == 0, result.output
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        os.chdir(saved_cwd)
+    demo_in(work)
     return work
 
 
