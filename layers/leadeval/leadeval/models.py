@@ -374,6 +374,9 @@ class Extraction(BaseModel):
     #: Facts were read but cannot be relied on (OCR'd figures that no arithmetic or second reader
     #: confirmed): the document is ``undetermined``, never ``clean``, and ``note`` says why.
     undetermined: bool = False
+    #: Findings of the reading itself about the document (two readers that disagree,
+    #: :mod:`leadeval.screening.crosscheck`); added to the document's forensic signals.
+    signals: list[Signal] = Field(default_factory=list)
 
 
 Severity = Literal["low", "medium", "high"]

@@ -350,7 +350,8 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             verdict=Verdict.CLEAN if extraction.facts and not extraction.undetermined else Verdict.UNDETERMINED,
             reason="facts extracted" if extraction.facts and not extraction.undetermined
             else (extraction.note or "no facts extracted"),
-            facts=extraction.facts, signals=list(p.signals), evidence=extraction.evidence)
+            facts=extraction.facts, signals=[*p.signals, *extraction.signals],
+            evidence=extraction.evidence)
 
     ordered = [results[d.id] for d in documents]
     if all(r.verdict == Verdict.UNREADABLE for r in ordered):

@@ -522,6 +522,10 @@ _SIGNAL_TEXT: dict[str, tuple[str, str]] = {
         "The same file was submitted before with a different applicant name",
         "a file not submitted earlier under another name",
     ),
+    "readers_disagree": (
+        "The figure a program reads differs from the figure printed on the page (OCR of the rendered page)",
+        "the text layer (or the vision model's answer) and the OCR of the page agree on each key figure",
+    ),
 }
 
 

@@ -87,6 +87,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from leadeval.errors import DocumentUnreadable
 from leadeval.models import (
     DocumentKind,
     ExtractedFacts,
@@ -95,8 +96,10 @@ from leadeval.models import (
     ModelUsage,
     PageLayout,
     PreparedDocument,
+    Signal,
 )
 from leadeval.ports import PageReader
+from leadeval.screening.crosscheck import CHECKED_AMOUNTS, Reading, confirm_agreed, cross_check
 from leadeval.screening.kinds import KINDS
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
 from leadeval.screening.mrz import find_mrz
@@ -363,14 +366,62 @@ class OfflineVisionModel:
             return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
                               usage=ModelUsage())
         facts, evidence = read_document(text, document.layout)
+        signals: list[Signal] = []
+        note: str | None = None
+        if self.ocr is not None and document.image_count:
+            first = Reading("text layer", facts, evidence, layout_text(document.layout).text if document.layout
+                            else text)
+            evidence, signals, note = self.cross_check(document, first, _figure_pages(evidence))
         logger.info(
             "offline model: extracted",
             extra={"document_id": document.document_id, "kind": facts.document_kind.value,
                    "fields": len(facts.model_dump(exclude_defaults=True)),
-                   "certain": sum(e.certain for e in evidence.values())},
+                   "certain": sum(e.certain for e in evidence.values()), "signals": len(signals)},
         )
         return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage(),
-                          evidence=evidence)
+                          evidence=evidence, signals=signals, note=note)
+
+    def cross_check(self, document: PreparedDocument, first: Reading,
+                    pages: Sequence[int]) -> tuple[dict[str, FieldEvidence], list[Signal], str | None]:
+        """OCR the rendered ``pages`` (1-based; within the per-document and per-job caps) and compare their
+        figures with ``first`` (:func:`leadeval.screening.crosscheck.cross_check`).
+
+        Returns:
+            ``(evidence, signals, note)``: ``first``'s evidence with the fields OCR agrees on made certain,
+            the disagreements as signals, and a note when a cap or a page that failed to render left pages
+            unread (None otherwise).
+        Raises:
+            Nothing of its own; a page the engine cannot decode is left out (DocumentUnreadable is logged).
+        """
+        assert self.ocr is not None
+        wanted = list(dict.fromkeys(p for p in pages if 1 <= p <= max(1, document.page_count)))[
+            : max(0, self.ocr_pages_per_document)]
+        allowed = max(0, min(len(wanted), self._job_pages_left))
+        self._job_pages_left -= allowed
+        note = None
+        if allowed < len(pages):
+            cap = "LEADEVAL_OCR_PAGES_PER_JOB" if allowed < len(wanted) else "LEADEVAL_OCR_PAGES_PER_DOCUMENT"
+            limit = self.ocr_pages_per_job if allowed < len(wanted) else self.ocr_pages_per_document
+            note = f"cross-check by OCR: {allowed} of {len(pages)} page(s) read, OCR page cap reached ({cap}={limit})"
+        layouts: list[PageLayout] = []
+        for number in wanted[:allowed]:
+            image = document.page_image(number - 1)
+            if image is None:
+                continue
+            try:
+                layouts.append(self.ocr.read(image, number))
+            except DocumentUnreadable as exc:
+                logger.warning("offline model: cross-check page not OCR'd",
+                               extra={"document_id": document.document_id, "page": number, "error": exc.code})
+        if not any(layout.words for layout in layouts):
+            return dict(first.evidence), [], note
+        ocr_facts, ocr_evidence = read_document(None, layouts)
+        second = Reading("OCR", ocr_facts, ocr_evidence, layout_text(layouts).text)
+        outcome = cross_check(document.document_id, first, second)
+        logger.info("offline model: cross-checked by OCR", extra={
+            "document_id": document.document_id, "pages": len(layouts), "compared": len(outcome.compared),
+            "agreed": len(outcome.agreed), "signals": len(outcome.signals)})
+        return confirm_agreed(first.evidence, ocr_evidence, outcome.agreed), outcome.signals, note
 
     def _extract_ocr(self, document: PreparedDocument) -> Extraction:
         """OCR the document's page images (within the caps), read the lines by position, parse a passport or
@@ -408,6 +459,13 @@ class OfflineVisionModel:
             "words": sum(len(layout.words) for layout in layouts), "unconfirmed": len(unconfirmed)})
         return Extraction(facts=facts, note="; ".join(notes) or None, model=MODEL_NAME,
                           model_version=MODEL_VERSION, evidence=evidence, undetermined=bool(unconfirmed))
+
+
+def _figure_pages(evidence: dict[str, FieldEvidence]) -> list[int]:
+    """The pages (1-based) where the checked figures were read, in page order; page 1 when none is located."""
+    pages = sorted({e.page for name, e in evidence.items() if e.page and (name in CHECKED_AMOUNTS
+                                                                          or name.startswith("names_shown["))})
+    return pages or [1]
 
 
 def read_document(text: str | None, layout: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
