@@ -73,8 +73,14 @@ that value, as pypdf often puts a table cell on its own line):
   rates without cents, ids and years are not read as money, nor are figures followed by "%",
   "hours"/"hrs" or "/hr".
 
-Limits: one text is one document (a packet of several documents is read as the first kind it
-matches); texts longer than :data:`MAX_TEXT_CHARS` are read up to that length.
+Packets: a text layer whose pages are of different kinds is split into one part per run of pages of a kind
+(:func:`packet_parts`, :mod:`leadeval.screening.packets`); ``facts`` are the first part's and
+``Extraction.parts`` holds every part's. Cross-check: with an OCR engine, a text layer's key figures are
+compared with the OCR of the page they are printed on (:meth:`OfflineVisionModel.cross_check`,
+:mod:`leadeval.screening.crosscheck`).
+
+Limits: page images read by OCR are one document (not split); texts longer than :data:`MAX_TEXT_CHARS` are
+read up to that length.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ from leadeval.errors import DocumentUnreadable
 from leadeval.models import (
     DocumentKind,
     ExtractedFacts,
+    ExtractedPart,
     Extraction,
     FieldEvidence,
     ModelUsage,
@@ -103,6 +110,7 @@ from leadeval.screening.crosscheck import CHECKED_AMOUNTS, Reading, confirm_agre
 from leadeval.screening.kinds import KINDS
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
 from leadeval.screening.mrz import find_mrz
+from leadeval.screening.packets import PagePart, split_pages
 
 logger = logging.getLogger(__name__)
 
@@ -365,12 +373,16 @@ class OfflineVisionModel:
             logger.info("offline model: no text layer", extra={"document_id": document.document_id})
             return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
                               usage=ModelUsage())
-        facts, evidence = read_document(text, document.layout)
+        parts = packet_parts(text)
+        layout = document.layout
+        if len(parts) > 1:  # a packet: ``facts`` are the first part's, every part is in ``parts``
+            text, layout = _part_pages(document, parts[0])
+        facts, evidence = read_document(text, layout)
+        read_parts = [_read_part(document, part) for part in parts[1:]]
         signals: list[Signal] = []
         note: str | None = None
         if self.ocr is not None and document.image_count:
-            first = Reading("text layer", facts, evidence, layout_text(document.layout).text if document.layout
-                            else text)
+            first = Reading("text layer", facts, evidence, layout_text(layout).text if layout else text)
             evidence, signals, note = self.cross_check(document, first, _figure_pages(evidence))
         logger.info(
             "offline model: extracted",
@@ -378,8 +390,14 @@ class OfflineVisionModel:
                    "fields": len(facts.model_dump(exclude_defaults=True)),
                    "certain": sum(e.certain for e in evidence.values()), "signals": len(signals)},
         )
+        if read_parts:
+            head = parts[0]
+            read_parts.insert(0, ExtractedPart(first_page=head.first_page, last_page=head.last_page, facts=facts,
+                                               evidence=evidence))
+            logger.info("offline model: packet", extra={"document_id": document.document_id,
+                                                        "parts": [p.kind.value for p in parts]})
         return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage(),
-                          evidence=evidence, signals=signals, note=note)
+                          evidence=evidence, signals=signals, note=note, parts=read_parts)
 
     def cross_check(self, document: PreparedDocument, first: Reading,
                     pages: Sequence[int]) -> tuple[dict[str, FieldEvidence], list[Signal], str | None]:
@@ -459,6 +477,28 @@ class OfflineVisionModel:
             "words": sum(len(layout.words) for layout in layouts), "unconfirmed": len(unconfirmed)})
         return Extraction(facts=facts, note="; ".join(notes) or None, model=MODEL_NAME,
                           model_version=MODEL_VERSION, evidence=evidence, undetermined=bool(unconfirmed))
+
+
+def packet_parts(text: str) -> list[PagePart]:
+    """The logical documents of a text layer whose pages (separated by form feeds) are of different kinds: each
+    page classified on its own (:func:`classify`), then :func:`leadeval.screening.packets.split_pages`. One part
+    (or none) means the file is one document."""
+    pages = text[:MAX_TEXT_CHARS].split("\f")
+    if len(pages) < 2:
+        return []
+    return split_pages([classify(_normalise(page)) if page.strip() else _K.OTHER for page in pages])
+
+
+def _read_part(document: PreparedDocument, part: PagePart) -> ExtractedPart:
+    """What one part of a packet states, read from its pages only."""
+    facts, evidence = read_document(*_part_pages(document, part))
+    return ExtractedPart(first_page=part.first_page, last_page=part.last_page, facts=facts, evidence=evidence)
+
+
+def _part_pages(document: PreparedDocument, part: PagePart) -> tuple[str, list[PageLayout]]:
+    """One part of a packet: its pages' text (form feeds between pages) and their positioned words."""
+    text = "\f".join((document.text or "").split("\f")[part.first_page - 1: part.last_page])
+    return text, [page for page in document.layout if page.page in part.pages]
 
 
 def _figure_pages(evidence: dict[str, FieldEvidence]) -> list[int]:
