@@ -138,6 +138,8 @@ def test_sam_translation_keeps_the_dashboard() -> None:
         for key in ("CodeUri", "ContentUri"):
             if key in resource.get("Properties", {}):
                 resource["Properties"][key] = "s3://bucket/" + resource["Properties"][key].strip("/")
+        if resource.get("Properties", {}).get("PackageType") == "Image":  # what `sam build` fills in
+            resource["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         out = translator.transform(sam, {}, _Policies())

@@ -150,7 +150,11 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
     major, minor = pinned.split(".")[:2]
     runtime = f"python{major}.{minor}"
     function_globals = template["Globals"]["Function"]
-    assert function_globals["Runtime"] == runtime
+    # Runtime and Layers are per zip function (a container-image worker may have neither; see WorkerPackageType).
+    zip_functions = ("SweepFunction", "WorkerFunction")
+    assert "Runtime" not in function_globals and "Layers" not in function_globals
+    for name in zip_functions:
+        assert template["Resources"][name]["Properties"]["Runtime"] == runtime
     layer = template["Resources"]["LeadevalLayer"]
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
     # Built by layers/leadeval/Makefile (compiled bytecode); the Makefile refuses any Python but the runtime's.
@@ -159,7 +163,8 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
     assert layer["Properties"]["ContentUri"] == "layers/leadeval/"
     # The layer's native wheels (pydantic-core, pypdfium2, Pillow) must match the functions' CPU.
     assert layer["Metadata"]["BuildArchitecture"] == function_globals["Architectures"][0] == "arm64"
-    assert function_globals["Layers"] == [{"Ref": "LeadevalLayer"}]
+    for name in zip_functions:
+        assert template["Resources"][name]["Properties"]["Layers"] == [{"Ref": "LeadevalLayer"}]
     assert function_globals["Tracing"] == "Active"
 
 
@@ -350,7 +355,8 @@ def test_no_wildcard_resources_in_template_policies(template: dict[str, Any]) ->
     ("Leadeval", "JobsRescued", ("service", "leadeval"), "Sum"),
     ("Leadeval", "ConfigurationErrors", ("service", "leadeval"), "Sum"),
     ("Leadeval", "InfrastructureErrors", ("service", "leadeval"), "Sum"),
-    ("AWS/Lambda", "Errors", ("FunctionName", {"Ref": "WorkerFunction"}), "Sum"),
+    ("AWS/Lambda", "Errors", ("FunctionName", {"Fn::If": ["WorkerIsImage", {"Ref": "WorkerImageFunction"},
+                                                          {"Ref": "WorkerFunction"}]}), "Sum"),
 ])
 def test_alarm_exists(template: dict[str, Any], namespace: str, metric: str, dimension: tuple[str, Any],
                       statistic: str) -> None:
@@ -398,14 +404,126 @@ def test_outputs(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     event_name, _ = _worker_sqs_event(template)
     # SAM names the generated AWS::Lambda::EventSourceMapping <FunctionLogicalId><EventLogicalId>.
-    assert outputs["WorkerEventSourceMapping"]["Value"] == {"Ref": f"WorkerFunction{event_name}"}
+    # ... of whichever worker WorkerPackageType selects.
+    assert outputs["WorkerEventSourceMapping"]["Value"] == {"Fn::If": [
+        "WorkerIsImage", {"Ref": f"WorkerImageFunction{event_name}"}, {"Ref": f"WorkerFunction{event_name}"}]}
     expected = {
         "JobsQueueUrl": {"Ref": "JobsQueue"}, "JobsQueueArn": {"Fn::GetAtt": ["JobsQueue", "Arn"]},
         "JobsDLQUrl": {"Ref": "JobsDLQ"}, "JobsDLQArn": {"Fn::GetAtt": ["JobsDLQ", "Arn"]},
-        "SweepFunctionName": {"Ref": "SweepFunction"}, "WorkerFunctionName": {"Ref": "WorkerFunction"},
+        "SweepFunctionName": {"Ref": "SweepFunction"},
+        "WorkerFunctionName": {"Fn::If": ["WorkerIsImage", {"Ref": "WorkerImageFunction"}, {"Ref": "WorkerFunction"}]},
         "IdempotencyTableName": {"Ref": "IdempotencyTable"}, "LeadevalLayerArn": {"Ref": "LeadevalLayer"},
     }
     assert {name: outputs[name]["Value"] for name in expected} == expected
+
+
+# --------------------------------------------------------------------------- WorkerPackageType: Zip | Image
+
+
+def _chosen(template: dict[str, Any], package_type: str, node: Any) -> Any:
+    """``node`` with every ``Fn::If`` on the worker conditions resolved for ``package_type``."""
+    image = package_type == "Image"
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] in ("WorkerIsImage", "WorkerIsZip"):
+            condition, then, otherwise = node["Fn::If"]
+            wanted = image if condition == "WorkerIsImage" else not image
+            return _chosen(template, package_type, then if wanted else otherwise)
+        return {key: _chosen(template, package_type, value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_chosen(template, package_type, value) for value in node]
+    return node
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids named by Ref, GetAtt and Sub (``${Name}`` / ``${Name.Attr}``) anywhere in ``node``."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _references(value)
+    return found
+
+
+@pytest.mark.parametrize("package_type", ["Zip", "Image"])
+def test_worker_package_type_keeps_every_reference_valid(template: dict[str, Any], package_type: str) -> None:
+    parameter = template["Parameters"]["WorkerPackageType"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("Zip", ["Zip", "Image"])
+    image = package_type == "Image"
+    conditions = {"WorkerIsImage": image, "WorkerIsZip": not image}
+    present = {name for name, resource in template["Resources"].items()
+               if conditions.get(resource.get("Condition", ""), True)}
+    worker = "WorkerImageFunction" if image else "WorkerFunction"
+    assert {"WorkerFunction", "WorkerImageFunction"} & present == {worker}
+    # SAM's generated resources of the present functions (<FunctionLogicalId><EventLogicalId>).
+    generated = {f"{name}{event}" for name in present
+                 for event in (template["Resources"][name].get("Properties", {}).get("Events") or {})}
+    known = present | generated | set(template["Parameters"]) | {"AWS::Partition", "AWS::Region", "AWS::AccountId",
+                                                                 "AWS::NoValue", "AWS::StackName", "AWS::URLSuffix"}
+    for section in ("Resources", "Outputs"):
+        for name, body in template[section].items():
+            if section == "Resources" and name not in present:
+                continue
+            missing = _references(_chosen(template, package_type, body)) - known
+            assert not missing, f"{name} references {missing} with WorkerPackageType={package_type}"
+    alarm = _chosen(template, package_type, template["Resources"]["WorkerErrorsAlarm"]["Properties"]["Dimensions"])
+    assert alarm == [{"Name": "FunctionName", "Value": {"Ref": worker}}]
+
+
+def test_the_image_worker_is_the_zip_worker_with_ocr_and_the_memory_it_needs(template: dict[str, Any]) -> None:
+    zipped, image = _props(template, "WorkerFunction"), _props(template, "WorkerImageFunction")
+    assert image["PackageType"] == "Image"
+    assert not {"Runtime", "Handler", "Layers", "CodeUri"} & set(image)  # SAM refuses them on an image
+    for key in ("Timeout", "Events", "Policies", "LoggingConfig"):
+        assert image[key] == zipped[key], key
+    # OCR peaks near 1 GB over the worker's own use (docs/benchmarks.md): twice the zip worker's memory.
+    assert image["MemorySize"] == 2048 >= 2 * zipped["MemorySize"]
+    ocr = image["Environment"]["Variables"]
+    assert int(ocr["LEADEVAL_OCR_PAGES_PER_DOCUMENT"]) > 0 and int(ocr["LEADEVAL_OCR_PAGES_PER_JOB"]) > 0
+    metadata = template["Resources"]["WorkerImageFunction"]["Metadata"]
+    assert (ROOT / metadata["DockerContext"] / metadata["Dockerfile"]).is_file()
+    dockerfile = (ROOT / metadata["Dockerfile"]).read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12-arm64" in dockerfile and 'CMD ["app.lambda_handler"]' in dockerfile
+
+
+@pytest.mark.parametrize("package_type", ["Zip", "Image"])
+def test_sam_translation_with_either_worker(package_type: str) -> None:
+    """The SAM translator (skipped when absent) accepts the template with either WorkerPackageType."""
+    translator = pytest.importorskip("samtranslator.translator.transform")
+    yaml_helper = pytest.importorskip("samtranslator.yaml_helper")
+
+    class _Policies:
+        def load(self) -> dict[str, str]:
+            names = ["service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess",
+                     "service-role/AWSLambdaSQSQueueExecutionRole"]
+            return {name.split("/")[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
+
+    sam = yaml_helper.yaml_parse(TEMPLATE_PATH.read_text())
+    for resource in sam["Resources"].values():  # what `sam build` + `sam package` do
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://bucket/" + props[key].strip("/")
+        if props.get("PackageType") == "Image":
+            props["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        out = translator.transform(sam, {"WorkerPackageType": package_type}, _Policies())
+    resources = out["Resources"]
+    image = resources["WorkerImageFunction"]
+    assert (image["Condition"], resources["WorkerFunction"]["Condition"]) == ("WorkerIsImage", "WorkerIsZip")
+    assert image["Properties"]["PackageType"] == "Image" and "Runtime" not in image["Properties"]
+    assert image["Properties"]["MemorySize"] == 2048
+    assert resources["WorkerImageFunctionJobs"]["Condition"] == "WorkerIsImage"
+    assert resources["WorkerFunctionJobs"]["Condition"] == "WorkerIsZip"
 
 
 def test_sam_translation_generates_the_referenced_resources() -> None:
@@ -424,6 +542,8 @@ def test_sam_translation_generates_the_referenced_resources() -> None:
         for key in ("CodeUri", "ContentUri"):
             if key in resource.get("Properties", {}):
                 resource["Properties"][key] = "s3://bucket/" + resource["Properties"][key].strip("/")
+        if resource.get("Properties", {}).get("PackageType") == "Image":  # and `sam build` to an image
+            resource["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         out = translator.transform(sam, {}, _Policies())

@@ -383,6 +383,16 @@ class ModelUsage(BaseModel):
                           completion_tokens=self.completion_tokens + other.completion_tokens)
 
 
+class ExtractedPart(BaseModel):
+    """One logical document of a multi-page packet (:mod:`leadeval.screening.packets`): its pages (1-based,
+    inclusive) and what they state."""
+
+    first_page: int = Field(ge=1)
+    last_page: int = Field(ge=1)
+    facts: ExtractedFacts
+    evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
+
+
 class Extraction(BaseModel):
     """The outcome of asking a :class:`~leadeval.ports.VisionModel` about one document.
 
@@ -401,6 +411,12 @@ class Extraction(BaseModel):
     #: Facts were read but cannot be relied on (OCR'd figures that no arithmetic or second reader
     #: confirmed): the document is ``undetermined``, never ``clean``, and ``note`` says why.
     undetermined: bool = False
+    #: Findings of the reading itself about the document (two readers that disagree,
+    #: :mod:`leadeval.screening.crosscheck`); added to the document's forensic signals.
+    signals: list[Signal] = Field(default_factory=list)
+    #: A packet of several documents (pages of different kinds): every logical document with its pages, the
+    #: first one being the one ``facts`` describes; empty for a file that is one document.
+    parts: list[ExtractedPart] = Field(default_factory=list)
 
 
 Severity = Literal["low", "medium", "high"]
@@ -642,6 +658,11 @@ class DocumentResult(BaseModel):
     #: Document risk 0–100 and its status (the worst signal wins); None when not assessed.
     risk_score: int | None = Field(default=None, ge=0, le=100)
     risk_status: Literal["LOW", "MEDIUM", "HIGH"] | None = None
+    #: The pages (1-based, inclusive) this result describes when its file is a packet of several documents.
+    pages: tuple[int, int] | None = None
+    #: For the second and later documents of a packet: the ``lead_documents.id`` of the file they are part of
+    #: (their own ``document_id`` is that id + ``#pages-A-B``).
+    part_of: str | None = None
 
 
 class Reason(BaseModel):

@@ -98,6 +98,11 @@ class MeteredModel:
             metrics.add_metric(name="AiCompletionTokens", unit=MetricUnit.Count, value=usage.completion_tokens)
         return extraction
 
+    def for_job(self) -> MeteredModel:
+        """The model for one job (its ``for_job`` when it has per-job budgets), still metered."""
+        inner = getattr(self.model, "for_job", None)
+        return MeteredModel(inner()) if callable(inner) else self
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
 

@@ -278,16 +278,30 @@ def make_document_store(settings: Settings) -> DocumentStore:
 
 def make_vision_model(settings: Settings, *, model_id: str | None = None) -> VisionModel:
     """The vision model for ``settings.model_url`` (Workers AI: ``model_id`` instead of the configured
-    model when given)."""
+    model when given). With OCR on (the ``ocr`` extra installed and both OCR page caps > 0) a Workers AI or
+    OpenAI-compatible model's answers are cross-checked against the OCR of the first page
+    (:class:`~leadeval.adapters.ai.crosschecked.OcrCrossCheckedModel`)."""
     spec = settings.model
-    if spec.kind == "offline":
-        from leadeval.adapters.ai.offline import OfflineVisionModel
-        from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available
+    from leadeval.adapters.ai.offline import OfflineVisionModel
+    from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available
 
-        use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
-        return OfflineVisionModel(RapidOcrReader() if use_ocr else None,
-                                  ocr_pages_per_document=settings.ocr_pages_per_document,
-                                  ocr_pages_per_job=settings.ocr_pages_per_job)
+    use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
+    offline = OfflineVisionModel(RapidOcrReader() if use_ocr else None,
+                                 ocr_pages_per_document=settings.ocr_pages_per_document,
+                                 ocr_pages_per_job=settings.ocr_pages_per_job)
+    if spec.kind == "offline":
+        return offline
+    model = _remote_model(settings, model_id)
+    if offline.ocr is None:
+        return model
+    from leadeval.adapters.ai.crosschecked import OcrCrossCheckedModel
+
+    return cast(VisionModel, OcrCrossCheckedModel(model, offline))  # its answers cross-checked by OCR
+
+
+def _remote_model(settings: Settings, model_id: str | None) -> VisionModel:
+    """Workers AI or the OpenAI-compatible endpoint of ``settings.model_url``."""
+    spec = settings.model
     if spec.kind == "workers-ai":
         from leadeval.adapters.ai.workers_ai import WorkersAIVisionModel
 

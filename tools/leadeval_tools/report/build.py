@@ -249,7 +249,7 @@ def _pages(store: OperatorStore, documents: DocumentStore | None, job: Job, resu
     rows: dict[str, LeadDocument] = {d.id: d for d in store.job_documents(job.id)}
     max_bytes = (limits or DocumentLimits()).max_bytes
     for result in results:
-        row = rows.get(result.document_id)
+        row = rows.get(result.part_of or result.document_id)  # a packet's later part: its file's pages
         if row is None:
             out[result.document_id] = Thumbnails([], 0, "no picture: the document is no longer stored")
             continue

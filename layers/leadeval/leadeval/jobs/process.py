@@ -324,6 +324,7 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
          requested_model=choice.requested, model_honoured=choice.honoured)
     _log(job.id, "Calling AI evaluation...", model=model.name, documents=len(prepared))
     extractions: list[Extraction] = []
+    parts: dict[str, list[DocumentResult]] = {}
     for doc in accepted:
         p = prepared.get(doc.id)
         if p is None:
@@ -342,9 +343,15 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
             verdict=Verdict.CLEAN if extraction.facts and not extraction.undetermined else Verdict.UNDETERMINED,
             reason="facts extracted" if extraction.facts and not extraction.undetermined
             else (extraction.note or "no facts extracted"),
-            facts=extraction.facts, signals=list(p.signals), evidence=extraction.evidence)
+            facts=extraction.facts, signals=[*p.signals, *extraction.signals],
+            evidence=extraction.evidence)
+        if len(extraction.parts) > 1:
+            parts[doc.id] = _packet_parts(results[doc.id], extraction)
+            results[doc.id] = results[doc.id].model_copy(
+                update={"pages": (extraction.parts[0].first_page, extraction.parts[0].last_page)})
 
-    ordered = [results[d.id] for d in documents]
+    # A packet's later documents follow the file they are part of.
+    ordered = [r for d in documents for r in (results[d.id], *parts.get(d.id, ()))]
     if all(r.verdict == Verdict.UNREADABLE for r in ordered):
         reasons = "; ".join(sorted({r.reason for r in ordered}))
         raise DocumentUnreadable(f"no document could be used ({len(ordered)} unreadable: {reasons})")
@@ -380,6 +387,21 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
          score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
     return evaluation
+
+
+def _packet_parts(result: DocumentResult, extraction: Extraction) -> list[DocumentResult]:
+    """The second and later logical documents of a packet (``extraction.parts[1:]``), each its own result:
+    id ``<file id>#pages-A-B``, ``part_of`` the file's id, its pages, kind and facts. The file's forensic
+    signals and hash stay on the file's own result."""
+    out: list[DocumentResult] = []
+    for part in extraction.parts[1:]:
+        undetermined = extraction.undetermined
+        out.append(result.model_copy(update={
+            "document_id": f"{result.document_id}#pages-{part.first_page}-{part.last_page}",
+            "part_of": result.document_id, "pages": (part.first_page, part.last_page),
+            "kind": part.facts.document_kind, "facts": part.facts, "evidence": part.evidence, "signals": [],
+            "sha256": None, "verdict": Verdict.UNDETERMINED if undetermined else Verdict.CLEAN}))
+    return out
 
 
 def site_policy(site_id: str, policy_json: str | None) -> ScoringPolicy | None:

@@ -560,6 +560,10 @@ _SIGNAL_TEXT: dict[str, tuple[str, str]] = {
         "Pay periods, pay dates or advice numbers do not follow one schedule",
         "periods that fit the pay frequency, pay dates whole periods apart, advice numbers increasing",
     ),
+    "readers_disagree": (
+        "The figure a program reads differs from the figure printed on the page (OCR of the rendered page)",
+        "the text layer (or the vision model's answer) and the OCR of the page agree on each key figure",
+    ),
 }
 
 

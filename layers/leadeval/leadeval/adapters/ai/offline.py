@@ -73,8 +73,14 @@ that value, as pypdf often puts a table cell on its own line):
   rates without cents, ids and years are not read as money, nor are figures followed by "%",
   "hours"/"hrs" or "/hr".
 
-Limits: one text is one document (a packet of several documents is read as the first kind it
-matches); texts longer than :data:`MAX_TEXT_CHARS` are read up to that length.
+Packets: a text layer whose pages are of different kinds is split into one part per run of pages of a kind
+(:func:`packet_parts`, :mod:`leadeval.screening.packets`); ``facts`` are the first part's and
+``Extraction.parts`` holds every part's. Cross-check: with an OCR engine, a text layer's key figures are
+compared with the OCR of the page they are printed on (:meth:`OfflineVisionModel.cross_check`,
+:mod:`leadeval.screening.crosscheck`).
+
+Limits: page images read by OCR are one document (not split); texts longer than :data:`MAX_TEXT_CHARS` are
+read up to that length.
 """
 
 from __future__ import annotations
@@ -87,19 +93,24 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from leadeval.errors import DocumentUnreadable
 from leadeval.models import (
     DocumentKind,
     ExtractedFacts,
+    ExtractedPart,
     Extraction,
     FieldEvidence,
     ModelUsage,
     PageLayout,
     PreparedDocument,
+    Signal,
 )
 from leadeval.ports import PageReader
+from leadeval.screening.crosscheck import CHECKED_AMOUNTS, Reading, confirm_agreed, cross_check
 from leadeval.screening.kinds import KINDS
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
 from leadeval.screening.mrz import find_mrz
+from leadeval.screening.packets import PagePart, split_pages
 
 logger = logging.getLogger(__name__)
 
@@ -362,15 +373,73 @@ class OfflineVisionModel:
             logger.info("offline model: no text layer", extra={"document_id": document.document_id})
             return Extraction(facts=None, note=NEEDS_VISION_NOTE, model=MODEL_NAME, model_version=MODEL_VERSION,
                               usage=ModelUsage())
-        facts, evidence = read_document(text, document.layout)
+        parts = packet_parts(text)
+        layout = document.layout
+        if len(parts) > 1:  # a packet: ``facts`` are the first part's, every part is in ``parts``
+            text, layout = _part_pages(document, parts[0])
+        facts, evidence = read_document(text, layout)
+        read_parts = [_read_part(document, part) for part in parts[1:]]
+        signals: list[Signal] = []
+        note: str | None = None
+        if self.ocr is not None and document.image_count:
+            first = Reading("text layer", facts, evidence, layout_text(layout).text if layout else text)
+            evidence, signals, note = self.cross_check(document, first, _figure_pages(evidence))
         logger.info(
             "offline model: extracted",
             extra={"document_id": document.document_id, "kind": facts.document_kind.value,
                    "fields": len(facts.model_dump(exclude_defaults=True)),
-                   "certain": sum(e.certain for e in evidence.values())},
+                   "certain": sum(e.certain for e in evidence.values()), "signals": len(signals)},
         )
+        if read_parts:
+            head = parts[0]
+            read_parts.insert(0, ExtractedPart(first_page=head.first_page, last_page=head.last_page, facts=facts,
+                                               evidence=evidence))
+            logger.info("offline model: packet", extra={"document_id": document.document_id,
+                                                        "parts": [p.kind.value for p in parts]})
         return Extraction(facts=facts, model=MODEL_NAME, model_version=MODEL_VERSION, usage=ModelUsage(),
-                          evidence=evidence)
+                          evidence=evidence, signals=signals, note=note, parts=read_parts)
+
+    def cross_check(self, document: PreparedDocument, first: Reading,
+                    pages: Sequence[int]) -> tuple[dict[str, FieldEvidence], list[Signal], str | None]:
+        """OCR the rendered ``pages`` (1-based; within the per-document and per-job caps) and compare their
+        figures with ``first`` (:func:`leadeval.screening.crosscheck.cross_check`).
+
+        Returns:
+            ``(evidence, signals, note)``: ``first``'s evidence with the fields OCR agrees on made certain,
+            the disagreements as signals, and a note when a cap or a page that failed to render left pages
+            unread (None otherwise).
+        Raises:
+            Nothing of its own; a page the engine cannot decode is left out (DocumentUnreadable is logged).
+        """
+        assert self.ocr is not None
+        wanted = list(dict.fromkeys(p for p in pages if 1 <= p <= max(1, document.page_count)))[
+            : max(0, self.ocr_pages_per_document)]
+        allowed = max(0, min(len(wanted), self._job_pages_left))
+        self._job_pages_left -= allowed
+        note = None
+        if allowed < len(pages):
+            cap = "LEADEVAL_OCR_PAGES_PER_JOB" if allowed < len(wanted) else "LEADEVAL_OCR_PAGES_PER_DOCUMENT"
+            limit = self.ocr_pages_per_job if allowed < len(wanted) else self.ocr_pages_per_document
+            note = f"cross-check by OCR: {allowed} of {len(pages)} page(s) read, OCR page cap reached ({cap}={limit})"
+        layouts: list[PageLayout] = []
+        for number in wanted[:allowed]:
+            image = document.page_image(number - 1)
+            if image is None:
+                continue
+            try:
+                layouts.append(self.ocr.read(image, number))
+            except DocumentUnreadable as exc:
+                logger.warning("offline model: cross-check page not OCR'd",
+                               extra={"document_id": document.document_id, "page": number, "error": exc.code})
+        if not any(layout.words for layout in layouts):
+            return dict(first.evidence), [], note
+        ocr_facts, ocr_evidence = read_document(None, layouts)
+        second = Reading("OCR", ocr_facts, ocr_evidence, layout_text(layouts).text)
+        outcome = cross_check(document.document_id, first, second)
+        logger.info("offline model: cross-checked by OCR", extra={
+            "document_id": document.document_id, "pages": len(layouts), "compared": len(outcome.compared),
+            "agreed": len(outcome.agreed), "signals": len(outcome.signals)})
+        return confirm_agreed(first.evidence, ocr_evidence, outcome.agreed), outcome.signals, note
 
     def _extract_ocr(self, document: PreparedDocument) -> Extraction:
         """OCR the document's page images (within the caps), read the lines by position, parse a passport or
@@ -408,6 +477,35 @@ class OfflineVisionModel:
             "words": sum(len(layout.words) for layout in layouts), "unconfirmed": len(unconfirmed)})
         return Extraction(facts=facts, note="; ".join(notes) or None, model=MODEL_NAME,
                           model_version=MODEL_VERSION, evidence=evidence, undetermined=bool(unconfirmed))
+
+
+def packet_parts(text: str) -> list[PagePart]:
+    """The logical documents of a text layer whose pages (separated by form feeds) are of different kinds: each
+    page classified on its own (:func:`classify`), then :func:`leadeval.screening.packets.split_pages`. One part
+    (or none) means the file is one document."""
+    pages = text[:MAX_TEXT_CHARS].split("\f")
+    if len(pages) < 2:
+        return []
+    return split_pages([classify(_normalise(page)) if page.strip() else _K.OTHER for page in pages])
+
+
+def _read_part(document: PreparedDocument, part: PagePart) -> ExtractedPart:
+    """What one part of a packet states, read from its pages only."""
+    facts, evidence = read_document(*_part_pages(document, part))
+    return ExtractedPart(first_page=part.first_page, last_page=part.last_page, facts=facts, evidence=evidence)
+
+
+def _part_pages(document: PreparedDocument, part: PagePart) -> tuple[str, list[PageLayout]]:
+    """One part of a packet: its pages' text (form feeds between pages) and their positioned words."""
+    text = "\f".join((document.text or "").split("\f")[part.first_page - 1: part.last_page])
+    return text, [page for page in document.layout if page.page in part.pages]
+
+
+def _figure_pages(evidence: dict[str, FieldEvidence]) -> list[int]:
+    """The pages (1-based) where the checked figures were read, in page order; page 1 when none is located."""
+    pages = sorted({e.page for name, e in evidence.items() if e.page and (name in CHECKED_AMOUNTS
+                                                                          or name.startswith("names_shown["))})
+    return pages or [1]
 
 
 def read_document(text: str | None, layout: Sequence[PageLayout]) -> tuple[ExtractedFacts, dict[str, FieldEvidence]]:
