@@ -150,6 +150,13 @@ def test_without_an_engine_or_past_the_caps_no_page_is_ocrd_and_the_cap_is_named
     assert second.note is not None and "LEADEVAL_OCR_PAGES_PER_JOB=1" in second.note
     off = OfflineVisionModel(reader, ocr_pages_per_document=0)
     assert off.extract(_text_pdf()).signals == [] and reader.pages == [1]
+    unchecked = OfflineVisionModel(reader, crosscheck_pages_per_job=0)  # the setting's default: no OCR of text PDFs
+    assert unchecked.extract(_text_pdf()).signals == [] and reader.pages == [1]
+    budget = OfflineVisionModel(reader, crosscheck_pages_per_job=1).for_job()
+    assert len(budget.extract(_text_pdf()).signals) == 1
+    spent = budget.extract(_text_pdf())
+    assert reader.pages == [1, 1] and spent.note is not None
+    assert "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB=1" in spent.note
 
 
 @pytest.mark.parametrize(("printed", "signals"), [("2,500.00", 0), ("2,800.00", 1)])
@@ -169,13 +176,21 @@ def test_a_vision_models_answer_is_cross_checked_with_ocr(printed: str, signals:
         assert (extraction.signals[0].severity, extraction.signals[0].actual) == ("medium", "2,800.00")
 
 
-def test_wiring_cross_checks_a_vision_model_only_when_ocr_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wiring_cross_checks_a_vision_model_only_when_ocr_and_the_cross_check_are_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from leadeval.config import Settings
     from leadeval.wiring import make_vision_model
 
     monkeypatch.setattr("leadeval.adapters.ocr.rapid.ocr_available", lambda: True)
-    env = {"LEADEVAL_MODEL_URL": "openai+http://localhost:11434/v1?model=llava", "LEADEVAL_OCR_PAGES_PER_DOCUMENT": "2"}
+    env = {"LEADEVAL_MODEL_URL": "openai+http://localhost:11434/v1?model=llava",
+           "LEADEVAL_OCR_PAGES_PER_DOCUMENT": "2", "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB": "3"}
     wrapped = make_vision_model(Settings.from_env(env))
     assert isinstance(wrapped, OcrCrossCheckedModel) and wrapped.reader.ocr_pages_per_document == 2
+    assert wrapped.reader.crosscheck_pages_per_job == 3
     off = make_vision_model(Settings.from_env({**env, "LEADEVAL_OCR_PAGES_PER_DOCUMENT": "0"}))
     assert not isinstance(off, OcrCrossCheckedModel) and off.name == wrapped.name
+    default = make_vision_model(Settings.from_env({k: v for k, v in env.items()
+                                                   if k != "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB"}))
+    assert not isinstance(default, OcrCrossCheckedModel)  # off unless configured: it costs seconds a page
+    offline = make_vision_model(Settings.from_env({"LEADEVAL_OCR_PAGES_PER_DOCUMENT": "2"}))
+    assert offline.crosscheck_pages_per_job == 0  # type: ignore[attr-defined]

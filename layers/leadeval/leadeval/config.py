@@ -195,6 +195,9 @@ _INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
     # OCR of page images by the offline reader (when rapidocr is installed); 0 pages turns it off
     "ocr_pages_per_document": ("LEADEVAL_OCR_PAGES_PER_DOCUMENT", 3, 0, 30),
     "ocr_pages_per_job": ("LEADEVAL_OCR_PAGES_PER_JOB", 8, 0, 300),
+    # of those, pages per job OCR'd to cross-check a text layer or a vision model's answer (0 = off: it costs
+    # about 4-6 CPU-seconds a page, so only the container-image worker turns it on by default)
+    "ocr_crosscheck_pages_per_job": ("LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB", 0, 0, 300),
 }
 
 
@@ -236,6 +239,7 @@ class Settings(BaseModel):
     fetch_concurrency: int = 8
     ocr_pages_per_document: int = 3
     ocr_pages_per_job: int = 8
+    ocr_crosscheck_pages_per_job: int = 0
     model_allowlist: tuple[str, ...] = ()
     secrets: dict[str, str] = {}
     secret_parameters: dict[str, str] = {}

@@ -279,7 +279,8 @@ def make_document_store(settings: Settings) -> DocumentStore:
 def make_vision_model(settings: Settings, *, model_id: str | None = None) -> VisionModel:
     """The vision model for ``settings.model_url`` (Workers AI: ``model_id`` instead of the configured
     model when given). With OCR on (the ``ocr`` extra installed and both OCR page caps > 0) a Workers AI or
-    OpenAI-compatible model's answers are cross-checked against the OCR of the first page
+    OpenAI-compatible model's answers are cross-checked against the OCR of the first page when
+    ``LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB`` > 0
     (:class:`~leadeval.adapters.ai.crosschecked.OcrCrossCheckedModel`)."""
     spec = settings.model
     from leadeval.adapters.ai.offline import OfflineVisionModel
@@ -288,11 +289,12 @@ def make_vision_model(settings: Settings, *, model_id: str | None = None) -> Vis
     use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
     offline = OfflineVisionModel(RapidOcrReader() if use_ocr else None,
                                  ocr_pages_per_document=settings.ocr_pages_per_document,
-                                 ocr_pages_per_job=settings.ocr_pages_per_job)
+                                 ocr_pages_per_job=settings.ocr_pages_per_job,
+                                 crosscheck_pages_per_job=settings.ocr_crosscheck_pages_per_job)
     if spec.kind == "offline":
         return offline
     model = _remote_model(settings, model_id)
-    if offline.ocr is None:
+    if offline.ocr is None or settings.ocr_crosscheck_pages_per_job == 0:
         return model
     from leadeval.adapters.ai.crosschecked import OcrCrossCheckedModel
 

@@ -343,6 +343,8 @@ class OfflineVisionModel:
             photos); None = such documents get "needs a vision model".
         ocr_pages_per_document: pages OCR'd per document at most (the first ones rendered).
         ocr_pages_per_job: pages OCR'd per job at most (:meth:`for_job` starts a job's count).
+        crosscheck_pages_per_job: of those, pages OCR'd per job to cross-check a text layer or a vision model's
+            answer (:meth:`cross_check`; about 4–6 CPU-seconds a page); 0 turns the cross-check off.
     A cap that stops a page from being read is named in the extraction's note (and so in the document's
     reason).
     """
@@ -350,16 +352,19 @@ class OfflineVisionModel:
     name = MODEL_NAME
 
     def __init__(self, ocr: PageReader | None = None, *, ocr_pages_per_document: int = 3,
-                 ocr_pages_per_job: int = 8) -> None:
+                 ocr_pages_per_job: int = 8, crosscheck_pages_per_job: int = 8) -> None:
         self.ocr = ocr
         self.ocr_pages_per_document = ocr_pages_per_document
         self.ocr_pages_per_job = ocr_pages_per_job
+        self.crosscheck_pages_per_job = crosscheck_pages_per_job
         self._job_pages_left = ocr_pages_per_job
+        self._crosscheck_pages_left = crosscheck_pages_per_job
 
     def for_job(self) -> OfflineVisionModel:
-        """A reader for one job: the same engine, with that job's OCR page count starting at zero."""
+        """A reader for one job: the same engine, with that job's OCR page counts starting at zero."""
         return OfflineVisionModel(self.ocr, ocr_pages_per_document=self.ocr_pages_per_document,
-                                  ocr_pages_per_job=self.ocr_pages_per_job)
+                                  ocr_pages_per_job=self.ocr_pages_per_job,
+                                  crosscheck_pages_per_job=self.crosscheck_pages_per_job)
 
     def extract(self, document: PreparedDocument) -> Extraction:
         """Facts stated in the document's text layer, read by position when its words' boxes are known
@@ -381,7 +386,7 @@ class OfflineVisionModel:
         read_parts = [_read_part(document, part) for part in parts[1:]]
         signals: list[Signal] = []
         note: str | None = None
-        if self.ocr is not None and document.image_count:
+        if self.ocr is not None and document.image_count and self.crosscheck_pages_per_job > 0:
             first = Reading("text layer", facts, evidence, layout_text(layout).text if layout else text)
             evidence, signals, note = self.cross_check(document, first, _figure_pages(evidence))
         logger.info(
@@ -414,12 +419,16 @@ class OfflineVisionModel:
         assert self.ocr is not None
         wanted = list(dict.fromkeys(p for p in pages if 1 <= p <= max(1, document.page_count)))[
             : max(0, self.ocr_pages_per_document)]
-        allowed = max(0, min(len(wanted), self._job_pages_left))
+        allowed = max(0, min(len(wanted), self._job_pages_left, self._crosscheck_pages_left))
         self._job_pages_left -= allowed
+        self._crosscheck_pages_left -= allowed
         note = None
         if allowed < len(pages):
-            cap = "LEADEVAL_OCR_PAGES_PER_JOB" if allowed < len(wanted) else "LEADEVAL_OCR_PAGES_PER_DOCUMENT"
-            limit = self.ocr_pages_per_job if allowed < len(wanted) else self.ocr_pages_per_document
+            cap, limit = "LEADEVAL_OCR_PAGES_PER_DOCUMENT", self.ocr_pages_per_document
+            if allowed < len(wanted) and self._crosscheck_pages_left <= 0:
+                cap, limit = "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB", self.crosscheck_pages_per_job
+            elif allowed < len(wanted):
+                cap, limit = "LEADEVAL_OCR_PAGES_PER_JOB", self.ocr_pages_per_job
             note = f"cross-check by OCR: {allowed} of {len(pages)} page(s) read, OCR page cap reached ({cap}={limit})"
         layouts: list[PageLayout] = []
         for number in wanted[:allowed]:
