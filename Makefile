@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv run test lint bench bench-hostile bench-forensics bench-accuracy image-requirements lock clean browser report-screenshots
+.PHONY: venv run test lint bench bench-hostile bench-forensics bench-throughput bench-accuracy image-requirements lock clean browser report-screenshots invoke-sweep invoke-worker
 
 venv: $(STAMP)
 
@@ -55,6 +55,11 @@ bench: venv
 ## bench-forensics: the tamper benchmark: detection per family, clean false positives, time per page (docs/benchmarks.md)
 bench-forensics: venv
 	$(BIN)/python scripts/bench_forensics.py
+
+## bench-throughput: 10,000 jobs, 4 worker processes and the sweep on one Cloudflare token through the shared
+## DynamoDB bucket (moto server) against a D1 fake enforcing 1,200 requests / 5 min; clock x5 (~15 min)
+bench-throughput: venv
+	$(BIN)/python scripts/bench_throughput.py
 
 ## bench-hostile: peak memory and time of `leadeval evaluate` on each hostile upload (docs/benchmarks.md)
 bench-hostile: venv

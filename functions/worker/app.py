@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# Powertools' batch utility is imported before pydantic (leadeval's models): imported after it, the utility
+# loads all of Powertools' pydantic parser models (its batch/types.py checks sys.modules), which the worker
+# never uses. The sweep does not load it at all.
+import aws_lambda_powertools.utilities.batch  # noqa: F401
+
 from leadeval.handlers import handle_worker
 from leadeval.observability import logger, metrics, tracer
 from leadeval.wiring import current

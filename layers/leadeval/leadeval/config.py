@@ -205,7 +205,7 @@ class Settings(BaseModel):
     """All settings. Build with :meth:`from_env`; fields mirror the variables in ``_INT_SETTINGS``
     and the URLs above. Durations in seconds, sizes in bytes."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     database_url: str = "sqlite:///.leadeval/leadeval.db"
     documents_url: str = "file:.leadeval/documents"

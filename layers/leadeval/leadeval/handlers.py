@@ -13,11 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
 from leadeval.errors import ConfigurationError, LeadevalError
@@ -32,6 +27,10 @@ from leadeval.timeutil import parse_ts
 from leadeval.wiring import NotFinal, Wiring
 
 if TYPE_CHECKING:
+    # Imported where the worker uses them (handle_worker): the sweep never loads Powertools' batch and
+    # idempotency utilities nor its event data classes (docs/benchmarks.md, "Worker cold import").
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = logging.getLogger(__name__)
@@ -117,6 +116,9 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
     Raises:
         WorkerBatchFailed: every record of the batch failed for an infrastructure reason (logged at ERROR).
     """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     ctx = wiring.process_context()
     if ctx.on_configuration_error is None:
         ctx.on_configuration_error = _count_configuration_error
@@ -212,6 +214,8 @@ CLAIM_AHEAD_MARGIN_MS = 5_000
 
 def _parsed_records(event: Any) -> list[tuple[JobMessage, datetime | None] | None]:
     """Each record's message and ``SentTimestamp``, in order; None for a body that is not a job message."""
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     records = event.get("Records") if isinstance(event, dict) else None
     parsed: list[tuple[JobMessage, datetime | None] | None] = []
     for raw in records if isinstance(records, list) else []:
@@ -295,6 +299,8 @@ def _infrastructure_failure(exc: Exception) -> RedeliverLater:
     store's (queue errors are tagged where the queue is called), a Powertools idempotency error the idempotency
     store's, and anything else an unexpected exception of the worker.
     """
+    from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError as IdempotencyError
+
     if isinstance(exc, RedeliverLater):
         return exc
     fields = failure_fields(exc)

@@ -29,7 +29,15 @@ def to_cents(amount: Decimal | float | int | None) -> int | None:
     return int((Decimal(str(amount)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-class _Row(BaseModel):
+class _Model(BaseModel):
+    """Base of every leadeval model: its validator and serializer are built on first use, not when the class
+    is defined (pydantic's ``defer_build``), so importing this module builds no schema and a Lambda loads only
+    the schemas its invocations use (docs/benchmarks.md, "Worker cold import")."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Row(_Model):
     """Base for database rows: tolerant of every timestamp format the application may write.
 
     Required timestamps must parse (:func:`~leadeval.timeutil.parse_ts`); an optional one that does not
@@ -189,7 +197,7 @@ MAX_GENERATION = 2**31 - 1
 _MessageId = Annotated[str, Field(pattern=ID_PATTERN, strict=True)]
 
 
-class JobMessage(BaseModel):
+class JobMessage(_Model):
     """The SQS message body: identifiers only, never personal data (the DLQ keeps it 14 days).
 
     Validation is the poison filter: ids must match :data:`ID_PATTERN` and ``generation`` must be a JSON
@@ -311,7 +319,7 @@ class DocumentKind(StrEnum):
     OTHER = "other"  #: not a screening document (a photo, a book, an unrelated form)
 
 
-class Transaction(BaseModel):
+class Transaction(_Model):
     """One row of a bank statement's transaction list, as printed.
 
     ``amount`` is signed US dollars (credits positive, debits negative); ``balance`` the running balance
@@ -326,7 +334,7 @@ class Transaction(BaseModel):
     balance: Decimal | None = None
 
 
-class ExtractedFacts(BaseModel):
+class ExtractedFacts(_Model):
     """What one document states, as extracted (by the vision model or the offline reader).
 
     Strict: unknown fields are rejected, so a model answer that invents keys fails validation
@@ -372,7 +380,7 @@ class ExtractedFacts(BaseModel):
     tampering_signals: list[str] = Field(default_factory=list)
 
 
-class ModelUsage(BaseModel):
+class ModelUsage(_Model):
     """Token usage reported by a model for one request (0 when the backend reports none)."""
 
     prompt_tokens: int = 0
@@ -383,7 +391,7 @@ class ModelUsage(BaseModel):
                           completion_tokens=self.completion_tokens + other.completion_tokens)
 
 
-class ExtractedPart(BaseModel):
+class ExtractedPart(_Model):
     """One logical document of a multi-page packet (:mod:`leadeval.screening.packets`): its pages (1-based,
     inclusive) and what they state."""
 
@@ -393,7 +401,7 @@ class ExtractedPart(BaseModel):
     evidence: dict[str, FieldEvidence] = Field(default_factory=dict)
 
 
-class Extraction(BaseModel):
+class Extraction(_Model):
     """The outcome of asking a :class:`~leadeval.ports.VisionModel` about one document.
 
     ``facts`` is None when the model could not read it; ``note`` then says why (for example
@@ -432,7 +440,7 @@ Box = tuple[float, float, float, float]
 ReadHow = Literal["text_layer", "ocr", "model", "derived"]
 
 
-class FieldEvidence(BaseModel):
+class FieldEvidence(_Model):
     """Where one extracted value came from and how far it can be trusted.
 
     ``certain`` is set by the reader: True only for a value located on the page (a text-layer token
@@ -449,7 +457,7 @@ class FieldEvidence(BaseModel):
     box: Box | None = None
 
 
-class Signal(BaseModel):
+class Signal(_Model):
     """A named finding about a document or the application, with evidence (no document text
     beyond the figure or field concerned).
 
@@ -640,7 +648,7 @@ class PageImages(Sequence[bytes]):
         return f"PageImages(pages={list(self.pages)}, {state})"
 
 
-class DocumentResult(BaseModel):
+class DocumentResult(_Model):
     """The per-document outcome stored with the evaluation."""
 
     document_id: str
@@ -665,7 +673,7 @@ class DocumentResult(BaseModel):
     part_of: str | None = None
 
 
-class Reason(BaseModel):
+class Reason(_Model):
     """A plain-language reason: what was found, the data used, and the standard that would have
     been needed for a better result (HUD 2024 screening guidance: never conclusory)."""
 
@@ -680,7 +688,7 @@ Label = Literal["A", "B", "C", "D"]
 Recommendation = Literal["approve", "review", "decline"]
 
 
-class Evaluation(BaseModel):
+class Evaluation(_Model):
     """A saved evaluation: the application's ``lead_ai_evaluations`` row and leadeval's details beside it
     (``leadeval_evaluations``).
 
