@@ -804,3 +804,18 @@ def test_model_tampering_text_cannot_raise_a_score() -> None:
     assert [(f.code, f.severity) for f in result.flags] == [("model_tampering_observation", "medium")]
     assert (result.score, result.recommendation) == (90, "review")
     assert result.documents[0].verdict == Verdict.CLEAN
+
+
+def test_a_pay_stub_older_than_the_policy_allows_shows_no_income_today() -> None:
+    """A stub 340 days old (limit 60) is listed as not counted, with its age; one 20 days old counts. Without a
+    date to measure, the rule does not apply."""
+    from datetime import timedelta
+
+    old = stub("doc_old", "5000.00", "monthly", pay_date=TODAY - timedelta(days=340))
+    fresh = stub("doc_new", "5000.00", "monthly", pay_date=TODAY - timedelta(days=20), employer="Beta LLC")
+    breakdown = income_breakdown([old, fresh], today=TODAY, max_pay_stub_age_days=60)
+    assert [item.document_ids for item in breakdown.items] == [("doc_new",)]
+    (excluded,) = breakdown.exclusions
+    assert excluded.document_id == "doc_old" and "340 days ago" in excluded.detail and "(60 days)" in excluded.detail
+    undated = income_breakdown([stub("doc_x", "5000.00", "monthly")], today=TODAY, max_pay_stub_age_days=60)
+    assert [item.document_ids for item in undated.items] == [("doc_x",)]

@@ -170,7 +170,7 @@ def _factor_text(frequency: str) -> str:
 
 def income_breakdown(
     documents: Sequence[DocumentResult], *, voucher_amount_cents: int = 0, today: date | None = None,
-    max_tax_form_age_days: int | None = None,
+    max_tax_form_age_days: int | None = None, max_pay_stub_age_days: int | None = None,
 ) -> IncomeBreakdown:
     """Monthly income shown by clean documents, with what was left out and why.
 
@@ -231,6 +231,20 @@ def income_breakdown(
                     doc.document_id,
                     f"{doc.document_id} (tax form) reports {doc.facts.document_date.year}, older than the policy "
                     f"allows ({max_tax_form_age_days} days after the tax year); its income is not counted",
+                    True,
+                )
+            )
+            continue
+        stub_on = doc.facts.pay_date or doc.facts.pay_period_end or doc.facts.document_date
+        if (kinds.spec(kind).age_rule == "pay_stub" and today is not None and max_pay_stub_age_days is not None
+                and stub_on is not None and (today - stub_on).days > max_pay_stub_age_days):
+            # a pay stub far older than the policy allows says nothing about pay today (the stale_document
+            # finding is raised beside it); it is listed, with its age, and not counted
+            exclusions.append(
+                IncomeExclusion(
+                    doc.document_id,
+                    f"{doc.document_id} (pay stub) is dated {stub_on.isoformat()}, {(today - stub_on).days} days "
+                    f"ago: older than the policy allows ({max_pay_stub_age_days} days); its pay is not counted",
                     True,
                 )
             )
@@ -713,7 +727,8 @@ def assess(
         [*(s for d in finals for s in d.signals), *(s for s in signals if s.document_id not in labels)]
     )
     breakdown = income_breakdown(finals, voucher_amount_cents=lead.voucher_amount_cents, today=today,
-                                 max_tax_form_age_days=policy.max_tax_form_age_days)
+                                 max_tax_form_age_days=policy.max_tax_form_age_days,
+                                 max_pay_stub_age_days=policy.max_pay_stub_age_days)
     income = _income_result(lead, breakdown, policy)
     reasons = [income.reason]
     reasons += [
