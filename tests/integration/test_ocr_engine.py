@@ -52,7 +52,9 @@ def _scanned_stub() -> tuple[bytes, dict[str, Any]]:
     from leadeval.screening.documents import prepare_document
     from leadeval_tools.samples import build_sample_set
 
-    sample = build_sample_set(today=date(2026, 1, 10))
+    from leadeval.timeutil import utcnow
+
+    sample = build_sample_set(today=utcnow().date())  # a current stub: one older than the policy is not counted
     stub = next(d for d in sample.documents if d.document_type == "pay_stub" and d.file_name.endswith(".pdf"))
     prepared = prepare_document("stub", sample.files[stub.storage_key])
     return prepared.page_images[0], stub.truth
