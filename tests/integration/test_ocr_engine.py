@@ -50,9 +50,8 @@ def _offline_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _scanned_stub() -> tuple[bytes, dict[str, Any]]:
     """A sample pay stub rendered to a JPEG page image (what a scan of it is) and what it states."""
     from leadeval.screening.documents import prepare_document
-    from leadeval_tools.samples import build_sample_set
-
     from leadeval.timeutil import utcnow
+    from leadeval_tools.samples import build_sample_set
 
     sample = build_sample_set(today=utcnow().date())  # a current stub: one older than the policy is not counted
     stub = next(d for d in sample.documents if d.document_type == "pay_stub" and d.file_name.endswith(".pdf"))
