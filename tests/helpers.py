@@ -49,11 +49,11 @@ def paystub_facts(*, net: str = "3317.50", gross: str = "5000.00", name: str = "
 def seed_job(services: Wiring, *, job_id: str = "job_demo_001", site_id: str = "site_sunrise",
              lead_id: str = "lead_strong", documents: dict[str, bytes] | None = None, rent_cents: int = 185_000,
              requested_at: datetime = NOW, usage: tuple[int, int] | None = (10, 100),
-             lead_site: str | None = None, max_retries: int = 5) -> Job:
+             lead_site: str | None = None, max_retries: int = 5, name: tuple[str, str] = ("Dana", "Whitfield")) -> Job:
     """Create a lead, its documents (stored in the document store; listed in the dict's order, as the
     application lists them: newest upload first), a usage row and a pending job, as the application does."""
     store = services.store
-    store.create_lead(Lead(id=lead_id, site_id=lead_site or site_id, first_name="Dana", last_name="Whitfield",
+    store.create_lead(Lead(id=lead_id, site_id=lead_site or site_id, first_name=name[0], last_name=name[1],
                            email="dana@example.com", phone="555-0100", monthly_rent=Decimal(rent_cents) / 100))
     for i, (doc_id, data) in enumerate((documents or {}).items()):
         key = f"{site_id}/{lead_id}/{doc_id}.pdf"

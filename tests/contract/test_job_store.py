@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.jobstore.sql import Statement
-from leadeval.jobs.records import PriorSubmission
+from leadeval.jobs.records import PriorSubmission, ReuseCheck
 from leadeval.models import (
     DocumentKind,
     DocumentResult,
@@ -965,6 +965,58 @@ class TestPriorSubmissions:
         assert sorted(found, key=lambda p: (p.file_sha256, p.name_hash)) == prints[:2]
         assert job_store.prior_submissions(["33" * 32]) == []
         assert job_store.prior_submissions([]) == []
+
+
+class TestReuseCheckedWrite:
+    """complete() with a ReuseCheck: the lookup rides along the write, and the write holds only while no hash
+    came with another applicant name (issue 14: no separate lookup request per job)."""
+
+    def _earlier(self, store: JobStore, prints: list[PriorSubmission]) -> Job:
+        """An earlier job of the lead completed with ``prints``; returns the next job, claimed."""
+        job = claimed_job(store, "job-earlier")
+        assert store.complete(job, evaluation(job, "ev-earlier"), now=NOW, fingerprints=prints)
+        later = make_job(store, "job-1")
+        sweep(store, NOW)
+        result = claim(store, later, NOW)
+        assert result.status == "claimed" and result.job is not None
+        return result.job
+
+    def test_the_write_holds_when_the_hashes_came_with_the_same_name_only(self, job_store: JobStore) -> None:
+        job = self._earlier(job_store, [PriorSubmission("11" * 32, "aa" * 32)])
+        check = ReuseCheck(hashes=["11" * 32, "22" * 32], name_hash="aa" * 32)
+        mine = [PriorSubmission("22" * 32, "aa" * 32)]
+
+        assert job_store.complete(job, evaluation(job), now=NOW, fingerprints=mine, reuse_check=check)
+
+        assert (status_of(job_store), check.reused) == (JobStatus.COMPLETED, False)
+        # every earlier submission of the hashes, this write's own fingerprints included (same name: no signal)
+        assert sorted(check.prior or [], key=lambda p: p.file_sha256) == [PriorSubmission("11" * 32, "aa" * 32),
+                                                                           PriorSubmission("22" * 32, "aa" * 32)]
+        assert evaluation_rows(job_store) == 2 and lead_score(job_store) == (72, "B", "ai_evaluated")
+
+    def test_a_hash_seen_with_another_name_writes_nothing_and_brings_the_submissions_back(
+            self, job_store: JobStore) -> None:
+        job = self._earlier(job_store, [PriorSubmission("11" * 32, "bb" * 32)])
+        before = lead_score(job_store)
+        check = ReuseCheck(hashes=["11" * 32], name_hash="aa" * 32)
+
+        saved = job_store.complete(job, evaluation(job, score=90), now=NOW,
+                                   fingerprints=[PriorSubmission("11" * 32, "aa" * 32)], reuse_check=check)
+
+        assert (saved, check.reused, check.prior) == (False, True, [PriorSubmission("11" * 32, "bb" * 32)])
+        # nothing of the result: the job is still held, no evaluation row, the lead unchanged
+        assert (status_of(job_store), state_of(job_store)) == (JobStatus.PROCESSING, JobState.PROCESSING)
+        assert evaluation_rows(job_store) == 1 and lead_score(job_store) == before
+        # scored again with the reuse signal, the write without the check holds
+        assert job_store.complete(job, evaluation(job, score=60), now=NOW,
+                                  fingerprints=[PriorSubmission("11" * 32, "aa" * 32)])
+        assert status_of(job_store) == JobStatus.COMPLETED and lead_score(job_store)[0] == 60
+
+    def test_no_hashes_checks_nothing(self, job_store: JobStore) -> None:
+        job = claimed_job(job_store)
+        check = ReuseCheck(hashes=[], name_hash="aa" * 32)
+        assert job_store.complete(job, evaluation(job), now=NOW, reuse_check=check)
+        assert (check.prior, check.reused) == ([], False)
 
 
 class TestListJobs:

@@ -86,12 +86,36 @@ def test_each_claim_after_the_first_rides_along_the_previous_write(services: Wir
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
     claim = ["reject_job", "admit_job", "claim_job", "claim_redriven", "fail_exhausted", "get_job", "job_lead",
              "job_documents", "job_usage", "job_policy"]
-    assert [b[0] for b in batches] == ["reject_job", "prior_submissions", "insert_evaluation_details",
-                                       "prior_submissions", "insert_evaluation_details", "prior_submissions",
-                                       "insert_evaluation_details"]  # 7 requests for 3 jobs, 9 before
-    assert batches[2][-10:] == claim and batches[4][-10:] == claim and batches[6][-1] == "complete_job"
+    # 4 requests for 3 jobs (7 with a separate reuse lookup per job, 9 with a claim per job too): the reuse
+    # lookup rides along each result write, after the write's own statements and before the next claim.
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details",
+                                       "insert_evaluation_details"]
+    assert batches[1][-10:] == claim and batches[2][-10:] == claim
+    assert batches[1][-11] == batches[2][-11] == batches[3][-1] == "prior_submissions"
+    assert batches[3][-2] == "complete_job"
     for i in (1, 2, 3):  # each claimed once, no attempt counted, as when each record claims for itself
         assert _row(services, f"job_{i}") == ("completed", "completed", 0, 1)
+
+
+def test_a_document_already_submitted_under_another_name_is_scored_again_with_the_reuse_signal(
+        services: Wiring) -> None:
+    """The result write assumes no reuse; when the same file came with another applicant, that write holds
+    nothing and brings the earlier submission back, and the job is scored again with document_reused: one
+    request more, for that job only."""
+    seed_job(services, job_id="job_1", lead_id="lead_1", documents={"doc_1": PDF})
+    seed_job(services, job_id="job_2", lead_id="lead_2", documents={"doc_2": PDF}, name=("Morgan", "Reyes"))
+    batches = _batches(services)
+    records = [_record(1, "job_1", "lead_1"), _record(2, "job_2", "lead_2")]
+    assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details",
+                                       "insert_evaluation_details"]
+    assert batches[2][-1] == "prior_submissions" and "prior_submissions" not in batches[3]
+    first, second = (services.store.get_evaluation(j) for j in ("job_1", "job_2"))
+    assert first is not None and second is not None
+    assert [s.code for s in second.flags if s.code == "document_reused"] == ["document_reused"]
+    assert not [s for s in first.flags if s.code == "document_reused"]  # the first submission saw no other name
+    assert _row(services, "job_2") == ("completed", "completed", 0, 1)
+    assert len(services.store.lead_history("lead_2").evaluations) == 1  # type: ignore[union-attr]
 
 
 def test_a_failure_write_carries_the_next_claim_too(services: Wiring) -> None:
@@ -100,7 +124,7 @@ def test_a_failure_write_carries_the_next_claim_too(services: Wiring) -> None:
     batches = _batches(services)
     records = [_record(1, "job_1", "lead_1"), _record(2, "job_2", "lead_2")]
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    assert [b[0] for b in batches] == ["reject_job", "fail_job", "prior_submissions", "insert_evaluation_details"]
+    assert [b[0] for b in batches] == ["reject_job", "fail_job", "insert_evaluation_details"]
     assert services.store.get_job("job_1").error_code == "ResourceNotFound"  # type: ignore[union-attr]
     assert _row(services, "job_2") == ("completed", "completed", 0, 1)
 
@@ -119,9 +143,9 @@ def test_no_claim_ahead_when_the_next_record_may_not_start(services: Wiring) -> 
     budget_ms = services.settings.job_budget_seconds * 1000
     context = SteeredContext(remaining_ms=budget_ms + 1_000)  # enough to start, not enough to claim ahead
     assert handle_worker({"Records": records}, context, services) == {"batchItemFailures": []}
-    assert [b[0] for b in batches] == ["reject_job", "prior_submissions", "insert_evaluation_details",
-                                       "reject_job", "prior_submissions", "insert_evaluation_details"]
-    assert len(batches[2]) == len(batches[5])  # the write carried no claim
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details",
+                                       "reject_job", "insert_evaluation_details"]
+    assert len(batches[1]) == len(batches[3])  # the write carried no claim
 
 
 def test_a_job_claimed_ahead_whose_record_misses_the_deadline_is_handed_back_uncounted(

@@ -282,8 +282,8 @@ def _pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
 # The D1 requests of one job delivery, by outcome (first statement of each batch request).
 # The claim batch starts with reject_job (a row no sweep has admitted yet fails alone), the result write with
 # leadeval's details (insert_evaluation_details, then the application's row).
-# The reuse lookup (prior_submissions) runs after extraction, only for a job that will be scored (issue 13).
-COMPLETED = ["reject_job", "prior_submissions", "insert_evaluation_details"]
+# The reuse lookup (prior_submissions) rides along the result write of a job that is scored (issues 13, 14).
+COMPLETED = ["reject_job", "insert_evaluation_details"]
 SNOOZED_OR_RETRIED = ["reject_job", "retry_later"]
 FAILED_AFTER_READING = ["reject_job", "fail_job"]
 FAILED_BEFORE_READING = ["reject_job", "fail_job"]
@@ -350,7 +350,7 @@ def test_sample_set_through_d1_r2_and_workers_ai(pipeline: Pipeline) -> None:
             status, error_code, attempts, retry_count), job_id
         assert [names for j, names in p.deliveries if j == job_id] == requests, job_id
     assert len(p.deliveries) == 13
-    assert max(len(names) for _, names in p.deliveries) == 3  # D1 requests per processed job <= 3
+    assert max(len(names) for _, names in p.deliveries) == 2  # D1 requests per delivery: claim, then one write
     assert [names for _, names in p.sweeps] == [["reject_new_rows"], ["reject_new_rows"]]  # 1 per sweep
     assert all(len(body["batch"]) == 6 for body in p.fake_d1.requests if label_request(body, p.names)
                == "reject_new_rows")  # admission x2, rescue x3 + claim: one request whatever the job count

@@ -25,6 +25,7 @@ from leadeval.jobs.records import (
     EvaluationOverride,
     PriorSubmission,
     Reevaluation,
+    ReuseCheck,
     SendResult,
     SitePolicy,
     SweepOutcome,
@@ -84,13 +85,17 @@ class LifecycleStore(Protocol):
         ...
 
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
-                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None) -> bool:
+                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None,
+                 reuse_check: ReuseCheck | None = None) -> bool:
         """Atomically: insert the evaluation (the application's row and leadeval's details; one per job
         generation), set the lead's ``ai_score``/``ai_label``/``status = 'ai_evaluated'``, mark the job
         ``completed`` with ``evaluation_id``, and record the document fingerprints. False (nothing written)
         if the claim that loaded ``job`` no longer holds it. ``claim_next`` (also on :meth:`retry_later` and
         :meth:`fail`): the next record's claim, made in the same request (one D1 request), its outcome put in
-        ``claim_next.result``; it does not depend on this write's outcome."""
+        ``claim_next.result``; it does not depend on this write's outcome. ``reuse_check``: write nothing (False)
+        when one of its hashes was submitted with another applicant name (the evaluation was scored assuming
+        none), and put the earlier submissions of its hashes in ``reuse_check.prior`` in the same request, so
+        the caller scores again with them (no separate :meth:`prior_submissions` request)."""
         ...
 
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,

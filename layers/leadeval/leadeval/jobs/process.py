@@ -31,7 +31,7 @@ from leadeval.errors import (
     ResourceNotFound,
 )
 from leadeval.jobs.model_choice import ModelChoice, ModelRouter
-from leadeval.jobs.records import ClaimAhead, ClaimResult, PriorSubmission
+from leadeval.jobs.records import ClaimAhead, ClaimResult, PriorSubmission, ReuseCheck
 from leadeval.jobs.retry import RetryPolicy
 from leadeval.models import (
     DocumentResult,
@@ -236,18 +236,36 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
          redriven=claim.redriven)
     calls = [0]
     try:
-        evaluation = _evaluate(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls,
-                               policy_json=claim.policy_json)
+        read = _read(ctx, job, claim.lead, claim.documents, claim.usage, now=now, calls=calls,
+                     policy_json=claim.policy_json)
+        # Scored assuming no document came with another applicant name; the write holds only if so, and brings
+        # the earlier submissions back in the same request (no separate lookup): scored again with them if not.
+        evaluation = _score(ctx, job, read, now=now, evaluation_id=ctx.new_id())
     except Exception as exc:
         return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0])
+    from leadeval.screening.fraud import name_hash, reuse_hashes
+
+    check = ReuseCheck(hashes=reuse_hashes(read.ordered), name_hash=name_hash(read.lead.first_name,
+                                                                               read.lead.last_name))
     ahead_kwargs, ahead = ctx._write_kwargs()
     saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
-                               fingerprints=_fingerprints(evaluation, claim.lead),
-                               **ahead_kwargs)
+                               fingerprints=_fingerprints(evaluation, read.lead), reuse_check=check, **ahead_kwargs)
     ctx._record(ahead)
+    if not saved and check.reused:
+        prior = list(check.prior or ())
+        _log(job.id, "Documents submitted under another applicant name: scoring again with the reuse signals",
+             reused_hashes=len({p.file_sha256 for p in prior if p.name_hash != check.name_hash}))
+        try:
+            evaluation = _score(ctx, job, read, now=now, evaluation_id=evaluation.id, prior=prior)
+        except Exception as exc:
+            return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0])
+        saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
+                                   fingerprints=_fingerprints(evaluation, read.lead))
     if not saved:
         _log(job.id, "Result not saved: the job was taken over meanwhile", claim_status="lost")
         return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=calls[0])
+    _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
+         score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
     _log(job.id, "Job completed successfully", evaluation_id=evaluation.id)
     return JobOutcome(Outcome.COMPLETED, job.id, evaluation=evaluation, ai_calls=calls[0])
 
@@ -290,8 +308,31 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
                       error_code=decision.error_code, ai_calls=ai_calls, error_class=type(exc).__name__)
 
 
-def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
-              usage: Usage | None, *, now: datetime, calls: list[int], policy_json: str | None = None) -> Evaluation:
+@dataclass(frozen=True)
+class _Read:
+    """A job's documents read and checked, ready to score (see :func:`_read`, :func:`_score`).
+
+    Attributes:
+        lead: the job's lead.
+        ordered: one result per document (a packet's later documents follow their file).
+        extractions: the model's answers, in document order.
+        policy: the site's policy (None: the defaults).
+        model_name: the model that ran.
+        pages: pages of the prepared documents.
+        started: ``time.perf_counter()`` when reading started (seconds), for ``worker_ms``.
+    """
+
+    lead: Lead
+    ordered: list[DocumentResult]
+    extractions: list[Extraction]
+    policy: ScoringPolicy | None
+    model_name: str
+    pages: int
+    started: float
+
+
+def _read(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Sequence[LeadDocument],
+          usage: Usage | None, *, now: datetime, calls: list[int], policy_json: str | None = None) -> _Read:
     started = time.perf_counter()  # the evaluation's worker time (Evaluation.worker_ms)
     policy = site_policy(job.site_id, policy_json)  # before any document is read: a bad policy costs nothing
     if lead is None:
@@ -357,35 +398,38 @@ def _evaluate(ctx: ProcessContext, job: Job, lead: Lead | None, documents: Seque
         raise DocumentUnreadable(f"no document could be used ({len(ordered)} unreadable: {reasons})")
     if extractions and all(e.facts is None and e.note == UNUSABLE_NOTE for e in extractions):
         raise ModelOutputInvalid(f"no document yielded valid facts ({len(extractions)} model answers unusable)")
+    return _Read(lead=lead, ordered=ordered, extractions=extractions, policy=policy, model_name=model.name,
+                 pages=sum(p.page_count for p in prepared.values()), started=started)
 
+
+def _score(ctx: ProcessContext, job: Job, read: _Read, *, now: datetime, evaluation_id: str,
+           prior: Sequence[PriorSubmission] = ()) -> Evaluation:
+    """Score what :func:`_read` read, with the reuse signals ``prior`` gives (earlier submissions of the
+    documents' hashes; none: scored as if no document came with another applicant name)."""
     from leadeval.screening.fraud import with_reuse
-
-    # Reuse (same file or same extracted identity under another applicant name): one lookup, after extraction,
-    # only for a job that will be scored.
-    ordered = with_reuse(ordered, lead.first_name, lead.last_name, ctx.store.prior_submissions)
+    from leadeval.screening.results import application_json
     from leadeval.screening.scoring import assess
 
-    assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=policy)
-    from leadeval.screening.results import application_json
+    lead, extractions = read.lead, read.extractions
+    ordered = with_reuse(read.ordered, lead.first_name, lead.last_name, lambda _hashes: prior) if prior \
+        else read.ordered
+    assessment = (ctx.assess or assess)(lead, ordered, today=now.date(), policy=read.policy)
 
     # The model that actually produced the facts (the application's model_version column).
     model_versions = sorted({e.model_version for e in extractions if e.model_version})
     usage_total = sum((e.usage for e in extractions), start=ModelUsage())
     evaluation = Evaluation(
-        id=ctx.new_id(), job_id=job.id, generation=job.generation, lead_id=lead.id, site_id=job.site_id,
+        id=evaluation_id, job_id=job.id, generation=job.generation, lead_id=lead.id, site_id=job.site_id,
         score=assessment.score, label=assessment.label, recommendation=assessment.recommendation,
         summary=assessment.summary, reasons=assessment.reasons, documents=assessment.documents,
         flags=assessment.flags, monthly_income_cents=assessment.monthly_income_cents,
         income_to_rent_ratio=assessment.income_to_rent_ratio, policy_version=assessment.policy_version,
-        model=model.name, model_version=",".join(model_versions) or model.name,
+        model=read.model_name, model_version=",".join(model_versions) or read.model_name,
         prompt_tokens=usage_total.prompt_tokens, completion_tokens=usage_total.completion_tokens,
-        pages=sum(p.page_count for p in prepared.values()),
-        worker_ms=round((time.perf_counter() - started) * 1000),
-        input_hash=_input_hash(ordered, lead, assessment.policy_version, model.name),
+        pages=read.pages, worker_ms=round((time.perf_counter() - read.started) * 1000),
+        input_hash=_input_hash(ordered, lead, assessment.policy_version, read.model_name),
         created_at=ctx.time_now(now),
-        **application_json(lead, assessment, model=model.name))
-    _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
-         score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
+        **application_json(lead, assessment, model=read.model_name))
     return evaluation
 
 

@@ -108,6 +108,30 @@ class ClaimAhead:
     result: ClaimResult | None = None
 
 
+@dataclass
+class ReuseCheck:
+    """The reuse lookup carried by a result write (:meth:`~leadeval.ports.LifecycleStore.complete`): the write
+    holds only while none of ``hashes`` was submitted with another applicant name hash than ``name_hash``
+    (the score it carries assumed no reuse); the store fills :attr:`prior` with every earlier submission of
+    ``hashes`` in the same request, so a write that did not hold can be scored again without another lookup.
+
+    Attributes:
+        hashes: the documents' file and identity hashes (hex), as :func:`~leadeval.screening.fraud.reuse_hashes`
+            gives them.
+        name_hash: the applicant's :func:`~leadeval.screening.fraud.name_hash`.
+        prior: the submissions found (None until the write ran).
+    """
+
+    hashes: list[str]
+    name_hash: str
+    prior: list[PriorSubmission] | None = None
+
+    @property
+    def reused(self) -> bool:
+        """True when a hash came with another applicant name: the write did not hold, score again."""
+        return any(p.name_hash != self.name_hash for p in self.prior or ())
+
+
 @dataclass(frozen=True)
 class PriorSubmission:
     """A file hash seen before, with the hash of the applicant name it came with.

@@ -738,14 +738,11 @@ def with_reuse(results: Sequence[DocumentResult], first_name: str, last_name: st
     The lead's name is used only to hash it and to say whether the name printed on the document matches."""
     from leadeval.screening.validation import names_match
 
-    wanted: list[str] = []
-    identities: dict[str, str | None] = {}
-    for r in results:
-        identities[r.document_id] = identity_hash(r.facts)
-        wanted += [h for h in (r.sha256, identities[r.document_id]) if h]
+    identities = {r.document_id: identity_hash(r.facts) for r in results}
+    wanted = reuse_hashes(results)
     if not wanted:
         return list(results)
-    prior = lookup(list(dict.fromkeys(wanted)))
+    prior = lookup(wanted)
     applicant = name_hash(first_name, last_name)
     out = []
     for r in results:
@@ -755,6 +752,15 @@ def with_reuse(results: Sequence[DocumentResult], first_name: str, last_name: st
                               identity=identities[r.document_id], name_matches_applicant=matches) if r.sha256 else []
         out.append(r.model_copy(update={"signals": [*r.signals, *found]}) if found else r)
     return out
+
+
+def reuse_hashes(results: Sequence[DocumentResult]) -> list[str]:
+    """The hashes :func:`with_reuse` looks up for ``results``: each document's file hash and extracted identity
+    hash (:func:`identity_hash`), in document order, without repeats (hex strings; empty when none)."""
+    wanted: list[str] = []
+    for r in results:
+        wanted += [h for h in (r.sha256, identity_hash(r.facts)) if h]
+    return list(dict.fromkeys(wanted))
 
 
 def fingerprints_of(documents: Sequence[DocumentResult], first_name: str, last_name: str) -> list[PriorSubmission]:

@@ -650,8 +650,9 @@ def _count(value: Any) -> int:
 class D1JobStore(SqlJobStore):
     """The job store on Cloudflare D1 over its REST API (see :class:`SqlJobStore` for the methods).
 
-    Request budget (one batch = one request): ``sweep`` 1, ``claim`` 1, ``prior_submissions`` 1
-    (0 for no hashes), ``complete`` 1, ``retry_later`` / ``fail`` 1 — 3 per job besides the sweep.
+    Request budget (one batch = one request): ``sweep`` 1, ``claim`` 1 (0 when it rides along the previous
+    write, ``claim_next``), ``complete`` 1 with the reuse lookup in it (a second one only when a document came
+    with another applicant name), ``retry_later`` / ``fail`` 1 — at most 2 per job besides the sweep.
 
     Args:
         account_id, database_id: from ``d1://ACCOUNT_ID/DATABASE_ID``.

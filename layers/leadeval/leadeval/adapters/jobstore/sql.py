@@ -4,8 +4,8 @@ Queries live in ``sql/queries.sql`` as named blocks (``-- name: claim_due``), wi
 (``sql/sqlite.sql`` for SQLite and D1, ``sql/postgresql.sql``) replacing the blocks whose SQL differs, and
 fragments (``-- name: _held``) pasted where a block says ``{{_held}}``. Each job step is one *batch* of
 statements that the executor runs atomically (a transaction for SQLite/PostgreSQL, one ``{"batch": [...]}``
-request for D1), so the D1 budget holds: one request per sweep, and per job one for claim-and-load, one
-for the fingerprint lookup and one for the result write.
+request for D1), so the D1 budget holds: one request per sweep, and per job one for claim-and-load (carried by
+the previous record's write of an invocation) and one for the result write, with the fingerprint lookup in it.
 
 The application's tables are a contract (``sql/application_schema.sql``): queries read and write their
 columns in the application's shape and vocabulary, and leadeval's lifecycle lives in its own ``leadeval_*``
@@ -36,6 +36,7 @@ from leadeval.jobs.records import (
     PriorSubmission,
     Reevaluation,
     RejectedJob,
+    ReuseCheck,
     SitePolicy,
     SweepOutcome,
 )
@@ -345,9 +346,13 @@ class SqlJobStore:
         return {"job_id": job.id, "generation": job.generation, "claims": job.claims, "now": format_ts(now)}
 
     def complete(self, job: Job, evaluation: Evaluation, *, now: datetime,
-                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None) -> bool:
+                 fingerprints: Sequence[PriorSubmission] = (), claim_next: ClaimAhead | None = None,
+                 reuse_check: ReuseCheck | None = None) -> bool:
+        """See :meth:`~leadeval.ports.LifecycleStore.complete`; with ``reuse_check``, the write is guarded by
+        the reuse check and the lookup of its hashes rides along in the same batch (``reuse_check.prior``)."""
         guard = self._held(job, now)
         ev = evaluation
+        hashes = reuse_check.hashes if reuse_check is not None else []
         statements = [
             self._stmt(
                 "insert_evaluation_details", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id,
@@ -355,20 +360,28 @@ class SqlJobStore:
                 monthly_income_cents=ev.monthly_income_cents, income_to_rent_ratio=ev.income_to_rent_ratio,
                 policy_version=ev.policy_version, model=ev.model, prompt_tokens=ev.prompt_tokens,
                 completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, pages=ev.pages,
-                worker_ms=ev.worker_ms, **guard),
+                worker_ms=ev.worker_ms, reuse_hashes=json.dumps(hashes),
+                applicant_hash=reuse_check.name_hash if reuse_check is not None else "", **guard),
             self._stmt(
                 "insert_evaluation", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id, score=ev.score,
                 label=ev.label, recommendation=ev.recommendation, summary=ev.summary,
                 risk_flags=_dump_json(ev.risk_flags), fraud_signals=_dump_json(ev.fraud_signals),
                 extracted_data=_dump_json(ev.extracted_data), model_version=ev.model_version, **guard),
             self._stmt("update_lead_score", score=ev.score, label=ev.label, lead_id=job.lead_id,
-                       site_id=job.site_id, **guard),
-            *(self._stmt("record_fingerprint", file_sha256=f.file_sha256, name_hash=f.name_hash, now=guard["now"])
+                       site_id=job.site_id, id=ev.id, **guard),
+            *(self._stmt("record_fingerprint", file_sha256=f.file_sha256, name_hash=f.name_hash, now=guard["now"],
+                         id=ev.id)
               for f in fingerprints),
             self._stmt("complete_job", id=ev.id, **guard),
         ]
+        completed = len(statements) - 1
+        if reuse_check is not None and hashes:
+            statements.append(self._stmt("prior_submissions", hashes=json.dumps(sorted(set(hashes)))))
         results = self._with_claim_ahead(statements, claim_next, now)
-        return bool(results[-1])
+        if reuse_check is not None:
+            reuse_check.prior = [PriorSubmission(file_sha256=r["file_sha256"], name_hash=r["name_hash"])
+                                 for r in (results[-1] if hashes else [])]
+        return bool(results[completed])
 
     def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
                     error_message: str, count_attempt: bool = True, claim_next: ClaimAhead | None = None) -> bool:

@@ -110,6 +110,12 @@ UPDATE ai_evaluation_jobs AS j
  WHERE j.id = due.id AND j.status = 'pending' AND j.leadeval_state = 'pending'
 RETURNING j.id, j.site_id, j.lead_id, j.leadeval_generation, j.leadeval_requested_at;
 
+-- name: _no_reuse
+-- As sqlite.sql: no hash of :reuse_hashes (a JSON array) came with another applicant name hash.
+NOT EXISTS (SELECT 1 FROM leadeval_fingerprints
+             WHERE file_sha256 = ANY (ARRAY(SELECT jsonb_array_elements_text(CAST(:reuse_hashes AS jsonb))))
+               AND name_hash <> CAST(:applicant_hash AS text))
+
 -- name: prior_submissions
 -- :hashes is a JSON array of hex digests.
 SELECT file_sha256, name_hash FROM leadeval_fingerprints

@@ -259,7 +259,9 @@ SELECT u.* FROM ai_evaluation_usage u JOIN ai_evaluation_jobs j ON j.site_id = u
  WHERE j.id = :job_id AND u.month = substr(j.leadeval_requested_at, 1, 7);
 
 -- name: insert_evaluation_details
--- leadeval's part of the evaluation, written only while the worker still holds the job (one per generation).
+-- leadeval's part of the evaluation, written only while the worker still holds the job (one per generation)
+-- and, when the write carries a reuse check, while no document of it came with another applicant name (the
+-- score assumed none; the statements below follow this row, so nothing of the result is written otherwise).
 INSERT INTO leadeval_evaluations
     (evaluation_id, job_id, generation, lead_id, site_id, reasons, documents, flags, monthly_income_cents,
      income_to_rent_ratio, policy_version, model, prompt_tokens, completion_tokens, input_hash, created_at,
@@ -271,6 +273,7 @@ SELECT CAST(:id AS text), CAST(:job_id AS text), CAST(:generation AS bigint), CA
        CAST(:completion_tokens AS bigint), CAST(:input_hash AS text), CAST(:now AS text),
        CAST(:pages AS bigint), CAST(:worker_ms AS bigint)
  WHERE EXISTS (SELECT 1 FROM ai_evaluation_jobs WHERE {{_held}})
+   AND {{_no_reuse}}
 ON CONFLICT (job_id, generation) DO NOTHING;
 
 -- name: insert_evaluation
@@ -290,7 +293,8 @@ SELECT CAST(:id AS text), CAST(:lead_id AS text), CAST(:site_id AS text), CAST(:
 -- The lead shows its latest evaluation (a re-evaluation moves these fields to the new row).
 UPDATE leads SET ai_score = :score, ai_label = :label, status = 'ai_evaluated', updated_at = :now
  WHERE id = :lead_id AND site_id = :site_id
-   AND EXISTS (SELECT 1 FROM ai_evaluation_jobs WHERE {{_held}});
+   AND EXISTS (SELECT 1 FROM ai_evaluation_jobs WHERE {{_held}})
+   AND EXISTS (SELECT 1 FROM leadeval_evaluations WHERE evaluation_id = :id);
 
 -- name: complete_job
 UPDATE ai_evaluation_jobs
@@ -302,8 +306,10 @@ UPDATE ai_evaluation_jobs
 RETURNING id;
 
 -- name: record_fingerprint
+-- With the result only: a write that did not hold (lost lease, reuse check) records nothing.
 INSERT INTO leadeval_fingerprints (file_sha256, name_hash, first_seen_at)
-VALUES (:file_sha256, :name_hash, :now)
+SELECT CAST(:file_sha256 AS text), CAST(:name_hash AS text), CAST(:now AS text)
+ WHERE EXISTS (SELECT 1 FROM leadeval_evaluations WHERE evaluation_id = :id)
 ON CONFLICT (file_sha256, name_hash) DO NOTHING;
 
 -- name: retry_later

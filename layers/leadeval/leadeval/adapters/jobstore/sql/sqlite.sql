@@ -32,6 +32,12 @@ min(({{_canonical_requested_at}}), :now)
 -- name: _table_names
 SELECT name FROM sqlite_master WHERE type = 'table'
 
+-- name: _no_reuse
+-- None of the documents' hashes (:reuse_hashes, a JSON array; '[]' checks nothing) was submitted with another
+-- applicant name hash than :applicant_hash: the score a result write carries assumed so (see complete()).
+NOT EXISTS (SELECT 1 FROM leadeval_fingerprints
+             WHERE file_sha256 IN (SELECT value FROM json_each(:reuse_hashes)) AND name_hash <> :applicant_hash)
+
 -- name: prior_submissions
 -- :hashes is a JSON array of hex digests.
 SELECT file_sha256, name_hash FROM leadeval_fingerprints
