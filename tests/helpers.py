@@ -115,3 +115,10 @@ def demo_in(work: Path) -> str:
         os.chdir(saved_cwd)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def raw_rows(store: Any, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of one SQL statement run on the store's executor (tests reading columns no port returns)."""
+    from leadeval.adapters.jobstore.sql import Statement
+
+    return store.executor.execute_batch([Statement("raw", sql, params)])[0]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.jobstore.sql import Statement
-from leadeval.jobs.records import PriorSubmission, ReuseCheck
+from leadeval.jobs.records import PriorSubmission, ResultWrite, ReuseCheck
 from leadeval.models import (
     DocumentKind,
     DocumentResult,
@@ -244,7 +244,7 @@ class TestMigrate:
         names = [r["name"] for r in raw(job_store, "SELECT name FROM leadeval_migrations ORDER BY name")]
         assert names == [f.name for f in job_store.migration_files()] == [
             "0001_leadeval_jobs.sql", "0002_leadeval_evaluations.sql", "0003_leadeval_policies_overrides.sql",
-            "0006_leadeval_operators.sql"]
+            "0006_leadeval_operators.sql", "0007_leadeval_claim_groups.sql"]
 
 
 # --------------------------------------------------------------------------- sweep
@@ -965,6 +965,91 @@ class TestPriorSubmissions:
         assert sorted(found, key=lambda p: (p.file_sha256, p.name_hash)) == prints[:2]
         assert job_store.prior_submissions(["33" * 32]) == []
         assert job_store.prior_submissions([]) == []
+
+
+def group_of(store: JobStore, job_id: str = "job-1") -> tuple[int, int]:
+    """The job's (leadeval_claim_group, leadeval_solo)."""
+    [row] = raw(store, "SELECT leadeval_claim_group AS g, leadeval_solo AS s FROM ai_evaluation_jobs WHERE id = :id",
+                id=job_id)
+    return int(row["g"]), int(row["s"])
+
+
+def group_claimed(store: JobStore, ids_: Sequence[str] = ("job-1", "job-2"), now: datetime = NOW) -> list[Job]:
+    """Seed a lead and pending jobs, sweep, and claim them together: the jobs as the worker holds them."""
+    make_lead(store)
+    jobs = [make_job(store, job_id, max_retries=2) for job_id in ids_]
+    sweep(store, now)
+    results = store.claim_group([message(j) for j in jobs], now=now, lease_seconds=LEASE)
+    assert [r.status if r else None for r in results] == ["claimed"] * len(jobs)
+    assert all(r is not None and r.grouped and r.lead is not None for r in results)
+    return [r.job for r in results if r is not None and r.job is not None]
+
+
+class TestClaimGroups:
+    """Claims made together for one worker invocation (one request) and their crashes: a crash of a group
+    claim is no job's attempt (which job crashed it is not known); each job is then claimed alone."""
+
+    def test_jobs_are_claimed_together_and_loaded(self, job_store: JobStore) -> None:
+        jobs = group_claimed(job_store)
+        assert [(j.status, j.claims, j.retry_count) for j in jobs] == [(JobStatus.PROCESSING, 1, 0)] * 2
+        assert group_of(job_store, "job-1") == group_of(job_store, "job-2") == (2, 0)
+
+    def test_a_job_already_held_or_unknown_is_left_to_its_own_claim(self, job_store: JobStore) -> None:
+        [held] = group_claimed(job_store, ("job-1",))
+        ghost = JobMessage(job_id="job-ghost", site_id=SITE, lead_id="lead-1", generation=1)
+        again = job_store.claim_group([message(held), ghost], now=NOW, lease_seconds=LEASE)
+        assert again == [None, None]
+        assert job_store.get_job("job-1").claims == 1  # type: ignore[union-attr]
+
+    def test_a_crashed_group_claim_counts_no_attempt_and_the_job_is_then_claimed_alone(
+            self, job_store: JobStore) -> None:
+        group_claimed(job_store)
+        outcome = sweep(job_store, NOW + LONG_AFTER)  # the worker died holding both
+        assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (2, 0)
+        for job_id in ("job-1", "job-2"):
+            job = job_store.get_job(job_id)
+            assert (job.state, job.retry_count) == (JobState.QUEUED, 0)  # type: ignore[union-attr]
+            assert group_of(job_store, job_id) == (2, 1)
+        later = NOW + LONG_AFTER
+        jobs = [job_store.get_job(j) for j in ("job-1", "job-2")]
+        assert job_store.claim_group([message(j) for j in jobs if j], now=later, lease_seconds=LEASE) == [None, None]
+        alone = claim(job_store, jobs[0], later)  # type: ignore[arg-type]
+        assert alone.status == "claimed" and not alone.grouped and group_of(job_store, "job-1") == (1, 1)
+        # a crash while claimed alone counts, as always
+        sweep(job_store, later + LONG_AFTER)
+        assert job_store.get_job("job-1").retry_count == 1  # type: ignore[union-attr]
+
+    def test_a_crashed_group_claim_taken_back_by_its_message_counts_no_attempt(self, job_store: JobStore) -> None:
+        jobs = group_claimed(job_store)
+        after_lease = NOW + timedelta(seconds=LEASE + 1)
+        result = claim(job_store, jobs[0], after_lease)  # the redelivered message, alone
+        assert (result.status, result.job.retry_count, result.job.claims) == ("claimed", 0, 2)  # type: ignore[union-attr]
+        assert group_of(job_store, "job-1") == (1, 1)
+
+    def test_a_group_crash_never_spends_the_last_attempt(self, job_store: JobStore) -> None:
+        """max_retries 2, one failed attempt, then a group claim crashes: the job is not exhausted; it is
+        claimed alone (a crash then would spend its last attempt)."""
+        jobs = group_claimed(job_store)
+        assert job_store.retry_later(jobs[0], now=NOW, delay_seconds=0, error_code="ModelUnavailable",
+                                     error_message="model down")
+        regrouped = job_store.claim_group([message(j) for j in jobs], now=NOW, lease_seconds=LEASE)
+        assert regrouped[0] is not None and regrouped[0].job is not None and regrouped[1] is None  # job-2: held
+        assert regrouped[0].job.retry_count == 1
+        outcome = sweep(job_store, NOW + LONG_AFTER)
+        assert (outcome.rescued_to_pending, outcome.rescued_to_failed) == (2, 0)
+        job = job_store.get_job("job-1")
+        assert (job.status, job.retry_count) == (JobStatus.PENDING, 1)  # type: ignore[union-attr]
+
+    def test_writes_run_together_and_one_that_lost_its_job_changes_nothing(self, job_store: JobStore) -> None:
+        first, second = group_claimed(job_store)
+        after_lease = NOW + timedelta(seconds=LEASE + 1)
+        assert claim(job_store, second, after_lease).status == "claimed"  # another worker took job-2 over
+        writes = [ResultWrite("complete", first, NOW, evaluation=evaluation(first, "ev-1")),
+                  ResultWrite("fail", second, NOW, error_code="ResourceNotFound", error_message="lead not found")]
+        job_store.write_together(writes)
+        assert [w.saved for w in writes] == [True, False]
+        assert status_of(job_store, "job-1") == JobStatus.COMPLETED
+        assert status_of(job_store, "job-2") == JobStatus.PROCESSING  # the new holder's, untouched
 
 
 class TestReuseCheckedWrite:

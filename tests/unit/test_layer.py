@@ -95,4 +95,5 @@ print(sorted(f.name for f in default_migrations("postgresql").iterdir()))
                                "POWERTOOLS_METRICS_NAMESPACE": "Leadeval", "AWS_DEFAULT_REGION": "us-east-1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == ("['0001_leadeval_jobs.sql', '0002_leadeval_evaluations.sql', "
-                                   "'0003_leadeval_policies_overrides.sql', '0006_leadeval_operators.sql']")
+                                   "'0003_leadeval_policies_overrides.sql', '0006_leadeval_operators.sql', "
+                                   "'0007_leadeval_claim_groups.sql']")

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from leadeval.errors import ConfigurationError, LeadevalError
-from leadeval.jobs.process import ClaimAheadPlan, JobOutcome, Outcome, ProcessContext
+from leadeval.jobs.process import ClaimAheadPlan, JobOutcome, Outcome, ProcessContext, flush_deferred
 from leadeval.jobs.records import ClaimAhead
 from leadeval.jobs.sweep import run_sweep
 from leadeval.models import JobMessage
@@ -133,22 +133,12 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
     infrastructure: Counter[str] = Counter()
     upcoming = _parsed_records(event)
     position = [-1]  # index of the record being handled (the batch processor goes through them in order)
-
-    def next_request() -> ClaimAhead | None:
-        index = position[0] + 1
-        if index >= len(upcoming) or upcoming[index] is None:
-            return None
-        if context is not None and context.get_remaining_time_in_millis() < budget_ms + CLAIM_AHEAD_MARGIN_MS:
-            return None  # the next record may not start: do not take its job
-        message, sent_at = upcoming[index]  # type: ignore[misc]
-        return ClaimAhead(message=message, sent_at=sent_at, lease_seconds=ctx.lease_seconds)
-
-    ctx.ahead = ClaimAheadPlan(next_request=next_request)
+    ctx.ahead = _plan_claims(wiring, ctx, context, upcoming, position)
+    deferred: list[tuple[SQSRecord, JobMessage]] = []  # records whose outcome waits for the grouped write
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
         powertools_logger.append_keys(message_id=record.message_id)
         position[0] += 1
-        job_id: str | None = None
         try:
             try:
                 return _handle_record(record, lambda_context)
@@ -156,11 +146,7 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
                 failure = report
             except Exception as exc:  # the store, the idempotency table, the queue, or a bug
                 failure = _infrastructure_failure(exc)
-            job_id = _job_id_of(record)
-            _log_report(failure, job_id=job_id, message_id=record.message_id)
-            if failure.component is not None:
-                infrastructure[failure.component] += 1
-                metrics.add_metric(name=INFRASTRUCTURE_METRIC, unit=MetricUnit.Count, value=1)
+            _report(failure, job_id=_job_id_of(record), message_id=record.message_id, infrastructure=infrastructure)
             raise failure
         finally:
             _unclaim_unused(wiring, ctx, upcoming[position[0]] if position[0] < len(upcoming) else None)
@@ -190,13 +176,20 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
             # Another invocation holds this job generation; the message comes back after its visibility timeout.
             raise RedeliverLater("in_progress", error_code="InProgress",
                                  error_class="IdempotencyAlreadyInProgressError") from None
+        if outcome.outcome == Outcome.DEFERRED:
+            deferred.append((record, message))
+            return outcome.outcome.value  # settled after the grouped write (below)
         return _settle(wiring, record, outcome)
 
     try:
         response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                             context=context)
+        for (record, message), result in zip(deferred, flush_deferred(ctx), strict=True):
+            if not _settle_deferred(wiring, record, message, result, infrastructure):
+                response["batchItemFailures"].append({"itemIdentifier": record.message_id})
     finally:
         ctx.ahead = None
+        ctx.deferred = None
     records = len(response.get("batchItemFailures", []))
     total = len(event.get("Records") or []) if isinstance(event, dict) else 0
     if total and records == total and sum(infrastructure.values()) == total:
@@ -205,6 +198,85 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
         raise WorkerBatchFailed(f"all {total} records failed for an infrastructure reason: "
                                 + ", ".join(f"{k} {v}" for k, v in sorted(infrastructure.items())))
     return response
+
+
+def _plan_claims(wiring: Wiring, ctx: ProcessContext, context: Any,
+                 upcoming: list[tuple[JobMessage, datetime | None] | None], position: list[int]) -> ClaimAheadPlan:
+    """The invocation's claims made ahead: the group claim of every record (:func:`_claim_group`), and for a
+    record the group did not claim, its claim riding along the previous record's write (``position[0]``: the
+    index of the record being handled). Neither while too little time is left for the next record to start."""
+    budget_ms = wiring.settings.job_budget_seconds * 1000
+
+    def time_for_more() -> bool:
+        return context is None or context.get_remaining_time_in_millis() >= budget_ms + CLAIM_AHEAD_MARGIN_MS
+
+    def next_request() -> ClaimAhead | None:
+        index = position[0] + 1
+        if index >= len(upcoming) or upcoming[index] is None or not time_for_more():
+            return None  # no next record, or it may not start: do not take its job
+        message, sent_at = upcoming[index]  # type: ignore[misc]
+        if plan.holds(message):
+            return None  # claimed with the group already
+        return ClaimAhead(message=message, sent_at=sent_at, lease_seconds=ctx.lease_seconds)
+
+    plan = ClaimAheadPlan(next_request=next_request)
+    if time_for_more():
+        _claim_group(wiring, ctx, plan, upcoming)
+    return plan
+
+
+def _report(failure: RedeliverLater, *, job_id: str | None, message_id: str, infrastructure: Counter[str]) -> None:
+    """Log a reported record's one line and count an infrastructure failure (metric and ``infrastructure``)."""
+    _log_report(failure, job_id=job_id, message_id=message_id)
+    if failure.component is not None:
+        infrastructure[failure.component] += 1
+        metrics.add_metric(name=INFRASTRUCTURE_METRIC, unit=MetricUnit.Count, value=1)
+
+
+def _claim_group(wiring: Wiring, ctx: ProcessContext, plan: ClaimAheadPlan,
+                 upcoming: list[tuple[JobMessage, datetime | None] | None]) -> None:
+    """Claim the jobs of every parseable record in one request (:meth:`~leadeval.ports.LifecycleStore.claim_group`)
+    when there are two or more, and collect their writes for one request after the batch (``ctx.deferred``,
+    :func:`~leadeval.jobs.process.flush_deferred`): two D1 requests for a batch of ten jobs instead of ten or more.
+    A record whose job the group did not claim claims it alone, as before; if the group claim itself fails,
+    every record does (logged; nothing was claimed)."""
+    messages = [parsed[0] for parsed in upcoming if parsed is not None]
+    if len(messages) < 2:
+        return
+    try:
+        claims = wiring.store.claim_group(messages, now=wiring.now(), lease_seconds=ctx.lease_seconds)
+    except Exception as exc:
+        logger.warning("the group claim failed; each record claims its job alone",
+                       extra={"records": len(messages), **failure_fields(exc)})
+        return
+    for message, claim in zip(messages, claims, strict=True):
+        if claim is not None:
+            plan.made.setdefault((message.job_id, message.generation), claim)
+    ctx.deferred = []
+
+
+def _settle_deferred(wiring: Wiring, record: SQSRecord, message: JobMessage, result: JobOutcome | Exception,
+                     infrastructure: Counter[str]) -> bool:
+    """Settle a record whose write went with the group's (:func:`~leadeval.jobs.process.flush_deferred`):
+    cache its final outcome for idempotency, then ack, delay or dead-letter its message as :func:`_settle` does.
+    Returns False when the record must be reported for redelivery (its one line logged, infrastructure counted),
+    as the record handler does for a record that fails."""
+    powertools_logger.append_keys(message_id=record.message_id, job_id=message.job_id)
+    try:
+        if isinstance(result, Exception):
+            raise result
+        try:
+            wiring.remember(message, result)
+        except Exception as exc:  # the database holds the outcome: a duplicate finds it there
+            logger.warning("could not cache the outcome for idempotency", extra=failure_fields(exc))
+        _settle(wiring, record, result)
+        return True
+    except Exception as exc:
+        _report(_infrastructure_failure(exc), job_id=message.job_id, message_id=record.message_id,
+                infrastructure=infrastructure)
+        return False
+    finally:
+        powertools_logger.remove_keys(["message_id", "job_id"])
 
 
 #: A record's job is claimed ahead (with the previous record's write) only while the invocation has this much

@@ -135,5 +135,12 @@ class MeteredStore:
             count_documents(evaluation)
         return saved
 
+    def write_together(self, writes: Any) -> None:
+        """``store.write_together(writes)``; counts the documents of each complete that was saved."""
+        self.store.write_together(writes)
+        for write in writes:
+            if write.kind == "complete" and write.saved and write.evaluation is not None:
+                count_documents(write.evaluation)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)

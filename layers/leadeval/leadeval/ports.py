@@ -25,6 +25,7 @@ from leadeval.jobs.records import (
     EvaluationOverride,
     PriorSubmission,
     Reevaluation,
+    ResultWrite,
     ReuseCheck,
     SendResult,
     SitePolicy,
@@ -78,6 +79,34 @@ class LifecycleStore(Protocol):
         its generation sent after it was dead-lettered; an older copy gets ``dead_lettered``. None
         (unknown): any message of the job's generation restarts it. ``claimed``: this claim was already made
         with the previous record's write (``ClaimAhead.result``): it is returned as is, no request made."""
+        ...
+
+    def claim_group(self, messages: Sequence[JobMessage], *, now: datetime,
+                    lease_seconds: float) -> list[ClaimResult | None]:
+        """Claim the jobs of several messages (one worker invocation's records) in one request, each as
+        :meth:`claim` would and loading the same, but only a job waiting for its message and not marked to be
+        claimed alone. The claim records how many records it was made for: a crash while it holds the jobs
+        counts as no job's attempt (which one crashed the worker is not known) and marks each to be claimed
+        alone from then on, where a crash counts as before.
+
+        Returns:
+            One entry per message, in order: a ``claimed`` :class:`ClaimResult` with ``grouped=True``, a
+            ``rejected`` one (final, as :meth:`claim`), or None when the message must claim alone (:meth:`claim`:
+            already held, crashed, redriven, marked alone, not found, superseded...).
+        """
+        ...
+
+    def write_together(self, writes: Sequence[ResultWrite]) -> None:
+        """Run several jobs' outcome writes (:meth:`complete`, :meth:`retry_later`, :meth:`fail`, as each
+        ``ResultWrite.kind`` says) in one request, atomically; set each write's ``saved`` (and a complete's
+        ``reuse_check.prior``). Each write is guarded by its own claim, so one that lost its job changes
+        nothing and the others still hold.
+
+        Raises:
+            StoreUnavailableError, ThrottledError, ConfigurationError: nothing written.
+            ProcessingError: a statement broke (a limit, an SQL error): nothing written; writing each alone
+                tells which.
+        """
         ...
 
     def prior_submissions(self, file_hashes: Sequence[str]) -> list[PriorSubmission]:

@@ -45,6 +45,17 @@ CACHED_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.FAILED})
 CACHED_SKIPS = frozenset({"terminal", "cancelled", "stale_generation"})
 
 
+def _final(outcome: JobOutcome) -> bool:
+    """Whether the idempotency store keeps ``outcome`` (:data:`CACHED_OUTCOMES`, :data:`CACHED_SKIPS`)."""
+    return outcome.outcome in CACHED_OUTCOMES or (outcome.outcome == Outcome.SKIPPED and outcome.detail in CACHED_SKIPS)
+
+
+def _cached(outcome: JobOutcome) -> dict[str, Any]:
+    """What the idempotency store keeps of an outcome (the worker rebuilds a :class:`JobOutcome` from it)."""
+    return {"outcome": outcome.outcome.value, "job_id": outcome.job_id, "error_code": outcome.error_code,
+            "detail": outcome.detail, "ai_calls": outcome.ai_calls}
+
+
 class NotFinal(Exception):
     """Raised inside the idempotent function for outcomes that must not be cached (retry, snooze, dead-letter,
     poison, in-flight): Powertools then deletes the record, so the next delivery of the same job generation
@@ -193,14 +204,23 @@ class Wiring:
                                  persistence_store=self.idempotency_store, key_prefix="leadeval.worker.process_job")
             def process_job(message: JobMessage, sent_at: datetime | None = None) -> dict[str, Any]:
                 outcome = process_message(ctx, message, now=self.now(), sent_at=sent_at)
-                if outcome.outcome not in CACHED_OUTCOMES and not (
-                        outcome.outcome == Outcome.SKIPPED and outcome.detail in CACHED_SKIPS):
+                if not _final(outcome):  # DEFERRED too: cached by remember() once its write is made
                     raise NotFinal(outcome)
-                return {"outcome": outcome.outcome.value, "job_id": outcome.job_id, "error_code": outcome.error_code,
-                        "detail": outcome.detail, "ai_calls": outcome.ai_calls}
+                return _cached(outcome)
 
             self._processor = (config, process_job)
         return self._processor
+
+    def remember(self, message: JobMessage, outcome: JobOutcome) -> None:
+        """Cache the final outcome of a job whose write was deferred (``Outcome.DEFERRED``, then
+        :func:`~leadeval.jobs.process.flush_deferred`) in the idempotency store under the message's key, as
+        :meth:`idempotent_processor` caches the others when they return; other outcomes are not cached.
+
+        Raises:
+            Exception: the idempotency store's errors (Powertools ``save_success``).
+        """
+        if _final(outcome):
+            self.idempotency_store.save_success(data=message.model_dump(mode="json"), result=_cached(outcome))
 
     def close(self) -> None:
         """Close the job store if this wiring built it (database connections)."""

@@ -27,11 +27,12 @@ from leadeval.errors import (
     DocumentUnreadable,
     LeadevalError,
     ModelOutputInvalid,
+    ProcessingError,
     QuotaExceeded,
     ResourceNotFound,
 )
 from leadeval.jobs.model_choice import ModelChoice, ModelRouter
-from leadeval.jobs.records import ClaimAhead, ClaimResult, PriorSubmission, ReuseCheck
+from leadeval.jobs.records import ClaimAhead, ClaimResult, PriorSubmission, ResultWrite, ReuseCheck
 from leadeval.jobs.retry import RetryPolicy
 from leadeval.models import (
     DocumentResult,
@@ -67,6 +68,7 @@ class Outcome(StrEnum):
     SNOOZE = "snooze"  #: throttled / configuration: redeliver after delay_seconds, no attempt used
     DEAD_LETTERED = "dead_lettered"  #: attempts spent: send the message to the DLQ, then ack
     SKIPPED = "skipped"  #: duplicate, superseded, cancelled or already done: ack
+    DEFERRED = "deferred"  #: a grouped job's write waits for the invocation's flush (flush_deferred): settle then
     POISON = "poison"  #: names no job we know: send to the DLQ untouched, then ack
 
 
@@ -109,6 +111,10 @@ class ClaimAheadPlan:
     next_request: Callable[[], ClaimAhead | None]
     made: dict[tuple[str, int], ClaimResult] = field(default_factory=dict)
 
+    def holds(self, message: JobMessage) -> bool:
+        """Whether a claim for ``message`` was made ahead and not taken yet."""
+        return (message.job_id, message.generation) in self.made
+
     def take(self, message: JobMessage) -> ClaimResult | None:
         """The claim made ahead for ``message`` (removed from the plan), or None."""
         return self.made.pop((message.job_id, message.generation), None)
@@ -140,6 +146,8 @@ class ProcessContext:
         on_configuration_error: called when a ConfigurationError snoozes a job (metrics, alarm).
         models: chooses the model for a job's ``model_version`` (None: ``model`` always runs).
         ahead: the worker invocation's :class:`ClaimAheadPlan` (None: every record claims for itself).
+        deferred: while a worker invocation collects its grouped jobs' writes (:func:`flush_deferred`), the
+            writes so far; None: every write runs when its outcome is known.
         clock: the current time (aware UTC) when an outcome is written, so ``completed_at``, ``evaluated_at``
             and a retry's backoff count from the end of the work, not from the claim (None: the message's
             ``now`` throughout, as tests with a fixed time expect).
@@ -160,6 +168,7 @@ class ProcessContext:
     models: ModelRouter | None = None
     ahead: ClaimAheadPlan | None = None
     clock: Callable[[], datetime] | None = None
+    deferred: list[DeferredWrite] | None = None
 
     def time_now(self, fallback: datetime) -> datetime:
         """The clock's time, or ``fallback`` without a clock."""
@@ -242,46 +251,141 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
         # the earlier submissions back in the same request (no separate lookup): scored again with them if not.
         evaluation = _score(ctx, job, read, now=now, evaluation_id=ctx.new_id())
     except Exception as exc:
-        return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0])
+        return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0], grouped=claim.grouped)
     from leadeval.screening.fraud import name_hash, reuse_hashes
 
     check = ReuseCheck(hashes=reuse_hashes(read.ordered), name_hash=name_hash(read.lead.first_name,
                                                                                read.lead.last_name))
+    write = ResultWrite("complete", job, ctx.time_now(now), evaluation=evaluation,
+                        fingerprints=_fingerprints(evaluation, read.lead), reuse_check=check)
+    return _write(ctx, write, grouped=claim.grouped,
+                  finish=lambda saved: _completed(ctx, write, read, saved=saved, now=now, ai_calls=calls[0]))
+
+
+@dataclass
+class DeferredWrite:
+    """A grouped job's outcome, its write waiting for :func:`flush_deferred` (with the other records').
+
+    Attributes:
+        write: the write to run.
+        finish: the job's :class:`JobOutcome` once the write ran (argument: whether it was saved); it may write
+            again (a result scored again with the reuse signals) and logs the outcome.
+    """
+
+    write: ResultWrite
+    finish: Callable[[bool], JobOutcome]
+
+
+def _write(ctx: ProcessContext, write: ResultWrite, *, grouped: bool,
+           finish: Callable[[bool], JobOutcome]) -> JobOutcome:
+    """Run ``write`` now (with the next record's claim riding along) and return ``finish(saved)``; for a grouped
+    claim while the invocation collects writes (``ctx.deferred``), keep it for :func:`flush_deferred` instead
+    and return a ``DEFERRED`` outcome."""
+    if grouped and ctx.deferred is not None:
+        ctx.deferred.append(DeferredWrite(write, finish))
+        return JobOutcome(Outcome.DEFERRED, write.job.id)
     ahead_kwargs, ahead = ctx._write_kwargs()
-    saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
-                               fingerprints=_fingerprints(evaluation, read.lead), reuse_check=check, **ahead_kwargs)
+    saved = _run_write(ctx.store, write, **ahead_kwargs)
     ctx._record(ahead)
-    if not saved and check.reused:
+    return finish(saved)
+
+
+def _run_write(store: JobStore, write: ResultWrite, **kwargs: Any) -> bool:
+    """One write through the store method its kind names; whether it was saved."""
+    if write.kind == "complete" and write.evaluation is not None:
+        return store.complete(write.job, write.evaluation, now=write.now, fingerprints=write.fingerprints,
+                              reuse_check=write.reuse_check, **kwargs)
+    if write.kind == "retry_later":
+        return store.retry_later(write.job, now=write.now, delay_seconds=write.delay_seconds,
+                                 error_code=write.error_code, error_message=write.error_message,
+                                 count_attempt=write.count_attempt, **kwargs)
+    return store.fail(write.job, now=write.now, error_code=write.error_code, error_message=write.error_message,
+                      dead_lettered=write.dead_lettered, **kwargs)
+
+
+def flush_deferred(ctx: ProcessContext) -> list[JobOutcome | Exception]:
+    """Write every deferred outcome of the invocation (``ctx.deferred``) in one request and finish each job.
+
+    When that request fails with a ``ProcessingError`` (one write broke a limit or an SQL rule: nothing was
+    written), each write runs alone, so only the job whose write is at fault fails. Any other store error
+    (unavailable, throttled, configuration) is every job's: each gets it back.
+
+    Returns:
+        One entry per deferred write, in the order they were deferred: the job's :class:`JobOutcome`, or the
+        exception its write raised (the worker reports that record for redelivery, as a failed write).
+    """
+    pending, ctx.deferred = list(ctx.deferred or ()), []
+    if not pending:
+        return []
+    out: list[JobOutcome | Exception] = []
+    try:
+        ctx.store.write_together([d.write for d in pending])
+    except ProcessingError:
+        logger.warning("the grouped result write was refused; writing each result alone",
+                       extra={"writes": len(pending), "error_code": "ProcessingError"})
+        for d in pending:
+            try:
+                out.append(d.finish(_run_write(ctx.store, d.write)))
+            except Exception as exc:
+                out.append(exc)
+        return out
+    except Exception as exc:
+        return [exc for _ in pending]
+    for d in pending:
+        try:
+            out.append(d.finish(bool(d.write.saved)))
+        except Exception as exc:  # a second write (scored again with reuse signals) failed
+            out.append(exc)
+    return out
+
+
+def _completed(ctx: ProcessContext, write: ResultWrite, read: _Read, *, saved: bool, now: datetime,
+               ai_calls: int) -> JobOutcome:
+    """The outcome of a result write; scores again with the reuse signals and writes alone when the write did
+    not hold because a document came with another applicant name."""
+    job, evaluation, check = write.job, write.evaluation, write.reuse_check
+    assert evaluation is not None
+    if not saved and check is not None and check.reused:
         prior = list(check.prior or ())
         _log(job.id, "Documents submitted under another applicant name: scoring again with the reuse signals",
              reused_hashes=len({p.file_sha256 for p in prior if p.name_hash != check.name_hash}))
         try:
             evaluation = _score(ctx, job, read, now=now, evaluation_id=evaluation.id, prior=prior)
         except Exception as exc:
-            return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=calls[0])
+            return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=ai_calls, grouped=False)
         saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
                                    fingerprints=_fingerprints(evaluation, read.lead))
     if not saved:
         _log(job.id, "Result not saved: the job was taken over meanwhile", claim_status="lost")
-        return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=calls[0])
+        return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
          score=evaluation.score, label=evaluation.label, recommendation=evaluation.recommendation)
     _log(job.id, "Job completed successfully", evaluation_id=evaluation.id)
-    return JobOutcome(Outcome.COMPLETED, job.id, evaluation=evaluation, ai_calls=calls[0])
+    return JobOutcome(Outcome.COMPLETED, job.id, evaluation=evaluation, ai_calls=ai_calls)
 
 
 def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: datetime,
-                    ai_calls: int) -> JobOutcome:
+                    ai_calls: int, grouped: bool = False) -> JobOutcome:
     # This attempt is attempt retry_count + 1 of max_retries (the application's counter and limit).
     attempt = job.retry_count + 1
     decision = ctx.retry_policy.decide(exc, attempts=attempt, max_attempts=job.max_retries)
+    if decision.action in ("retry", "snooze"):
+        write = ResultWrite("retry_later", job, now, delay_seconds=decision.delay_seconds,
+                            error_code=decision.error_code, error_message=decision.error_message,
+                            count_attempt=decision.action == "retry")
+    else:
+        write = ResultWrite("fail", job, now, error_code=decision.error_code, error_message=decision.error_message,
+                            dead_lettered=decision.action == "dead_letter")
+    return _write(ctx, write, grouped=grouped,
+                  finish=lambda saved: _failed(ctx, job, exc, decision, saved=saved, ai_calls=ai_calls))
+
+
+def _failed(ctx: ProcessContext, job: Job, exc: BaseException, decision: Any, *, saved: bool,
+            ai_calls: int) -> JobOutcome:
+    """The outcome (and log line) of a retry, snooze or failure write (``decision``: the retry policy's)."""
+    attempt = job.retry_count + 1
     extra = {"job_id": job.id, "error_code": decision.error_code, "attempt": attempt}
     if decision.action in ("retry", "snooze"):
-        ahead_kwargs, ahead = ctx._write_kwargs()
-        saved = ctx.store.retry_later(job, now=now, delay_seconds=decision.delay_seconds,
-                                      error_code=decision.error_code, error_message=decision.error_message,
-                                      count_attempt=decision.action == "retry", **ahead_kwargs)
-        ctx._record(ahead)
         if decision.error_code == "ConfigurationError":
             logger.error(f"[{job.id}] Configuration error, job snoozed: {decision.error_message}", extra=extra)
             if ctx.on_configuration_error and isinstance(exc, LeadevalError):
@@ -296,10 +400,6 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
         return JobOutcome(outcome, job.id, delay_seconds=decision.delay_seconds,
                           error_code=decision.error_code, ai_calls=ai_calls, error_class=type(exc).__name__)
     dead = decision.action == "dead_letter"
-    ahead_kwargs, ahead = ctx._write_kwargs()
-    saved = ctx.store.fail(job, now=now, error_code=decision.error_code, error_message=decision.error_message,
-                           dead_lettered=dead, **ahead_kwargs)
-    ctx._record(ahead)
     logger.error(f"[{job.id}] Job failed: {decision.error_code}: {decision.error_message}",
                  extra={**extra, "dead_lettered": dead})
     if not saved:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from leadeval.models import Job, JobMessage, Lead, LeadDocument, Usage
+from leadeval.models import Evaluation, Job, JobMessage, Lead, LeadDocument, Usage
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ class ClaimResult:
     site; ``documents`` holds the lead's non-deleted documents, newest upload first.
     ``redriven`` is True when the claim restarted a dead-lettered job afresh. ``policy_json`` is
     the latest scoring policy saved for the job's site (``leadeval_site_policies``, a complete
-    ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply).
+    ``ScoringPolicy`` as JSON), or None when the site has none (the defaults apply). ``grouped`` is True for
+    a claim made with the other records of the invocation (:meth:`~leadeval.ports.LifecycleStore.claim_group`):
+    its result write waits for theirs (:meth:`~leadeval.ports.LifecycleStore.write_together`).
     """
 
     status: ClaimStatus
@@ -87,6 +89,7 @@ class ClaimResult:
     usage: Usage | None = None
     redriven: bool = False
     policy_json: str | None = None
+    grouped: bool = False
 
 
 @dataclass
@@ -106,6 +109,34 @@ class ClaimAhead:
     sent_at: datetime | None
     lease_seconds: float
     result: ClaimResult | None = None
+
+
+@dataclass
+class ResultWrite:
+    """One job's outcome write, run with the other records' in one request
+    (:meth:`~leadeval.ports.LifecycleStore.write_together`); the store sets :attr:`saved`.
+
+    Attributes:
+        kind: ``complete`` (``evaluation``, ``fingerprints``, ``reuse_check``), ``retry_later`` (``delay_seconds``,
+            ``error_code``, ``error_message``, ``count_attempt``) or ``fail`` (``error_code``, ``error_message``,
+            ``dead_lettered``): the arguments of the store method of that name.
+        job: the job as its claim loaded it (the write is guarded by that claim).
+        now: when the outcome was reached (aware UTC).
+        saved: None until run; then whether the claim still held the job and the write was made.
+    """
+
+    kind: Literal["complete", "retry_later", "fail"]
+    job: Job
+    now: datetime
+    evaluation: Evaluation | None = None
+    fingerprints: list[PriorSubmission] = field(default_factory=list)
+    reuse_check: ReuseCheck | None = None
+    delay_seconds: float = 0.0
+    error_code: str = ""
+    error_message: str = ""
+    count_attempt: bool = True
+    dead_lettered: bool = False
+    saved: bool | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ columns and tables (``migrations/``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -36,6 +37,7 @@ from leadeval.jobs.records import (
     PriorSubmission,
     Reevaluation,
     RejectedJob,
+    ResultWrite,
     ReuseCheck,
     SitePolicy,
     SweepOutcome,
@@ -149,6 +151,10 @@ def evaluation_from_row(row: Mapping[str, Any]) -> Evaluation:
                           ("fraud_signals", {}), ("extracted_data", {})):
         data[name] = _json_load(data.get(name), default)
     return Evaluation.model_validate(data)
+
+
+#: What a claim loads with the job, in this order (see ``_claim_result``).
+_LOADS = ("get_job", "job_lead", "job_documents", "job_usage", "job_policy")
 
 
 def _claimed(row: Mapping[str, Any]) -> ClaimedJob:
@@ -279,6 +285,35 @@ class SqlJobStore:
         statements = self._claim_statements(message, now=now, lease_seconds=lease_seconds, sent_at=sent_at)
         return self._claim_result(message, self._run(*statements))
 
+    def claim_group(self, messages: Sequence[JobMessage], *, now: datetime,
+                    lease_seconds: float) -> list[ClaimResult | None]:
+        """See :meth:`~leadeval.ports.LifecycleStore.claim_group`: one batch of eight statements per message
+        (reject, admit, claim in the group, then the job and what it needs)."""
+        if not messages:
+            return []
+        ts = format_ts(now)
+        lease_until = format_ts(plus_seconds(now, lease_seconds))
+        statements: list[Statement] = []
+        for message in messages:
+            key = {"job_id": message.job_id, "generation": message.generation, "now": ts}
+            statements += [
+                self._stmt("reject_job", job_id=message.job_id, now=ts),
+                self._stmt("admit_job", job_id=message.job_id, now=ts),
+                self._stmt("claim_job_in_group", lease_until=lease_until, claim_group=len(messages), **key),
+                *(self._stmt(name, job_id=message.job_id) for name in _LOADS),
+            ]
+        results = self._run(*statements)
+        out: list[ClaimResult | None] = []
+        per = 3 + len(_LOADS)
+        for i, message in enumerate(messages):
+            rejected, admitted, claimed, *loads = results[i * per:(i + 1) * per]
+            result = self._claim_result(message, [rejected, admitted, claimed, [], [], *loads])
+            if result.status == "claimed":
+                out.append(dataclasses.replace(result, grouped=True))
+            else:  # rejected: final; anything else is left to the message's own claim
+                out.append(result if result.status == "rejected" else None)
+        return out
+
     def _claim_statements(self, message: JobMessage, *, now: datetime, lease_seconds: float,
                           sent_at: datetime | None) -> list[Statement]:
         ts = format_ts(now)
@@ -290,11 +325,7 @@ class SqlJobStore:
             self._stmt("claim_job", lease_until=lease_until, **key),
             self._stmt("claim_redriven", lease_until=lease_until, sent_at=format_ts(sent_at), **key),
             self._stmt("fail_exhausted", **key),
-            self._stmt("get_job", job_id=message.job_id),
-            self._stmt("job_lead", job_id=message.job_id),
-            self._stmt("job_documents", job_id=message.job_id),
-            self._stmt("job_usage", job_id=message.job_id),
-            self._stmt("job_policy", job_id=message.job_id),
+            *(self._stmt(name, job_id=message.job_id) for name in _LOADS),
         ]
 
     def _claim_result(self, message: JobMessage, results: Sequence[list[dict[str, Any]]]) -> ClaimResult:
@@ -350,9 +381,69 @@ class SqlJobStore:
                  reuse_check: ReuseCheck | None = None) -> bool:
         """See :meth:`~leadeval.ports.LifecycleStore.complete`; with ``reuse_check``, the write is guarded by
         the reuse check and the lookup of its hashes rides along in the same batch (``reuse_check.prior``)."""
+        write = ResultWrite("complete", job, now, evaluation=evaluation, fingerprints=list(fingerprints),
+                            reuse_check=reuse_check)
+        self._write([write], claim_next, now)
+        return bool(write.saved)
+
+    def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
+                    error_message: str, count_attempt: bool = True, claim_next: ClaimAhead | None = None) -> bool:
+        write = ResultWrite("retry_later", job, now, delay_seconds=delay_seconds, error_code=error_code,
+                            error_message=error_message, count_attempt=count_attempt)
+        self._write([write], claim_next, now)
+        return bool(write.saved)
+
+    def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
+             dead_lettered: bool = False, claim_next: ClaimAhead | None = None) -> bool:
+        write = ResultWrite("fail", job, now, error_code=error_code, error_message=error_message,
+                            dead_lettered=dead_lettered)
+        self._write([write], claim_next, now)
+        return bool(write.saved)
+
+    def write_together(self, writes: Sequence[ResultWrite]) -> None:
+        """See :meth:`~leadeval.ports.LifecycleStore.write_together`: every write's statements in one batch."""
+        if writes:
+            self._write(writes, None, writes[0].now)
+
+    def _write(self, writes: Sequence[ResultWrite], claim_next: ClaimAhead | None, now: datetime) -> None:
+        """Run ``writes`` (then ``claim_next``'s claim) in one batch; set each write's ``saved`` (and a
+        complete's ``reuse_check.prior``)."""
+        statements: list[Statement] = []
+        spans: list[tuple[int, int]] = []
+        for write in writes:
+            built = self._write_statements(write)
+            spans.append((len(statements), len(built)))
+            statements += built
+        results = self._with_claim_ahead(statements, claim_next, now)
+        for write, (first, count) in zip(writes, spans, strict=True):
+            own = results[first:first + count]
+            check = write.reuse_check
+            if write.kind != "complete":
+                write.saved = bool(own[0])
+                continue
+            looked_up = check is not None and bool(check.hashes)
+            if check is not None:
+                check.prior = [PriorSubmission(file_sha256=r["file_sha256"], name_hash=r["name_hash"])
+                               for r in (own[-1] if looked_up else [])]
+            write.saved = bool(own[-2] if looked_up else own[-1])  # complete_job's row
+
+    def _write_statements(self, write: ResultWrite) -> list[Statement]:
+        """The statements of one write: a complete's five (+ one per fingerprint, + the reuse lookup last), a
+        retry's or a failure's one."""
+        job, now = write.job, write.now
         guard = self._held(job, now)
-        ev = evaluation
-        hashes = reuse_check.hashes if reuse_check is not None else []
+        if write.kind == "retry_later":
+            return [self._stmt(
+                "retry_later", lease_until=format_ts(plus_seconds(now, write.delay_seconds)),
+                count_attempt=1 if write.count_attempt else 0, error_code=write.error_code,
+                error_message=write.error_message[:1000], **guard)]
+        if write.kind == "fail":
+            return [self._stmt("fail_job", error_code=write.error_code, error_message=write.error_message[:1000],
+                               dead_lettered=1 if write.dead_lettered else 0, **guard)]
+        ev, check = write.evaluation, write.reuse_check
+        if ev is None:
+            raise ValueError("a complete write needs its evaluation")
+        hashes = check.hashes if check is not None else []
         statements = [
             self._stmt(
                 "insert_evaluation_details", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id,
@@ -361,7 +452,7 @@ class SqlJobStore:
                 policy_version=ev.policy_version, model=ev.model, prompt_tokens=ev.prompt_tokens,
                 completion_tokens=ev.completion_tokens, input_hash=ev.input_hash, pages=ev.pages,
                 worker_ms=ev.worker_ms, reuse_hashes=json.dumps(hashes),
-                applicant_hash=reuse_check.name_hash if reuse_check is not None else "", **guard),
+                applicant_hash=check.name_hash if check is not None else "", **guard),
             self._stmt(
                 "insert_evaluation", id=ev.id, lead_id=ev.lead_id, site_id=ev.site_id, score=ev.score,
                 label=ev.label, recommendation=ev.recommendation, summary=ev.summary,
@@ -371,32 +462,12 @@ class SqlJobStore:
                        site_id=job.site_id, id=ev.id, **guard),
             *(self._stmt("record_fingerprint", file_sha256=f.file_sha256, name_hash=f.name_hash, now=guard["now"],
                          id=ev.id)
-              for f in fingerprints),
+              for f in write.fingerprints),
             self._stmt("complete_job", id=ev.id, **guard),
         ]
-        completed = len(statements) - 1
-        if reuse_check is not None and hashes:
+        if hashes:
             statements.append(self._stmt("prior_submissions", hashes=json.dumps(sorted(set(hashes)))))
-        results = self._with_claim_ahead(statements, claim_next, now)
-        if reuse_check is not None:
-            reuse_check.prior = [PriorSubmission(file_sha256=r["file_sha256"], name_hash=r["name_hash"])
-                                 for r in (results[-1] if hashes else [])]
-        return bool(results[completed])
-
-    def retry_later(self, job: Job, *, now: datetime, delay_seconds: float, error_code: str,
-                    error_message: str, count_attempt: bool = True, claim_next: ClaimAhead | None = None) -> bool:
-        rows = self._with_claim_ahead([self._stmt(
-            "retry_later", lease_until=format_ts(plus_seconds(now, delay_seconds)),
-            count_attempt=1 if count_attempt else 0, error_code=error_code, error_message=error_message[:1000],
-            **self._held(job, now))], claim_next, now)[0]
-        return bool(rows)
-
-    def fail(self, job: Job, *, now: datetime, error_code: str, error_message: str,
-             dead_lettered: bool = False, claim_next: ClaimAhead | None = None) -> bool:
-        rows = self._with_claim_ahead([self._stmt(
-            "fail_job", error_code=error_code, error_message=error_message[:1000],
-            dead_lettered=1 if dead_lettered else 0, **self._held(job, now))], claim_next, now)[0]
-        return bool(rows)
+        return statements
 
     def unclaim(self, job: Job, *, now: datetime, lease_seconds: float) -> bool:
         """See :meth:`~leadeval.ports.LifecycleStore.unclaim`."""

@@ -34,6 +34,16 @@
 id = :job_id AND status = 'processing' AND leadeval_state = 'processing'
 AND leadeval_generation = :generation AND leadeval_claims = :claims
 
+-- name: _crash_counts
+-- What a crashed claim (lease expired, job still processing) adds to retry_count: 1 for a job claimed alone; 0
+-- for a job claimed with the other records of its invocation (leadeval_claim_group > 1): which of them crashed
+-- the worker is not known, so none is charged, and each is claimed alone from then on (leadeval_solo).
+CASE WHEN leadeval_claim_group > 1 THEN 0 ELSE 1 END
+
+-- name: _solo_after_crash
+-- leadeval_solo once a crashed claim is taken back (see _crash_counts).
+CASE WHEN leadeval_claim_group > 1 THEN 1 ELSE leadeval_solo END
+
 -- name: _message_out
 -- States in which a message for the job is (or is about to be) on the jobs queue.
 ('queued', 'retrying', 'snoozed')
@@ -101,24 +111,25 @@ RETURNING id;
 -- A worker that crashed (or timed out) on the job's last attempt, long ago, and whose message is gone:
 -- the crash counts as a failed attempt and the job fails (no message will come back for it).
 UPDATE ai_evaluation_jobs
-   SET status = 'failed', leadeval_state = 'failed', retry_count = retry_count + 1,
+   SET status = 'failed', leadeval_state = 'failed', retry_count = retry_count + {{_crash_counts}},
        error_code = 'AttemptsExhausted',
        error_message = 'attempts spent and the last one never finished (worker crashed, timed out or its message was lost)',
        completed_at = :now, leadeval_lease_expires_at = NULL, updated_at = :now
  WHERE status = 'processing' AND leadeval_state = 'processing'
    AND leadeval_lease_expires_at < :rescue_before
-   AND retry_count + 1 >= max_retries
+   AND retry_count + {{_crash_counts}} >= max_retries
 RETURNING id;
 
 -- name: rescue_crashed
--- A worker that crashed long ago, attempts left, message gone: the crash counts, the job goes back to the
--- sweep (claimed below in the same batch).
+-- A worker that crashed long ago, attempts left, message gone: the crash counts (see _crash_counts), the job
+-- goes back to the sweep (claimed below in the same batch).
 UPDATE ai_evaluation_jobs
-   SET status = 'pending', leadeval_state = 'pending', retry_count = retry_count + 1,
+   SET status = 'pending', leadeval_state = 'pending', retry_count = retry_count + {{_crash_counts}},
+       leadeval_solo = {{_solo_after_crash}},
        leadeval_queued_at = NULL, leadeval_lease_expires_at = NULL, updated_at = :now
  WHERE status = 'processing' AND leadeval_state = 'processing'
    AND leadeval_lease_expires_at < :rescue_before
-   AND retry_count + 1 < max_retries
+   AND retry_count + {{_crash_counts}} < max_retries
 RETURNING id;
 
 -- name: rescue_lost
@@ -184,16 +195,31 @@ RETURNING id;
 
 -- name: claim_job
 -- The worker's claim: a job waiting for its message (or not yet swept), or one whose holder's lease expired
--- (a crashed attempt: it counts as a failed attempt now). The claim number fences the holder.
+-- (a crashed attempt: it counts as a failed attempt now, see _crash_counts). The claim number fences the holder.
 UPDATE ai_evaluation_jobs
-   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN {{_crash_counts}} ELSE 0 END,
+       leadeval_solo = CASE WHEN status = 'processing' THEN {{_solo_after_crash}} ELSE leadeval_solo END,
        status = 'processing', leadeval_state = 'processing', leadeval_claims = leadeval_claims + 1,
-       started_at = :now, leadeval_lease_expires_at = :lease_until, updated_at = :now
+       leadeval_claim_group = 1, started_at = :now, leadeval_lease_expires_at = :lease_until, updated_at = :now
  WHERE id = :job_id AND leadeval_generation = :generation
    AND ((status = 'pending' AND leadeval_state IN ('pending', 'queued', 'retrying', 'snoozed')
          AND retry_count < max_retries)
         OR (status = 'processing' AND leadeval_state = 'processing' AND leadeval_lease_expires_at <= :now
-            AND retry_count + 1 < max_retries))
+            AND retry_count + {{_crash_counts}} < max_retries))
+RETURNING *;
+
+-- name: claim_job_in_group
+-- The worker's claim of a job together with the other records of its invocation (:claim_group records, one
+-- request): only a job waiting for its message, never one a crashed claim still holds nor one marked to be
+-- claimed alone (those take claim_job, alone). A crash while this claim holds the job counts as no attempt
+-- (_crash_counts) and marks the job to be claimed alone.
+UPDATE ai_evaluation_jobs
+   SET status = 'processing', leadeval_state = 'processing', leadeval_claims = leadeval_claims + 1,
+       leadeval_claim_group = :claim_group, started_at = :now, leadeval_lease_expires_at = :lease_until,
+       updated_at = :now
+ WHERE id = :job_id AND leadeval_generation = :generation
+   AND status = 'pending' AND leadeval_state IN ('pending', 'queued', 'retrying', 'snoozed')
+   AND retry_count < max_retries AND leadeval_solo = 0
 RETURNING *;
 
 -- name: claim_redriven
@@ -203,7 +229,7 @@ RETURNING *;
 -- failed) must not restart the job. :sent_at NULL (unknown) counts as redriven. The generation stays: the
 -- redriven message's body carries it, and that message must keep claiming the job through its retries.
 UPDATE ai_evaluation_jobs
-   SET status = 'processing', leadeval_state = 'processing', retry_count = 0,
+   SET status = 'processing', leadeval_state = 'processing', retry_count = 0, leadeval_claim_group = 1,
        leadeval_claims = leadeval_claims + 1, leadeval_dead_lettered_at = NULL,
        started_at = :now, completed_at = NULL, leadeval_lease_expires_at = :lease_until, updated_at = :now
  WHERE id = :job_id AND leadeval_generation = :generation
@@ -215,7 +241,7 @@ RETURNING *;
 -- A crashed last attempt found by its redelivered message: the crash counts, the job fails, dead-lettered.
 -- Also a waiting job whose limit was lowered below its failed attempts meanwhile (nothing more may run).
 UPDATE ai_evaluation_jobs
-   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN {{_crash_counts}} ELSE 0 END,
        status = 'failed', leadeval_state = 'dead_lettered', error_code = 'AttemptsExhausted',
        error_message = CASE WHEN status = 'processing'
                             THEN 'attempts spent and the last one never finished (worker crashed or timed out)'
@@ -223,7 +249,7 @@ UPDATE ai_evaluation_jobs
        leadeval_dead_lettered_at = :now, completed_at = :now, leadeval_lease_expires_at = NULL, updated_at = :now
  WHERE id = :job_id AND leadeval_generation = :generation
    AND ((status = 'processing' AND leadeval_state = 'processing' AND leadeval_lease_expires_at <= :now
-         AND retry_count + 1 >= max_retries)
+         AND retry_count + {{_crash_counts}} >= max_retries)
         OR (status = 'pending' AND leadeval_state IN {{_message_out}} AND retry_count >= max_retries))
 RETURNING *;
 
@@ -493,9 +519,10 @@ SELECT o.* FROM leadeval_overrides o
 -- name: reset_in_flight
 -- Local runtime only: its queue lives and dies with the process, so at start no queued, retrying, snoozed or
 -- processing job of the local database can have a message; they go back to the sweep. A job a dead run was
--- processing counts that attempt as failed (as a rescue does).
+-- processing counts that attempt as failed (as a rescue does, see _crash_counts).
 UPDATE ai_evaluation_jobs
-   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+   SET retry_count = retry_count + CASE WHEN status = 'processing' THEN {{_crash_counts}} ELSE 0 END,
+       leadeval_solo = CASE WHEN status = 'processing' THEN {{_solo_after_crash}} ELSE leadeval_solo END,
        status = 'pending', leadeval_state = 'pending', leadeval_queued_at = NULL,
        leadeval_lease_expires_at = NULL, updated_at = :now
  WHERE (status = 'pending' AND leadeval_state IN {{_message_out}})

@@ -1,9 +1,11 @@
-"""A record's job is claimed in the same request as the previous record's last write (issue 14, item 1).
+"""A worker invocation claims its records' jobs in one request and writes their outcomes in one (issue 14,
+item 1: D1 requests per job).
 
 Each test drives the real ``handle_worker`` on a batch of records over SQLite and reads what the store ran
-(the first statement of each batch names it) and the jobs' rows: one request fewer per job after the first,
-the same outcomes, claim numbers and attempt counts as records claiming for themselves, and a job claimed
-ahead whose record then does not run is handed back with nothing counted.
+(the first statement of each batch names it) and the jobs' rows: two requests for a batch, the same outcomes,
+claim numbers and attempt counts as records claiming for themselves, a job claimed with the group whose
+record then does not run handed back with nothing counted, and a grouped write the store refuses written job
+by job (so only what must fail fails).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.jobstore.sql import Statement
-from leadeval.handlers import handle_worker
+from leadeval.errors import ProcessingError, StoreUnavailableError
+from leadeval.handlers import WorkerBatchFailed, handle_worker
 from leadeval.wiring import Wiring
 from leadeval_tools.fakes.memory import MemoryDocumentStore, MemoryQueue, ScriptedVisionModel
 from leadeval_tools.local import FakeLambdaContext
-from tests.helpers import load_event, make_services, paystub_facts, seed_job, text_pdf
+from tests.helpers import load_event, make_services, paystub_facts, raw_rows, seed_job, text_pdf
 
 PDF = text_pdf(["ACME LOGISTICS - EARNINGS STATEMENT", "Employee: Dana Whitfield", "Gross pay 5,000.00"])
 
@@ -80,36 +83,43 @@ def _seed(services: Wiring, n: int) -> list[dict[str, Any]]:
     return records
 
 
-def test_each_claim_after_the_first_rides_along_the_previous_write(services: Wiring) -> None:
+GROUP_CLAIM = ["reject_job", "admit_job", "claim_job_in_group", "get_job", "job_lead", "job_documents", "job_usage",
+               "job_policy"]
+
+
+def _group(services: Wiring, job_id: str) -> tuple[int, int]:
+    """The job's (leadeval_claim_group, leadeval_solo)."""
+    [row] = raw_rows(services.store, "SELECT leadeval_claim_group AS g, leadeval_solo AS s FROM ai_evaluation_jobs "
+                                     "WHERE id = :id", id=job_id)
+    return int(row["g"]), int(row["s"])
+
+
+def test_a_batch_is_claimed_in_one_request_and_written_in_one(services: Wiring) -> None:
     records = _seed(services, 3)
     batches = _batches(services)
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    claim = ["reject_job", "admit_job", "claim_job", "claim_redriven", "fail_exhausted", "get_job", "job_lead",
-             "job_documents", "job_usage", "job_policy"]
-    # 4 requests for 3 jobs (7 with a separate reuse lookup per job, 9 with a claim per job too): the reuse
-    # lookup rides along each result write, after the write's own statements and before the next claim.
-    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details",
-                                       "insert_evaluation_details"]
-    assert batches[1][-10:] == claim and batches[2][-10:] == claim
-    assert batches[1][-11] == batches[2][-11] == batches[3][-1] == "prior_submissions"
-    assert batches[3][-2] == "complete_job"
+    # 2 requests for 3 jobs (4 when each write carried the next claim, 9 with a claim and a lookup per job)
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details"]
+    assert batches[0] == GROUP_CLAIM * 3
+    assert batches[1].count("complete_job") == 3 and batches[1].count("prior_submissions") == 3
     for i in (1, 2, 3):  # each claimed once, no attempt counted, as when each record claims for itself
         assert _row(services, f"job_{i}") == ("completed", "completed", 0, 1)
+        assert _group(services, f"job_{i}") == (3, 0)
+        assert services.store.get_evaluation(f"job_{i}") is not None
 
 
 def test_a_document_already_submitted_under_another_name_is_scored_again_with_the_reuse_signal(
         services: Wiring) -> None:
-    """The result write assumes no reuse; when the same file came with another applicant, that write holds
-    nothing and brings the earlier submission back, and the job is scored again with document_reused: one
-    request more, for that job only."""
+    """The grouped write assumes no reuse; the same file came with another applicant in the same batch, so the
+    second job's part of it holds nothing (the first job's part holds) and brings that submission back, and
+    the second job is scored again with document_reused and written alone: one request more, for it only."""
     seed_job(services, job_id="job_1", lead_id="lead_1", documents={"doc_1": PDF})
     seed_job(services, job_id="job_2", lead_id="lead_2", documents={"doc_2": PDF}, name=("Morgan", "Reyes"))
     batches = _batches(services)
     records = [_record(1, "job_1", "lead_1"), _record(2, "job_2", "lead_2")]
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details",
-                                       "insert_evaluation_details"]
-    assert batches[2][-1] == "prior_submissions" and "prior_submissions" not in batches[3]
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details"]
+    assert "prior_submissions" not in batches[2]  # the second write needs no lookup: it has the rows
     first, second = (services.store.get_evaluation(j) for j in ("job_1", "job_2"))
     assert first is not None and second is not None
     assert [s.code for s in second.flags if s.code == "document_reused"] == ["document_reused"]
@@ -118,18 +128,20 @@ def test_a_document_already_submitted_under_another_name_is_scored_again_with_th
     assert len(services.store.lead_history("lead_2").evaluations) == 1  # type: ignore[union-attr]
 
 
-def test_a_failure_write_carries_the_next_claim_too(services: Wiring) -> None:
+def test_a_failure_is_written_with_the_group(services: Wiring) -> None:
     seed_job(services, job_id="job_1", lead_id="lead_1", documents={})  # no documents: ResourceNotFound
     seed_job(services, job_id="job_2", lead_id="lead_2", documents={"doc_2": PDF})
     batches = _batches(services)
     records = [_record(1, "job_1", "lead_1"), _record(2, "job_2", "lead_2")]
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    assert [b[0] for b in batches] == ["reject_job", "fail_job", "insert_evaluation_details"]
+    assert [b[0] for b in batches] == ["reject_job", "fail_job"]
+    assert "complete_job" in batches[1]
     assert services.store.get_job("job_1").error_code == "ResourceNotFound"  # type: ignore[union-attr]
+    assert _row(services, "job_1") == ("failed", "failed", 1, 1)
     assert _row(services, "job_2") == ("completed", "completed", 0, 1)
 
 
-def test_a_duplicate_of_the_job_just_completed_is_acked_without_work(services: Wiring) -> None:
+def test_a_duplicate_of_a_job_in_the_group_is_acked_without_work(services: Wiring) -> None:
     [record] = _seed(services, 1)
     twin = {**copy.deepcopy(record), "messageId": "m-twin", "receiptHandle": "rh-twin"}
     assert handle_worker({"Records": [record, twin]}, FakeLambdaContext(), services) == {"batchItemFailures": []}
@@ -137,7 +149,16 @@ def test_a_duplicate_of_the_job_just_completed_is_acked_without_work(services: W
     assert len(services.store.lead_history("lead_1").evaluations) == 1  # type: ignore[union-attr]
 
 
-def test_no_claim_ahead_when_the_next_record_may_not_start(services: Wiring) -> None:
+def test_one_record_claims_alone(services: Wiring) -> None:
+    [record] = _seed(services, 1)
+    batches = _batches(services)
+    assert handle_worker({"Records": [record]}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details"]
+    assert "claim_job" in batches[0] and "claim_job_in_group" not in batches[0]
+    assert _group(services, "job_1") == (1, 0)
+
+
+def test_no_group_claim_when_the_next_record_may_not_start(services: Wiring) -> None:
     records = _seed(services, 2)
     batches = _batches(services)
     budget_ms = services.settings.job_budget_seconds * 1000
@@ -148,34 +169,58 @@ def test_no_claim_ahead_when_the_next_record_may_not_start(services: Wiring) -> 
     assert len(batches[1]) == len(batches[3])  # the write carried no claim
 
 
-def test_a_job_claimed_ahead_whose_record_misses_the_deadline_is_handed_back_uncounted(
-        services: Wiring) -> None:
+def test_a_grouped_job_whose_record_misses_the_deadline_is_handed_back_uncounted(services: Wiring) -> None:
     records = _seed(services, 2)
     budget_ms = services.settings.job_budget_seconds * 1000
     context = SteeredContext()
-    real_complete = services.store.complete
+    real_get = services.documents.get
 
-    def complete(*args: Any, **kwargs: Any) -> bool:
-        saved = real_complete(*args, **kwargs)
+    def get(*args: Any, **kwargs: Any) -> bytes:
+        data = real_get(*args, **kwargs)
         context.remaining_ms = budget_ms - 1  # the next record finds the deadline near
-        return saved
+        return data
 
-    services.store.complete = complete  # type: ignore[method-assign]
+    services.documents.get = get  # type: ignore[method-assign]
     assert handle_worker({"Records": records}, context, services) == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
     assert _row(services, "job_1") == ("completed", "completed", 0, 1)
-    assert _row(services, "job_2") == ("pending", "queued", 0, 1)  # claimed ahead, handed back, nothing counted
+    assert _row(services, "job_2") == ("pending", "queued", 0, 1)  # grouped, handed back, nothing counted
 
     # its message comes back: the job runs, its first attempt
     assert handle_worker({"Records": [records[1]]}, FakeLambdaContext(), services) == {"batchItemFailures": []}
     assert _row(services, "job_2") == ("completed", "completed", 0, 2)
 
 
-def test_a_claim_made_ahead_is_used_once_then_records_claim_for_themselves(services: Wiring) -> None:
+def test_a_grouped_write_refused_for_one_statement_is_written_job_by_job(services: Wiring) -> None:
+    """A ProcessingError (a statement over a D1 limit, an SQL error) writes nothing: each write then runs alone,
+    so only the job whose write is at fault is reported (here: none is, every job completes)."""
     records = _seed(services, 2)
+    real = services.store.write_together
+    calls: list[int] = []
+
+    def refuse(writes: Any) -> None:
+        calls.append(len(writes))
+        raise ProcessingError("D1 statement insert_evaluation binds 101 parameters; D1 allows 100 per statement")
+
+    services.store.write_together = refuse  # type: ignore[method-assign]
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    batches = _batches(services)
-    # the same two messages again (a redelivery): each record claims for itself and finds its job terminal
-    assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
-    assert all(_row(services, f"job_{i}") == ("completed", "completed", 0, 1) for i in (1, 2))
-    # the wiring's check of finished jobs answers each record; no write ran, so nothing was claimed ahead
-    assert batches == [["get_job"], ["get_job"]]
+    assert calls == [2] and real is not None
+    for i in (1, 2):
+        assert _row(services, f"job_{i}") == ("completed", "completed", 0, 1)
+
+
+def test_a_grouped_write_that_fails_reports_every_record_and_loses_nothing(
+        services: Wiring, caplog: pytest.LogCaptureFixture) -> None:
+    records = _seed(services, 2)
+
+    def unavailable(writes: Any) -> None:
+        raise StoreUnavailableError("D1 HTTP 503: D1 unavailable")
+
+    services.store.write_together = unavailable  # type: ignore[method-assign]
+    with pytest.raises(WorkerBatchFailed):  # every record failed for an infrastructure reason: the invocation fails
+        handle_worker({"Records": records}, FakeLambdaContext(), services)
+    lines = [r for r in caplog.records if "message reported for redelivery" in r.getMessage()]
+    assert sorted(getattr(r, "job_id", None) for r in lines) == ["job_1", "job_2"]
+    assert {getattr(r, "component", None) for r in lines} == {"store"}
+    for i in (1, 2):  # still held: the lease ends, the messages come back and claim them (a crashed attempt)
+        assert _row(services, f"job_{i}")[:2] == ("processing", "processing")
+        assert services.store.get_evaluation(f"job_{i}") is None
