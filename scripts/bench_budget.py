@@ -671,9 +671,13 @@ def _render_d1(a: dict[str, Any]) -> list[str]:
 def _render_d1_batches(runs: dict[Any, dict[str, Any]]) -> list[str]:
     lines = ["### D1 requests per job by worker batch size (issue 14: ≤ 0.5 at 10)", "",
              "The same jobs and handlers as above, the worker taking 1, 5 or 10 records per invocation (the "
-             "template's `BatchSize` is 10). Each record's claim rides along the previous record's last write "
-             "(result, retry or failure) of the same invocation; the fingerprint lookup and the result write stay "
-             "one request each per job.", "",
+             "template's `BatchSize` is 10). An invocation of two or more records claims their jobs in one "
+             "request and writes their outcomes (results with their fingerprint lookups, retries, failures) in "
+             "one; a record the group could not claim (a redelivered or redriven message, a job to be claimed "
+             "alone after a crash) claims alone, its claim riding along the previous record's write. A job whose "
+             "document came with another applicant name is scored again and written alone (one request more). "
+             "Jobs retried with a delay come back in later invocations, so the per-job figure counts every "
+             "delivery of every job.", "",
              "| records per invocation | jobs | D1 requests | per job | final states |",
              "| --- | --- | --- | --- | --- |"]
     for batch, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
