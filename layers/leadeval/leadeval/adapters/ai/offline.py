@@ -69,9 +69,10 @@ that value, as pypdf often puts a table cell on its own line):
   "Jan. 5, 2026", "5 January 2026". ``document_date``: "Date:", "Statement/Issue/Letter/Notice
   Date"; for letters also a line that holds only a date. ``id_expiry`` (IDs): "Expires",
   "Expiration Date", "Exp".
-* **Amounts**: ``$1,234.56``, ``1234.56``, ``-45.67``, ``(45.67)``; cents are required, so
-  rates without cents, ids and years are not read as money, nor are figures followed by "%",
-  "hours"/"hrs" or "/hr".
+* **Amounts**: ``$1,234.56``, ``1234.56``, ``-45.67``, ``(45.67)``, and whole dollars after a dollar
+  sign: ``$5600``, ``$5,600``, ``-$45``, ``($45)`` (read as ``5600.00``...). A number with neither cents nor
+  "$" is not money, so hour counts, ids, account and check numbers, ZIP codes and years are not read as
+  money, nor are figures followed by "%", "hours"/"hrs" or "/hr".
 
 Packets: a text layer whose pages are of different kinds is split into one part per run of pages of a kind
 (:func:`packet_parts`, :mod:`leadeval.screening.packets`); ``facts`` are the first part's and
@@ -146,9 +147,13 @@ _DATE = re.compile(DATE_RE, re.IGNORECASE)
 _RANGE = re.compile(
     rf"(?P<a>{DATE_RE})[ \t]*(?:-|–|—|to|through|thru)[ \t]*(?P<b>{DATE_RE})", re.IGNORECASE
 )
-#: money with cents: $1,234.56 / 1234.56 / -45.67 / (45.67) / -$45.67 (not "40.00 hours", "6.20%")
+_DIGITS_RE = r"(?:\d{1,3}(?:,\d{3})+|\d+)"  # 1,234,567 or 1234567
+#: money: with cents ($1,234.56 / 1234.56 / -45.67 / (45.67) / -$45.67), or whole dollars after a dollar sign
+#: ($5600 / $5,600 / -$45 / ($45)); never a figure followed by "%", "hours"/"hrs" or "/hr" ("40.00 hours",
+#: "6.20%", "$25/hr"). A number without cents and without "$" is not money (years, ZIP codes, account, check
+#: and hour counts).
 AMOUNT_RE = (
-    r"(?<![\w.,/$])(?:\([ \t]*)?[-+]?[ \t]?\$?[ \t]?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}"
+    rf"(?<![\w.,/$])(?:\([ \t]*)?[-+]?[ \t]?(?:\$?[ \t]?[-+]?{_DIGITS_RE}\.\d{{2}}|\$[ \t]?[-+]?{_DIGITS_RE})"
     r"(?:[ \t]*\))?(?![\d%]|,\d|\.\d|[ \t]*(?:hours?|hrs?)\b|[ \t]*/[ \t]*(?:hr|hour)\b)"
 )
 _AMOUNT = re.compile(AMOUNT_RE)
@@ -904,9 +909,14 @@ def parse_date(value: str) -> date | None:
     return None
 
 
+_CENT = Decimal("0.01")
+
+
 def _amount(value: str) -> Decimal:
+    """The value of an :data:`AMOUNT_RE` match in dollars, with cents ("$5,600" -> ``Decimal("5600.00")``);
+    negative when printed with "-" or in parentheses."""
     negative = "-" in value or "(" in value
-    number = Decimal(re.sub(r"[^\d.]", "", value))
+    number = Decimal(re.sub(r"[^\d.]", "", value)).quantize(_CENT)
     return -number if negative else number
 
 
@@ -993,8 +1003,6 @@ def _w2_name_parts(text: str, employer: str | None) -> list[str]:
     ]
     return [" ".join(parts)] if 2 <= len(parts) <= 3 else []
 
-
-_CENT = Decimal("0.01")
 
 
 def _w2_box1_from_arithmetic(text: str) -> Decimal | None:
