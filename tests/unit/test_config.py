@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from pathlib import Path
+
 import pytest
 
 from leadeval.config import Settings, parse_database_url, parse_documents_url, parse_model_url
@@ -115,3 +119,90 @@ def test_a_missing_token_names_every_variable_that_would_do(url_env: dict[str, s
     for name in names:
         assert f"{name} (or {name}_PARAMETER)" in str(info.value)
     assert info.value.variable == "CLOUDFLARE_API_TOKEN"
+
+
+# ------------------------------------------------------------------------- unknown LEADEVAL_* variables
+@pytest.fixture(name="fresh_warnings")
+def _fresh_warnings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """No unknown-variable warning reported yet in this process; WARNING records of leadeval.config captured."""
+    from leadeval import config
+
+    monkeypatch.setattr(config, "_warned", set())
+    caplog.set_level(logging.WARNING, logger="leadeval.config")
+    return caplog
+
+
+def _config_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "leadeval.config" and r.levelno == logging.WARNING]
+
+
+def test_a_misspelt_variable_is_named_once_with_the_name_it_meant(fresh_warnings: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"LEADEVAL_SWEEP_LIMT": "77", "LEADEVAL_MAX_PDF_PAGE": "3", "PATH": "/bin"})
+    assert settings.sweep_limit == 1000 and settings.max_pdf_pages == 30  # ignored: the defaults stand
+    [record] = _config_warnings(fresh_warnings)
+    assert record.getMessage() == (
+        "Ignoring unknown environment variables: LEADEVAL_MAX_PDF_PAGE (did you mean LEADEVAL_MAX_PDF_PAGES?), "
+        "LEADEVAL_SWEEP_LIMT (did you mean LEADEVAL_SWEEP_LIMIT?)")
+    assert "77" not in fresh_warnings.text  # names only, never values
+
+
+def test_an_unknown_variable_without_a_close_name_is_named_alone(fresh_warnings: pytest.LogCaptureFixture) -> None:
+    Settings.from_env({"LEADEVAL_DEBUG": "secret-ish", "leadeval_sweep_limit": "5"})
+    [record] = _config_warnings(fresh_warnings)
+    assert record.getMessage() == ("Ignoring unknown environment variables: LEADEVAL_DEBUG, "
+                                   "leadeval_sweep_limit (did you mean LEADEVAL_SWEEP_LIMIT?)")
+    assert "secret-ish" not in fresh_warnings.text
+
+
+def test_unknown_variables_do_not_stop_a_failing_load_from_naming_them(
+        fresh_warnings: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({"LEADEVAL_DATABASE_URL": "mysql://x", "LEADEVAL_DOCUMENT_URL": "s3://b"})
+    [record] = _config_warnings(fresh_warnings)
+    assert record.getMessage() == ("Ignoring unknown environment variable: LEADEVAL_DOCUMENT_URL (did you mean "
+                                   "LEADEVAL_DOCUMENTS_URL?)")
+
+
+def test_the_same_unknown_names_are_reported_once_per_process(fresh_warnings: pytest.LogCaptureFixture) -> None:
+    for _ in range(3):
+        Settings.from_env({"LEADEVAL_SWEEP_LIMT": "5"})
+    assert len(_config_warnings(fresh_warnings)) == 1
+    Settings.from_env({"LEADEVAL_SWEEP_LIMT": "5", "LEADEVAL_FOO": "1"})  # a different set: reported
+    assert [r.getMessage() for r in _config_warnings(fresh_warnings)][1] == (
+        "Ignoring unknown environment variables: LEADEVAL_FOO, LEADEVAL_SWEEP_LIMT (did you mean "
+        "LEADEVAL_SWEEP_LIMIT?)")
+
+
+def test_known_variables_are_not_reported(fresh_warnings: pytest.LogCaptureFixture) -> None:
+    from leadeval.config import KNOWN_VARIABLES, warn_unknown_variables
+
+    Settings.from_env({"LEADEVAL_SWEEP_LIMIT": "5", "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB": "2",
+                       "LEADEVAL_CORPUS_DIR": "/x", "LEADEVAL_CHROMIUM": "/usr/bin/chromium"})
+    warn_unknown_variables(KNOWN_VARIABLES)
+    assert _config_warnings(fresh_warnings) == []
+
+
+# Every place that sets or reads LEADEVAL_* variables; this file is left out (it spells unknown ones on purpose).
+_SCANNED = ("template.yaml", "Makefile", "README.md", "scripts", "tools", ".ci", "layers", "functions", "events",
+            "docs", "tests", "pyproject.toml")
+
+
+def test_every_leadeval_variable_the_repository_names_is_known() -> None:
+    from leadeval.config import KNOWN_VARIABLES
+
+    repo = Path(__file__).resolve().parents[2]
+    named: dict[str, str] = {}
+    for entry in _SCANNED:
+        path = repo / entry
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        assert files, f"{entry} not found"
+        for file in files:
+            if file == Path(__file__).resolve() or "__pycache__" in file.parts or file.suffix in (".pyc", ".png",
+                                                                                                   ".pdf"):
+                continue
+            text = file.read_text(encoding="utf-8", errors="replace")
+            # a name, not a prefix or pattern such as LEADEVAL_MAX_PDF_* or "LEADEVAL_"
+            for name in re.findall(r"\bLEADEVAL_[A-Z0-9_]*[A-Z0-9]\b(?![_*])", text):
+                named.setdefault(name, str(file.relative_to(repo)))
+    assert "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB" in named and "LEADEVAL_PG_PORT" in named  # the scan works
+    assert {name: where for name, where in named.items() if name not in KNOWN_VARIABLES} == {}

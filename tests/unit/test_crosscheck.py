@@ -23,7 +23,7 @@ from leadeval.models import (
     PreparedDocument,
     Verdict,
 )
-from leadeval.screening.crosscheck import SIGNAL_CODE, Reading, confirm_agreed, cross_check
+from leadeval.screening.crosscheck import SIGNAL_CODE, Reading, confirm_agreed, cross_check, printed_amounts
 from leadeval.screening.scoring import document_verdict, signal_text
 from leadeval_tools.fakes.workers_ai import FakeWorkersAI
 
@@ -75,6 +75,15 @@ def test_readers_pairing_different_figures_of_one_page_raise_nothing() -> None:
     second = Reading("OCR", _stub(gross_pay=Decimal("75400.00")), {}, "Gross Pay 2,900.00 75,400.00")
     outcome = cross_check("d", first, second)
     assert outcome.compared == ["gross_pay"] and not outcome.agreed and not outcome.signals
+
+
+def test_printed_amounts_take_whole_dollars_after_a_dollar_sign_only() -> None:
+    text = "Gross $5,600 $ 4200 Net 12.50 1,234.56 paid 01/15/2026 tax year 2026 ZIP 62701 check 1042 5,600"
+    assert printed_amounts(text) == {Decimal("5600"), Decimal("4200"), Decimal("12.50"), Decimal("1234.56")}
+    # the text layer read "$5,600" as the gross, OCR paired the label with the other figure: both are printed
+    first = Reading("text layer", _stub(gross_pay=Decimal("5600.00")), {}, "Gross Pay $5,600 $4,200")
+    second = Reading("OCR", _stub(gross_pay=Decimal("4200.00")), {}, "Gross Pay $5,600 $4,200")
+    assert cross_check("d", first, second).signals == []
 
 
 def test_names_agree_across_case_and_order_and_disagree_at_medium() -> None:

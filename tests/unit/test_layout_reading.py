@@ -176,3 +176,21 @@ def test_licence_expiry_read_under_its_label() -> None:
     assert facts.id_expiry == date(2018, 4, 24)  # not the viewer's 7/8/2021 printed at the top
     assert evidence["id_expiry"].how == "ocr" and not evidence["id_expiry"].certain
     assert evidence["id_expiry"].box is not None and abs(evidence["id_expiry"].box[0] - 0.3) < 1e-9
+
+
+def test_whole_dollar_figures_are_figures_of_the_layout_and_located_as_evidence() -> None:
+    from leadeval.adapters.ai.offline import read_document
+
+    def word(text: str, x: float, y: float) -> PageWord:
+        return PageWord(text, (x, y, x + 0.012 * len(text), y + 0.02), 1.0)
+
+    # two tables side by side: a label after a cell of figures starts the next table's row
+    words = [word("Earnings", 0.05, 0.05), word("Statement", 0.16, 0.05),
+             word("Gross", 0.05, 0.3), word("Pay", 0.12, 0.3), word("$5,600", 0.3, 0.3),
+             word("Net", 0.55, 0.3), word("Pay", 0.6, 0.3), word("$4,200", 0.8, 0.3)]
+    page = PageLayout(page=1, how="text_layer", words=words)
+    assert layout_text([page]).text == "Earnings Statement\nGross Pay  $5,600\nNet Pay  $4,200"
+    facts, evidence = read_document(None, [page])
+    assert (facts.gross_pay, facts.net_pay) == (Decimal("5600.00"), Decimal("4200.00"))
+    gross = evidence["gross_pay"]
+    assert gross.certain and gross.how == "text_layer" and gross.box is not None and abs(gross.box[0] - 0.3) < 1e-9

@@ -3,9 +3,10 @@ confirmed only by arithmetic, undetermined otherwise, page caps named in the not
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
-from leadeval.adapters.ai.offline import OfflineVisionModel
+from leadeval.adapters.ai.offline import OcrPagesLeft, OfflineVisionModel
 from leadeval.models import PageLayout, PageWord, PreparedDocument
 
 
@@ -78,3 +79,36 @@ def test_page_caps_are_named_when_hit() -> None:
 def test_without_an_engine_images_still_need_a_vision_model() -> None:
     extraction = OfflineVisionModel().extract(_scan())
     assert (extraction.facts, extraction.note) == (None, "needs a vision model")
+
+
+def test_a_jobs_reader_keeps_every_setting_of_the_model_and_only_its_counts_start_again() -> None:
+    reader = ScriptedReader(_stub("3,317.50"))
+    model = OfflineVisionModel(reader, ocr_pages_per_document=2, ocr_pages_per_job=3, crosscheck_pages_per_job=1)
+    model.extract(_scan(pages=3))  # spends 2 of the 3 pages
+    job = model.for_job()
+    settings = [f.name for f in dataclasses.fields(OfflineVisionModel) if f.init]
+    assert settings == ["ocr", "ocr_pages_per_document", "ocr_pages_per_job", "crosscheck_pages_per_job"]
+    assert all(getattr(job, name) is getattr(model, name) for name in settings)  # nothing left behind
+    assert job.extract(_scan(pages=3)).note == (
+        "OCR page cap reached: 2 of 3 page image(s) read (LEADEVAL_OCR_PAGES_PER_DOCUMENT=2)")  # 3 fresh pages
+    assert model.extract(_scan(pages=3)).note == (
+        "OCR page cap reached: 1 of 3 page image(s) read (LEADEVAL_OCR_PAGES_PER_JOB=3)")  # 1 page left
+
+
+def test_pages_left_are_spent_once_per_job_and_the_crosscheck_within_them() -> None:
+    left = OcrPagesLeft(job=5, crosscheck=1)
+    assert left.take(3) == 3 and left == OcrPagesLeft(job=2, crosscheck=1)
+    assert left.take(3, crosscheck=True) == 1 and left == OcrPagesLeft(job=1, crosscheck=0)
+    assert left.take(2, crosscheck=True) == 0 and left.take(2) == 1 and left.take(1) == 0
+    assert left == OcrPagesLeft(job=0, crosscheck=0)
+
+
+def test_the_reader_takes_its_caps_from_the_settings() -> None:
+    from leadeval.config import Settings
+
+    settings = Settings.from_env({"LEADEVAL_OCR_PAGES_PER_DOCUMENT": "2", "LEADEVAL_OCR_PAGES_PER_JOB": "7",
+                                  "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB": "4"})
+    reader = ScriptedReader(_stub("3,317.50"))
+    model = OfflineVisionModel.from_settings(settings, reader)
+    assert (model.ocr, model.ocr_pages_per_document, model.ocr_pages_per_job, model.crosscheck_pages_per_job) == (
+        reader, 2, 7, 4)

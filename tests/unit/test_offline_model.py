@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from leadeval.adapters.ai.offline import (
+    AMOUNT_RE,
     MODEL_VERSION,
     NEEDS_VISION_NOTE,
     OfflineVisionModel,
@@ -188,6 +190,15 @@ def test_parse_date(text: str, expected: date | None) -> None:
         ("Total Gross   12,345.00   99,000.00", "12345.00"),
         ("Gross Pay (1,234.56)", "-1234.56"),
         ("Gross Pay 80 hours", None),  # no cents: not money
+        ("Gross Pay $5600", "5600.00"),  # whole dollars after a dollar sign
+        ("Gross Pay $5,600", "5600.00"),
+        ("Gross Pay: $ 5,600", "5600.00"),
+        ("Gross Pay\n$5,600", "5600.00"),
+        ("Gross Pay ($45)", "-45.00"),
+        ("Gross Pay 5600", None),  # neither cents nor "$": not money
+        ("Gross Pay 5,600", None),
+        ("Gross Pay $5600.5", None),
+        ("Gross Pay $25/hr", None),
         ("Gross Pay YTD 60,000.00", None),  # a year-to-date figure is not this period's
         ("YTD Gross 60,000.00", None),
     ],
@@ -195,6 +206,50 @@ def test_parse_date(text: str, expected: date | None) -> None:
 def test_gross_pay_amount_forms(line: str, gross: str | None) -> None:
     facts = extract_facts(f"Pay Stub\n{line}")
     assert facts.gross_pay == (Decimal(gross) if gross else None)
+
+
+def test_whole_dollar_figures_are_read_as_dollars_and_cents() -> None:
+    text = "\n".join([
+        "Earnings Statement",
+        "Employee: Ann Lee",
+        "Pay Date: 01/30/2026",
+        "Earnings Current YTD",
+        "Gross Pay $5,600 $11,200",
+        "Total Deductions $1,100 $2,200",
+        "Net Pay $4500 $9000",
+    ])
+    facts = extract_facts(text)
+    assert (facts.gross_pay, facts.ytd_gross, facts.total_deductions, facts.net_pay) == (
+        Decimal("5600.00"), Decimal("11200.00"), Decimal("1100.00"), Decimal("4500.00"))
+    assert str(facts.gross_pay) == "5600.00"  # two places, as a figure printed with cents reads
+
+
+def test_numbers_without_cents_or_dollar_sign_are_not_money() -> None:
+    text = ("Tax year 2026, paid 01/15/2026 (2026-01-15), Springfield, IL 62701-1234, Account 123456789, "
+            "Check #1042, Check No. 1,042, Employee ID 40213, 80 hours, 2,080 hrs, $25/hr, $40 hrs, 6.2%, "
+            "12 months, Pay Grade 10")
+    assert re.findall(AMOUNT_RE, text) == []
+    stub = extract_facts("\n".join([
+        "Pay Stub", "Employee: Ann Lee", "Springfield, IL 62701", "Pay Date: 01/15/2026",
+        "Gross Pay 5600", "Net Check 10234", "Net Pay 2026", "Total Deductions 1,100", "Regular 80 2,080",
+    ]))
+    assert (stub.gross_pay, stub.net_pay, stub.total_deductions, stub.ytd_gross) == (None, None, None, None)
+
+
+def test_whole_dollar_transactions_leave_check_numbers_alone() -> None:
+    text = "\n".join([
+        "Example Bank Account Statement",
+        "Statement Period: February 1, 2026 to February 28, 2026",
+        "Beginning Balance $500",
+        "Ending Balance $1,800",
+        "02/03 ACH PAYROLL EXAMPLE CO $1,000 $1,500",
+        "02/05 CHECK 1042 $700 $800",
+        "02/17 ACH PAYROLL EXAMPLE CO $1,000 $1,800",
+        "02/21 MOBILE DEPOSIT $25",
+    ])
+    facts = extract_facts(text)
+    assert (facts.opening_balance, facts.closing_balance) == (Decimal("500.00"), Decimal("1800.00"))
+    assert facts.deposits == [Decimal("1000.00"), Decimal("1000.00"), Decimal("25.00")]
 
 
 def test_pay_stub_two_column_layout() -> None:
@@ -309,6 +364,7 @@ def test_bank_statement_with_unsigned_columns_uses_the_running_balance() -> None
         ("Housing Assistance Payment (HAP) paid to the owner: $1,100.00 per month", "1100.00"),
         ("Your monthly benefit amount is $943.00.", "943.00"),
         ("Voucher Amount\n$800.00", "800.00"),
+        ("Voucher Amount: $900 per month", "900.00"),
         ("The agency pays a housing assistance payment to the owner.", None),
     ],
 )
@@ -332,6 +388,9 @@ def test_monthly_benefit(line: str, benefit: str | None) -> None:
         ("Form W-2\nno figures here", None),
         ("Employment Verification\nAnnual Salary: $61,200.00", "61200.00"),
         ("Employment Verification\nHer current annual salary is $48,000.00 per year.", "48000.00"),
+        ("Employment Verification\nAnnual Salary: $61,200", "61200.00"),
+        ("Employment Verification\nHer current annual salary is $48,000.", "48000.00"),
+        ("Employment Verification\nAnnual Salary: 61200", None),
     ],
 )
 def test_annual_income(text: str, income: str | None) -> None:

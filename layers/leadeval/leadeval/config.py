@@ -15,12 +15,18 @@ Secrets (``CLOUDFLARE_API_TOKEN``, ``CLOUDFLARE_D1_API_TOKEN``, ``CLOUDFLARE_AI_
 ``R2_ACCESS_KEY_ID``, ``R2_SECRET_ACCESS_KEY``, ``OPENAI_API_KEY``) may be given directly or as
 ``<NAME>_PARAMETER``: an SSM SecureString name or a Secrets Manager ARN, resolved lazily with
 Powertools ``parameters`` (cached 300 s) by :func:`resolve_secret`.
+
+Any other ``LEADEVAL_*`` variable (a misspelt one, say) is ignored, with one warning naming it (never its value)
+and the known name it is closest to: :data:`KNOWN_VARIABLES` lists every ``LEADEVAL_*`` name the project reads,
+here or in its tools, scripts and tests.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from leadeval.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 SECRET_NAMES = (
     "CLOUDFLARE_API_TOKEN",
@@ -201,6 +209,56 @@ _INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
 }
 
 
+#: The ``LEADEVAL_*`` variables :meth:`Settings.from_env` reads besides those of ``_INT_SETTINGS``.
+_SETTINGS_VARIABLES = (
+    "LEADEVAL_DATABASE_URL", "LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL", "LEADEVAL_MODEL_ALLOWLIST",
+    "LEADEVAL_QUEUE_URL", "LEADEVAL_DLQ_URL", "LEADEVAL_IDEMPOTENCY_TABLE", "LEADEVAL_WORKER_FUNCTION_NAME",
+    "LEADEVAL_CLOUDFLARE_API_URL",
+)
+#: ``LEADEVAL_*`` variables read outside :class:`Settings`, by the dev tools, scripts and tests (not in Lambda).
+_TOOL_VARIABLES = (
+    "LEADEVAL_CHROMIUM",            # tools/leadeval_tools/report/render.py: the Chromium that prints reports
+    "LEADEVAL_CORPUS_DIR",          # tests, scripts/bench_*.py: the shared sample corpus
+    "LEADEVAL_TEST_POSTGRES_URL",   # tests, scripts/bench_load.py: the PostgreSQL server tests use
+    "LEADEVAL_BENCH_NO_LIMITER",    # scripts/bench_throughput.py
+    "LEADEVAL_PG_PORT", "LEADEVAL_PG_DIR", "LEADEVAL_PG_WAIT_SECONDS",  # scripts/ensure_postgres.sh
+    "LEADEVAL_SKIP_BROWSER_SETUP",  # scripts/ensure_chromium.sh
+)
+#: Every ``LEADEVAL_*`` variable the project reads; others are reported by :func:`warn_unknown_variables`.
+KNOWN_VARIABLES = frozenset((*_SETTINGS_VARIABLES, *(v for v, *_ in _INT_SETTINGS.values()), *_TOOL_VARIABLES))
+
+_warned: set[frozenset[str]] = set()  # the unknown-name sets already reported by this process
+
+
+def unknown_variables(names: Iterable[str]) -> dict[str, str | None]:
+    """The ``LEADEVAL_*`` names (any case) among ``names`` that leadeval does not read, each with the known
+    name it is an obvious misspelling of (``difflib`` ratio of the parts after ``LEADEVAL_`` >= 0.75), or None.
+
+    Returns:
+        ``{unknown name: closest known name or None}``, sorted by name.
+    """
+    suffixes = {name[len("LEADEVAL_"):]: name for name in KNOWN_VARIABLES}
+    unknown: dict[str, str | None] = {}
+    for name in sorted(names):
+        if not name.upper().startswith("LEADEVAL_") or name in KNOWN_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name[len("LEADEVAL_"):].upper(), suffixes, n=1, cutoff=0.75)
+        unknown[name] = suffixes[close[0]] if close else None
+    return unknown
+
+
+def warn_unknown_variables(names: Iterable[str]) -> None:
+    """Log one warning naming the unknown ``LEADEVAL_*`` variables among ``names`` (names only, never values),
+    with the known name each probably meant; nothing when all are known, or when this process already
+    reported the same names (the local runtime loads its settings several times)."""
+    unknown = unknown_variables(names)
+    if not unknown or frozenset(unknown) in _warned:
+        return
+    _warned.add(frozenset(unknown))
+    listed = ", ".join(f"{name} (did you mean {close}?)" if close else name for name, close in unknown.items())
+    logger.warning("Ignoring unknown environment variable%s: %s", "s" if len(unknown) > 1 else "", listed)
+
+
 class Settings(BaseModel):
     """All settings. Build with :meth:`from_env`; fields mirror the variables in ``_INT_SETTINGS``
     and the URLs above. Durations in seconds, sizes in bytes."""
@@ -261,7 +319,8 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Read and validate every setting from ``env``.
+        """Read and validate every setting from ``env``; unknown ``LEADEVAL_*`` names in it are logged (one
+        warning, see :func:`warn_unknown_variables`), not refused.
 
         Raises:
             ConfigurationError: a value is malformed or a backend lacks what it needs, naming the variable.
@@ -270,6 +329,7 @@ class Settings(BaseModel):
             value = env.get(name)
             return value.strip() if value is not None and value.strip() != "" else default
 
+        warn_unknown_variables(env)
         values: dict[str, object] = {
             "database_url": get("LEADEVAL_DATABASE_URL", "sqlite:///.leadeval/leadeval.db"),
             "documents_url": get("LEADEVAL_DOCUMENTS_URL", "file:.leadeval/documents"),

@@ -307,10 +307,7 @@ def make_vision_model(settings: Settings, *, model_id: str | None = None) -> Vis
     from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available
 
     use_ocr = settings.ocr_pages_per_document > 0 and settings.ocr_pages_per_job > 0 and ocr_available()
-    offline = OfflineVisionModel(RapidOcrReader() if use_ocr else None,
-                                 ocr_pages_per_document=settings.ocr_pages_per_document,
-                                 ocr_pages_per_job=settings.ocr_pages_per_job,
-                                 crosscheck_pages_per_job=settings.ocr_crosscheck_pages_per_job)
+    offline = OfflineVisionModel.from_settings(settings, RapidOcrReader() if use_ocr else None)
     if spec.kind == "offline":
         return offline
     model = _remote_model(settings, model_id)

@@ -42,7 +42,9 @@ CHECKED_AMOUNTS = ("gross_pay", "net_pay", "total_deductions", "ytd_gross", "ope
 #: high-severity.
 HIGH_CONFIDENCE = 0.9
 _HALF_CENT = Decimal("0.005")
-_PRINTED_AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+\.\d{2}(?!\d)|(?<![\d.,])\d+\.\d{2}(?!\d)")
+#: a money figure: with cents, or whole dollars after a dollar sign ("$5,600"; what the offline reader reads)
+_PRINTED_AMOUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+\.\d{2}(?!\d)|(?<![\d.,])\d+\.\d{2}(?!\d)"
+                             r"|(?<=\$)[ \t]?(?:\d{1,3}(?:,\d{3})+|\d+)(?![\d,]|\.\d)")
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,12 @@ class CrossCheck:
 
 
 def printed_amounts(text: str) -> set[Decimal]:
-    """The money figures printed in ``text`` (``1,234.56`` / ``1234.56``, cents required), as positive
-    Decimals."""
+    """The money figures printed in ``text`` (``1,234.56`` / ``1234.56``, or whole dollars after a dollar
+    sign: ``$5,600`` / ``$5600``), as positive Decimals."""
     found: set[Decimal] = set()
     for match in _PRINTED_AMOUNT.finditer(text):
         try:
-            found.add(Decimal(match.group(0).replace(",", "")))
+            found.add(Decimal(match.group(0).replace(",", "").strip()))
         except InvalidOperation:  # pragma: no cover - the pattern only matches digits
             continue
     return found

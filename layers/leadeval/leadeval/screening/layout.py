@@ -32,8 +32,8 @@ WORD_GAP_HEIGHTS = 0.25
 COLUMN_GAP_HEIGHTS = 1.5
 #: Two words are on one line when their vertical centres differ by at most this share of their height.
 SAME_LINE_SHARE = 0.5
-#: A word that is a money figure ("5,000.00", "$72.50", "(45.67)").
-_FIGURE = re.compile(r"^[-+(]?\$?[-+]?\d[\d,]*\.\d{2}\)?$")
+#: A word that is a money figure ("5,000.00", "$72.50", "(45.67)", or whole dollars after "$": "$5,600").
+_FIGURE = re.compile(r"^[-+(]?(?:\$?[-+]?\d[\d,]*\.\d{2}|\$[-+]?\d[\d,]*)\)?$")
 #: Characters per page read with their boxes (PDFium's text pages are already bounded by preparation).
 MAX_PAGE_CHARS = 50_000
 

@@ -69,9 +69,10 @@ that value, as pypdf often puts a table cell on its own line):
   "Jan. 5, 2026", "5 January 2026". ``document_date``: "Date:", "Statement/Issue/Letter/Notice
   Date"; for letters also a line that holds only a date. ``id_expiry`` (IDs): "Expires",
   "Expiration Date", "Exp".
-* **Amounts**: ``$1,234.56``, ``1234.56``, ``-45.67``, ``(45.67)``; cents are required, so
-  rates without cents, ids and years are not read as money, nor are figures followed by "%",
-  "hours"/"hrs" or "/hr".
+* **Amounts**: ``$1,234.56``, ``1234.56``, ``-45.67``, ``(45.67)``, and whole dollars after a dollar
+  sign: ``$5600``, ``$5,600``, ``-$45``, ``($45)`` (read as ``5600.00``...). A number with neither cents nor
+  "$" is not money, so hour counts, ids, account and check numbers, ZIP codes and years are not read as
+  money, nor are figures followed by "%", "hours"/"hrs" or "/hr".
 
 Packets: a text layer whose pages are of different kinds is split into one part per run of pages of a kind
 (:func:`packet_parts`, :mod:`leadeval.screening.packets`); ``facts`` are the first part's and
@@ -88,10 +89,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from leadeval.errors import DocumentUnreadable
 from leadeval.models import (
@@ -111,6 +112,9 @@ from leadeval.screening.kinds import KINDS
 from leadeval.screening.layout import LaidOutText, PlacedWord, address_blocks, layout_text, union_box
 from leadeval.screening.mrz import find_mrz
 from leadeval.screening.packets import PagePart, split_pages
+
+if TYPE_CHECKING:
+    from leadeval.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +150,13 @@ _DATE = re.compile(DATE_RE, re.IGNORECASE)
 _RANGE = re.compile(
     rf"(?P<a>{DATE_RE})[ \t]*(?:-|–|—|to|through|thru)[ \t]*(?P<b>{DATE_RE})", re.IGNORECASE
 )
-#: money with cents: $1,234.56 / 1234.56 / -45.67 / (45.67) / -$45.67 (not "40.00 hours", "6.20%")
+_DIGITS_RE = r"(?:\d{1,3}(?:,\d{3})+|\d+)"  # 1,234,567 or 1234567
+#: money: with cents ($1,234.56 / 1234.56 / -45.67 / (45.67) / -$45.67), or whole dollars after a dollar sign
+#: ($5600 / $5,600 / -$45 / ($45)); never a figure followed by "%", "hours"/"hrs" or "/hr" ("40.00 hours",
+#: "6.20%", "$25/hr"). A number without cents and without "$" is not money (years, ZIP codes, account, check
+#: and hour counts).
 AMOUNT_RE = (
-    r"(?<![\w.,/$])(?:\([ \t]*)?[-+]?[ \t]?\$?[ \t]?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}"
+    rf"(?<![\w.,/$])(?:\([ \t]*)?[-+]?[ \t]?(?:\$?[ \t]?[-+]?{_DIGITS_RE}\.\d{{2}}|\$[ \t]?[-+]?{_DIGITS_RE})"
     r"(?:[ \t]*\))?(?![\d%]|,\d|\.\d|[ \t]*(?:hours?|hrs?)\b|[ \t]*/[ \t]*(?:hr|hour)\b)"
 )
 _AMOUNT = re.compile(AMOUNT_RE)
@@ -332,6 +340,29 @@ _KIND_COMPILED = tuple((kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
 # --------------------------------------------------------------------------- the model
 
 
+@dataclass
+class OcrPagesLeft:
+    """The OCR pages one job may still read: ``job`` in all, ``crosscheck`` of them to cross-check a text layer
+    or a model's answer. Counts only go down (:meth:`take`); a new job gets a new one
+    (:meth:`OfflineVisionModel.for_job`)."""
+
+    job: int
+    crosscheck: int
+
+    def take(self, wanted: int, *, crosscheck: bool = False) -> int:
+        """Spend up to ``wanted`` pages (cross-check pages also spend ``crosscheck``).
+
+        Returns:
+            How many pages may be read: ``wanted`` or fewer when a count runs out (never negative).
+        """
+        allowed = max(0, min(wanted, self.job, self.crosscheck if crosscheck else wanted))
+        self.job -= allowed
+        if crosscheck:
+            self.crosscheck -= allowed
+        return allowed
+
+
+@dataclass(eq=False)
 class OfflineVisionModel:
     """A :class:`~leadeval.ports.VisionModel` that reads a PDF's text layer, and page images by OCR.
 
@@ -346,25 +377,32 @@ class OfflineVisionModel:
         crosscheck_pages_per_job: of those, pages OCR'd per job to cross-check a text layer or a vision model's
             answer (:meth:`cross_check`; about 4–6 CPU-seconds a page); 0 turns the cross-check off.
     A cap that stops a page from being read is named in the extraction's note (and so in the document's
-    reason).
+    reason). The pages a job has left are one :class:`OcrPagesLeft`, started from the caps.
     """
 
     name = MODEL_NAME
 
-    def __init__(self, ocr: PageReader | None = None, *, ocr_pages_per_document: int = 3,
-                 ocr_pages_per_job: int = 8, crosscheck_pages_per_job: int = 8) -> None:
-        self.ocr = ocr
-        self.ocr_pages_per_document = ocr_pages_per_document
-        self.ocr_pages_per_job = ocr_pages_per_job
-        self.crosscheck_pages_per_job = crosscheck_pages_per_job
-        self._job_pages_left = ocr_pages_per_job
-        self._crosscheck_pages_left = crosscheck_pages_per_job
+    ocr: PageReader | None = None
+    _: KW_ONLY
+    ocr_pages_per_document: int = 3
+    ocr_pages_per_job: int = 8
+    crosscheck_pages_per_job: int = 8
+    _pages_left: OcrPagesLeft = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pages_left = OcrPagesLeft(job=self.ocr_pages_per_job, crosscheck=self.crosscheck_pages_per_job)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ocr: PageReader | None) -> OfflineVisionModel:
+        """The reader with the OCR page caps of ``settings`` (``LEADEVAL_OCR_PAGES_PER_DOCUMENT``,
+        ``LEADEVAL_OCR_PAGES_PER_JOB``, ``LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB``) and the engine ``ocr``."""
+        return cls(ocr, ocr_pages_per_document=settings.ocr_pages_per_document,
+                   ocr_pages_per_job=settings.ocr_pages_per_job,
+                   crosscheck_pages_per_job=settings.ocr_crosscheck_pages_per_job)
 
     def for_job(self) -> OfflineVisionModel:
-        """A reader for one job: the same engine, with that job's OCR page counts starting at zero."""
-        return OfflineVisionModel(self.ocr, ocr_pages_per_document=self.ocr_pages_per_document,
-                                  ocr_pages_per_job=self.ocr_pages_per_job,
-                                  crosscheck_pages_per_job=self.crosscheck_pages_per_job)
+        """A reader for one job: the same engine and caps, with that job's OCR page counts starting at zero."""
+        return replace(self)
 
     def extract(self, document: PreparedDocument) -> Extraction:
         """Facts stated in the document's text layer, read by position when its words' boxes are known
@@ -419,13 +457,11 @@ class OfflineVisionModel:
         assert self.ocr is not None
         wanted = list(dict.fromkeys(p for p in pages if 1 <= p <= max(1, document.page_count)))[
             : max(0, self.ocr_pages_per_document)]
-        allowed = max(0, min(len(wanted), self._job_pages_left, self._crosscheck_pages_left))
-        self._job_pages_left -= allowed
-        self._crosscheck_pages_left -= allowed
+        allowed = self._pages_left.take(len(wanted), crosscheck=True)
         note = None
         if allowed < len(pages):
             cap, limit = "LEADEVAL_OCR_PAGES_PER_DOCUMENT", self.ocr_pages_per_document
-            if allowed < len(wanted) and self._crosscheck_pages_left <= 0:
+            if allowed < len(wanted) and self._pages_left.crosscheck <= 0:
                 cap, limit = "LEADEVAL_OCR_CROSSCHECK_PAGES_PER_JOB", self.crosscheck_pages_per_job
             elif allowed < len(wanted):
                 cap, limit = "LEADEVAL_OCR_PAGES_PER_JOB", self.ocr_pages_per_job
@@ -457,8 +493,7 @@ class OfflineVisionModel:
         assert self.ocr is not None
         numbers = list(document.metadata.get("rendered_pages") or range(1, len(document.page_images) + 1))
         wanted = min(len(document.page_images), self.ocr_pages_per_document)
-        allowed = max(0, min(wanted, self._job_pages_left))
-        self._job_pages_left -= allowed
+        allowed = self._pages_left.take(wanted)
         capped: list[str] = []
         if allowed < len(document.page_images):
             cap = ("LEADEVAL_OCR_PAGES_PER_JOB" if allowed < wanted else "LEADEVAL_OCR_PAGES_PER_DOCUMENT")
@@ -904,9 +939,14 @@ def parse_date(value: str) -> date | None:
     return None
 
 
+_CENT = Decimal("0.01")
+
+
 def _amount(value: str) -> Decimal:
+    """The value of an :data:`AMOUNT_RE` match in dollars, with cents ("$5,600" -> ``Decimal("5600.00")``);
+    negative when printed with "-" or in parentheses."""
     negative = "-" in value or "(" in value
-    number = Decimal(re.sub(r"[^\d.]", "", value))
+    number = Decimal(re.sub(r"[^\d.]", "", value)).quantize(_CENT)
     return -number if negative else number
 
 
@@ -993,8 +1033,6 @@ def _w2_name_parts(text: str, employer: str | None) -> list[str]:
     ]
     return [" ".join(parts)] if 2 <= len(parts) <= 3 else []
 
-
-_CENT = Decimal("0.01")
 
 
 def _w2_box1_from_arithmetic(text: str) -> Decimal | None:
