@@ -76,9 +76,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-for _path in (REPO_ROOT / "layers" / "leadeval", REPO_ROOT):
+for _path in (REPO_ROOT / "scripts", REPO_ROOT / "layers" / "leadeval", REPO_ROOT):  # scripts/: benchlib
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from benchlib import DOC, markers, write_section  # noqa: E402
 
 DEFAULT_POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGION = "us-east-1"
@@ -1271,8 +1273,7 @@ def _ops(calls: dict[str, int]) -> str:
 
 # =========================================================================== the proof (make bench)
 
-DOC = REPO_ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- load-proof:start -->", "<!-- load-proof:end -->"
+START, END = markers("load-proof")
 HEADING = "## Load proof (PostgreSQL + moto SQS)"
 
 
@@ -1420,20 +1421,6 @@ def render_section(summaries: Sequence[tuple[str, dict[str, Any]]], env: dict[st
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Put ``section`` between the load-proof markers of ``path`` (appended with them when absent; the
-    file is created when missing). Everything outside the markers is left as it is."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def proof(doc: Path = DOC, *, scale: float = 1.0) -> int:
     """Run :func:`proof_configs`, print each summary, write the section into ``doc``; 1 if an invariant failed."""
     started = time.perf_counter()
@@ -1445,7 +1432,7 @@ def proof(doc: Path = DOC, *, scale: float = 1.0) -> int:
         summaries.append((title, summary))
     env = environment()
     section = render_section(summaries, env, elapsed_s=time.perf_counter() - started)
-    write_section(section, doc)
+    write_section(f"{START}\n{section.rstrip()}\n{END}", "load-proof", doc)
     print(markdown_table(summaries))
     print(f"[bench_load] wrote the load-proof section of {doc}", file=sys.stderr)
     return 0 if all(s["ok"] for _, s in summaries) else 1
