@@ -68,7 +68,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -445,20 +445,9 @@ def moto_main(conn: Any, stop: Any, log_path: str) -> None:
 # =========================================================================== orchestrator
 
 
-def text_pdf(lines: Iterable[str]) -> bytes:
-    """A one-page text PDF (fpdf2, Helvetica) with ``lines``."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_creation_date(datetime(2026, 11, 1, tzinfo=UTC))
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    for line in lines:
-        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
-
 def _pdf_for(variant: int, today: date) -> bytes:
+    from tests.helpers import text_pdf
+
     first, last, employer = PEOPLE[variant]
     pay_date = today - timedelta(days=9)
     return text_pdf([f"{employer} - Earnings Statement", f"Employee: {first} {last}",
