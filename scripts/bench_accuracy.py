@@ -34,16 +34,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "layers" / "leadeval"), str(REPO / "tools")]
+from benchlib import REPO, add_no_write, markers, use_code_root, write_section
+
+use_code_root(REPO)
 
 from leadeval.adapters.ai.offline import INCOME_FIELDS, OfflineVisionModel  # noqa: E402
 from leadeval.adapters.ocr.rapid import RapidOcrReader, ocr_available  # noqa: E402
 from leadeval.screening.documents import prepare_document  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
 TRUTH = REPO / "scripts" / "accuracy_truth.json"
-START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+START, END = markers("accuracy")
 LISTS = ("deposits", "names_shown")
 SAMPLE_DAY = date(2026, 1, 10)
 
@@ -220,23 +220,11 @@ def render(rows: list[Row], peak_kib: int, command: str) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    """Replace (or append) the accuracy section of docs/benchmarks.md."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def main() -> int:
     """Run, print, and write docs/benchmarks.md unless ``--no-write``. Exit 1 when a wrong income figure was
     counted as verified."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--no-write", action="store_true")
+    add_no_write(parser)
     parser.add_argument("--scans", type=int, default=2, help="samples also read as scans (OCR)")
     args = parser.parse_args()
     corpus = os.environ.get("LEADEVAL_CORPUS_DIR")
@@ -244,7 +232,7 @@ def main() -> int:
     section = render(rows, peak, "make bench-accuracy")
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(section, "accuracy")
     return 1 if any(r.wrong_verified_income for r in rows) else 0
 
 

@@ -41,7 +41,6 @@ import io
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -55,9 +54,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- budgets:start -->", "<!-- budgets:end -->"
+from benchlib import (
+    DOC,
+    REPO,
+    add_no_write,
+    clone_sample,
+    command_line,
+    machine,
+    markers,
+    quiet_handlers,
+    write_section,
+)
+
+START, END = markers("budgets")
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DATABASE = "5b4e1c2a-9d3f-4e8b-a1c7-2f6d8e0b9a13"
@@ -68,18 +77,6 @@ HEAVY = ("pypdf", "PIL", "pypdfium2", "pillow_heif", "fpdf", "moto", "httpx", "p
 
 CF_REQUESTS_PER_5_MIN = 1200
 """Cloudflare API global limit per user/token (Cloudflare docs: fundamentals/api/reference/limits)."""
-
-
-def _quiet() -> None:
-    """No Powertools JSON lines or EMF output from the handlers while measuring."""
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "leadeval")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    import logging
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" for the truncated sample PDF
 
 
 # --------------------------------------------------------------------------- (a) D1 per job / sweep
@@ -116,34 +113,6 @@ def _settings() -> Any:
         "LEADEVAL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/leadeval-jobs"})
 
 
-def _clone_sample(n_jobs: int, store: Any, documents: Any, *, today: Any) -> int:
-    """Load ``n_jobs`` jobs cloned from the sample set (replica k: ids suffixed ``-k``); returns the count."""
-    from leadeval.models import Job, JobStatus
-    from leadeval_tools.samples import build_sample_set
-
-    sample = build_sample_set(today=today)
-    for usage in sample.usage:
-        store.add_usage(usage.to_model())
-    created = 0
-    for k in range(math.ceil(n_jobs / len(sample.jobs))):
-        for lead in sample.leads:
-            model = lead.to_model()
-            store.create_lead(model.model_copy(update={"id": f"{lead.id}-{k}"}))
-        for doc in sample.documents:
-            key = f"{k}/{doc.storage_key}"
-            documents.put(key, sample.files[doc.storage_key])
-            store.add_document(doc.to_model().model_copy(update={"id": f"{doc.id}-{k}",
-                                                                 "lead_id": f"{doc.lead_id}-{k}", "storage_key": key}))
-        for job in sample.jobs:
-            if created == n_jobs:
-                break
-            store.create_job(Job(id=f"{job.id}-{k}", site_id=job.site_id, lead_id=f"{job.lead_id}-{k}",
-                                 status=JobStatus.PENDING, requested_at=job.requested_at),
-                             requested_at_text=job.requested_at_text)
-            created += 1
-    return created
-
-
 def measure_d1(n_jobs: int, tmp: Path, *, batch: int = 1, name: str = "a") -> dict[str, Any]:
     """(a) D1 requests per job delivery and per sweep, through the real handlers, ``batch`` records per worker
     invocation (per-delivery sequences are exact for a batch of 1; otherwise requests are per invocation)."""
@@ -158,7 +127,7 @@ def measure_d1(n_jobs: int, tmp: Path, *, batch: int = 1, name: str = "a") -> di
     store, fake = _d1_store(tmp, name)
     documents = MemoryDocumentStore()
     now = utcnow()
-    created = _clone_sample(n_jobs, store, documents, today=now.date())
+    created = clone_sample(n_jobs, store, documents, today=now.date())
     ai = FakeWorkersAI(account_id=ACCOUNT, api_token="t", model=MODEL)
     queue = MemoryQueue(visibility_timeout=720)
     services = Wiring(_settings(), store=store, documents=documents, model=ai.vision_model(base_url=API),
@@ -888,34 +857,20 @@ def _concurrency_prose(a: dict[str, Any]) -> list[str]:
         "of the REST API) would.", ""]
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace (or append) the budgets section of ``path``, keeping everything else."""
-    text = path.read_text("utf-8") if path.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        head, _, rest = text.partition(START)
-        _, _, tail = rest.partition(END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200, help="jobs for the D1 per-job measurement")
     parser.add_argument("--runs", type=int, default=15, help="runs per case for the cold-import medians")
     parser.add_argument("--quick", action="store_true", help="fewer jobs and runs, no 15-document job")
-    parser.add_argument("--no-write", action="store_true", help="print the section only")
+    add_no_write(parser)
     parser.add_argument("--only", nargs="*", choices=["d1", "sqs", "import", "fetch", "memory"],
                         help="run only these measurements")
     args = parser.parse_args(argv)
     if args.quick:
         args.jobs, args.runs = min(args.jobs, 40), min(args.runs, 5)
-    _quiet()
+    quiet_handlers()
     wanted = set(args.only or ["d1", "sqs", "import", "fetch", "memory"])
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-                                          f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d")}
+    results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory(prefix="leadeval-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
         steps = [("d1", lambda: measure_d1(args.jobs, tmp)),
@@ -932,12 +887,10 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             results[name] = step()
             print(f"[bench_budget] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    command = "python scripts/bench_budget.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
-                                                  if (argv if argv is not None else sys.argv[1:]) else "")
-    section = render(results, command.replace(" --no-write", ""))
+    section = render(results, command_line("bench_budget.py", argv))
     print(section)
     if not args.no_write and wanted == {"d1", "sqs", "import", "fetch", "memory"}:
-        write_section(section)
+        write_section(section, "budgets")
         print(f"[bench_budget] written to {DOC.relative_to(REPO)}", file=sys.stderr)
     elif not args.no_write:
         print("[bench_budget] partial run (--only): not written", file=sys.stderr)

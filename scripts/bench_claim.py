@@ -18,19 +18,17 @@ D1 runs the same SQLite planner, so the plan is also what D1 reads (and bills as
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import json
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- claim:start -->", "<!-- claim:end -->"
+from benchlib import add_before_after, add_no_write, machine, markers, read_json, use_code_root, write_section
+
+START, END = markers("claim")
 SWEEP = ("reject_new_rows", "admit_new_rows", "rescue_exhausted", "rescue_crashed", "rescue_lost", "claim_due")
 NOW = "2026-06-01T00:00:00.000Z"
 PARAMS = {"now": NOW, "lease_until": "2026-06-01T00:05:00.000Z", "limit": 10,
@@ -98,11 +96,10 @@ def measure(sizes: list[int], runs: int) -> dict[str, Any]:
 
 def render(result: dict[str, Any], command: str, before: dict[str, Any] | None) -> str:
     lines = [START, "## Claim cost on SQLite/D1 (flat from 100 to 100,000 pending)", "",
-             f"Produced by `{command}` on {platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
-             f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}. A fresh database per size with N "
-             "admitted pending jobs; median of the runs, each in a transaction rolled back (same N every run). "
-             "*claim_due*: the claim statement alone (LIMIT 10); *sweep batch*: the six statements of one sweep "
-             "(admission, rescue, claim).", ""]
+             f"Produced by `{command}` on {machine(' (shared)')}, SQLite {sqlite3.sqlite_version}. A fresh "
+             "database per size with N admitted pending jobs; median of the runs, each in a transaction rolled "
+             "back (same N every run). *claim_due*: the claim statement alone (LIMIT 10); *sweep batch*: the six "
+             "statements of one sweep (admission, rescue, claim).", ""]
     head = "| pending | claimed | claim_due ms | sweep batch ms |"
     lines += [head, "| --- | --- | --- | --- |"]
     for r in result["rows"]:
@@ -131,40 +128,21 @@ def render(result: dict[str, Any], command: str, before: dict[str, Any] | None) 
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    text = path.read_text("utf-8")
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", default="100,1000,10000,100000")
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--code-root", type=Path, help="measure another checkout's leadeval (its SQL)")
-    parser.add_argument("--before-json", type=Path, help="a --json-out of the before run, shown beside")
-    parser.add_argument("--json-out", type=Path)
-    parser.add_argument("--no-write", action="store_true")
+    add_before_after(parser, code_root_help="measure another checkout's leadeval (its SQL)")
+    add_no_write(parser)
     args = parser.parse_args(argv)
-    root = args.code_root or REPO
-    sys.path[:0] = [str(root / "layers" / "leadeval"), str(root / "tools")]
+    use_code_root(args.code_root)
     result = measure([int(s) for s in args.sizes.split(",")], args.runs)
     if args.json_out:
-        import json
-
         args.json_out.write_text(json.dumps(result))
-    before = None
-    if args.before_json:
-        import json
-
-        before = json.loads(args.before_json.read_text())
+    before = read_json(args.before_json)
     if not args.no_write:
         command = "python scripts/bench_claim.py" + (f" --before-json {args.before_json.name}" if before else "")
-        write_section(render(result, command, before))
+        write_section(render(result, command, before), "claim")
     return 0
 
 

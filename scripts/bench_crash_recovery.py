@@ -38,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from benchlib import add_code_root
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "layers" / "leadeval"), str(REPO_ROOT)]
 
@@ -206,7 +208,7 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=10.0, help="worker scenario: lease, seconds")
     parser.add_argument("--lambda-timeout", type=float, default=120.0,
                         help="worker scenario: simulated Lambda timeout, seconds")
-    parser.add_argument("--code-root", type=Path, default=REPO_ROOT)
+    add_code_root(parser, "run the children on another checkout (its layers/leadeval and worker_process.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="leadeval-crash-") as tmp:
         work = Path(tmp)

@@ -30,11 +30,10 @@ import sys
 import time
 from collections import Counter, defaultdict
 from datetime import date
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- forensics:start -->", "<!-- forensics:end -->"
+from benchlib import add_no_write, markers, write_section
+
+START, END = markers("forensics")
 TODAY = date(2026, 3, 10)
 
 
@@ -148,20 +147,9 @@ def markdown(figures: dict[str, object], command: str) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    """Replace (or append) the forensics section of docs/benchmarks.md."""
-    text = DOC.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-write", action="store_true")
+    add_no_write(parser)
     parser.add_argument("--per-family", type=int, default=7)
     args = parser.parse_args()
     figures = run(args.per_family)
@@ -169,7 +157,7 @@ def main() -> int:
     section = markdown(figures, command)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(section, "forensics")
     tampered = int(figures["tampered"])  # type: ignore[call-overload]
     ok = (int(figures["detected"]) >= 0.95 * tampered and not figures["clean_edited"]  # type: ignore[call-overload]
           and len(figures["clean_medium"]) <= 0.02 * int(figures["clean"]))  # type: ignore[arg-type,call-overload]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -38,13 +37,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchlib import DOC, REPO, add_no_write, machine, markers, write_section
+
 sys.path.insert(0, str(REPO))
 
-from tests.hostile_inputs import INPUTS, clean_paystub_pdf  # noqa: E402
+from tests.hostile_inputs import INPUTS, clean_paystub_pdf
 
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- hostile:start -->", "<!-- hostile:end -->"
+START, END = markers("hostile")
 CORPUS = Path(os.environ.get("LEADEVAL_CORPUS_DIR", REPO.parent / "shared" / "corpus"))
 LEADEVAL = REPO / ".venv" / "bin" / "leadeval"
 TIME = "/usr/bin/time"
@@ -135,8 +134,7 @@ def render(baseline: dict[str, Any], rows: list[dict[str, Any]], limits: dict[st
     base = baseline["peak_mb"]
     lines = [START, "## Hostile documents (peak memory and time per upload)", "",
              f"Produced by `{command}` (`make bench-hostile`) on {date.today().isoformat()}: "
-             f"{platform.machine()}, {os.cpu_count()} CPUs shared with other work, Python "
-             f"{platform.python_version()}. Each row is one `{COMMAND}` process under `/usr/bin/time -f "
+             f"{machine(' shared with other work')}. Each row is one `{COMMAND}` process under `/usr/bin/time -f "
              "\"%M %e\"`, in a fresh working directory, with the offline model; DIR holds the clean one-page "
              "pay stub and the hostile file, so the job must complete with the stub read and the hostile "
              "file's own verdict. *Peak* is the whole process's peak resident set (interpreter, moto's "
@@ -186,18 +184,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the hostile section of docs/benchmarks.md."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, _, rest = text.partition(START)
-        _, _, tail = rest.partition(END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def _limits() -> dict[str, Any]:
     from leadeval.config import Settings
     from leadeval.screening.documents import DocumentLimits
@@ -218,7 +204,7 @@ def main() -> int:
     """Measure every input; write the section unless ``--no-write``; exit 1 when a budget does not hold."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", default=[], help="input name (repeatable); 'corpus' for all")
-    parser.add_argument("--no-write", action="store_true", help="print the section only")
+    add_no_write(parser)
     parser.add_argument("--max-ratio", type=float, default=2.0, help="peak budget, times the baseline's")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run before giving up")
     args = parser.parse_args()
@@ -262,7 +248,7 @@ def main() -> int:
     section = render(baseline, rows, limits, command, args.max_ratio)
     print(section)
     if not args.no_write and not args.only:
-        write_section(section)
+        write_section(section, "hostile")
         print(f"[bench_hostile] written to {DOC.relative_to(REPO)} in {time.perf_counter() - started:.0f} s",
               file=sys.stderr)
     for failure in failures:

@@ -68,7 +68,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -76,9 +76,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-for _path in (REPO_ROOT / "layers" / "leadeval", REPO_ROOT):
+for _path in (REPO_ROOT / "scripts", REPO_ROOT / "layers" / "leadeval", REPO_ROOT):  # scripts/: benchlib
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from benchlib import DOC, markers, write_section  # noqa: E402
 
 DEFAULT_POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGION = "us-east-1"
@@ -443,20 +445,9 @@ def moto_main(conn: Any, stop: Any, log_path: str) -> None:
 # =========================================================================== orchestrator
 
 
-def text_pdf(lines: Iterable[str]) -> bytes:
-    """A one-page text PDF (fpdf2, Helvetica) with ``lines``."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_creation_date(datetime(2026, 11, 1, tzinfo=UTC))
-    pdf.add_page()
-    pdf.set_font("helvetica", size=11)
-    for line in lines:
-        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
-
 def _pdf_for(variant: int, today: date) -> bytes:
+    from tests.helpers import text_pdf
+
     first, last, employer = PEOPLE[variant]
     pay_date = today - timedelta(days=9)
     return text_pdf([f"{employer} - Earnings Statement", f"Employee: {first} {last}",
@@ -1271,8 +1262,7 @@ def _ops(calls: dict[str, int]) -> str:
 
 # =========================================================================== the proof (make bench)
 
-DOC = REPO_ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- load-proof:start -->", "<!-- load-proof:end -->"
+START, END = markers("load-proof")
 HEADING = "## Load proof (PostgreSQL + moto SQS)"
 
 
@@ -1420,20 +1410,6 @@ def render_section(summaries: Sequence[tuple[str, dict[str, Any]]], env: dict[st
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Put ``section`` between the load-proof markers of ``path`` (appended with them when absent; the
-    file is created when missing). Everything outside the markers is left as it is."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def proof(doc: Path = DOC, *, scale: float = 1.0) -> int:
     """Run :func:`proof_configs`, print each summary, write the section into ``doc``; 1 if an invariant failed."""
     started = time.perf_counter()
@@ -1445,7 +1421,7 @@ def proof(doc: Path = DOC, *, scale: float = 1.0) -> int:
         summaries.append((title, summary))
     env = environment()
     section = render_section(summaries, env, elapsed_s=time.perf_counter() - started)
-    write_section(section, doc)
+    write_section(f"{START}\n{section.rstrip()}\n{END}", "load-proof", doc)
     print(markdown_table(summaries))
     print(f"[bench_load] wrote the load-proof section of {doc}", file=sys.stderr)
     return 0 if all(s["ok"] for _, s in summaries) else 1

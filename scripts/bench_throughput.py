@@ -45,7 +45,6 @@ import collections
 import json
 import multiprocessing as mp
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -56,9 +55,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- throughput:start -->", "<!-- throughput:end -->"
+from benchlib import DOC, REPO, add_json_out, add_no_write, command_line, machine, markers, write_section
+
+START, END = markers("throughput")
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DATABASE = "5b4e1c2a-9d3f-4e8b-a1c7-2f6d8e0b9a13"
@@ -319,18 +318,6 @@ def render(r: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace (or append) this benchmark's section of ``path``."""
-    text = path.read_text("utf-8")
-    if START in text and END in text:
-        head, _, rest = text.partition(START)
-        _, _, tail = rest.partition(END)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -340,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="D1 requests per batch of 10 jobs (17: the worker's measured 1.70 per job)")
     parser.add_argument("--no-limiter", action="store_true",
                         help="control run: no shared bucket (the enforcer must then count blocks); not written")
-    parser.add_argument("--no-write", action="store_true", help="print the section only")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON")
+    add_no_write(parser)
+    add_json_out(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if args.no_limiter:
@@ -352,16 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="leadeval-throughput-") as tmp:
         result = run(args.jobs, args.workers, args.scale, args.requests_per_batch, Path(tmp))
-    result.update(machine=f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
-                          f"{platform.python_version()}", date=time.strftime("%Y-%m-%d"))
-    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
-    command = ("python scripts/bench_throughput.py " + argv_text).strip().replace(" --no-write", "")
-    section = render(result, command)
+    result.update(machine=machine(" (shared)"), date=time.strftime("%Y-%m-%d"))
+    section = render(result, command_line("bench_throughput.py", argv))
     print(section)
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2), "utf-8")
     if not args.no_write:
-        write_section(section)
+        write_section(section, "throughput")
         print(f"[bench_throughput] written to {DOC.relative_to(REPO)}", file=sys.stderr)
     return 0 if (result["blocks"] == 0) != args.no_limiter else 1
 

@@ -22,58 +22,26 @@ import argparse
 import cProfile
 import io
 import json
-import math
-import os
-import platform
+import logging
 import pstats
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- worker-cpu:start -->", "<!-- worker-cpu:end -->"
+from benchlib import (
+    add_before_after,
+    add_no_write,
+    clone_sample,
+    machine,
+    markers,
+    quiet_handlers,
+    read_json,
+    use_code_root,
+    write_section,
+)
 
-
-def _quiet() -> None:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "leadeval")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    import logging
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    logging.disable(logging.CRITICAL)
-
-
-def _load(n_jobs: int, store: Any, documents: Any, today: Any) -> int:
-    from leadeval.models import Job, JobStatus
-    from leadeval_tools.samples import build_sample_set
-
-    sample = build_sample_set(today=today)
-    for usage in sample.usage:
-        store.add_usage(usage.to_model().model_copy(update={"quota_limit": 10 ** 9})
-                        if usage.to_model().quota_limit and usage.to_model().quota_limit > 1 else usage.to_model())
-    created = 0
-    for k in range(math.ceil(n_jobs / len(sample.jobs))):
-        for lead in sample.leads:
-            store.create_lead(lead.to_model().model_copy(update={"id": f"{lead.id}-{k}"}))
-        for doc in sample.documents:
-            key = f"{k}/{doc.storage_key}"
-            documents.put(key, sample.files[doc.storage_key])
-            store.add_document(doc.to_model().model_copy(update={"id": f"{doc.id}-{k}",
-                                                                 "lead_id": f"{doc.lead_id}-{k}", "storage_key": key}))
-        for job in sample.jobs:
-            if created == n_jobs:
-                break
-            store.create_job(Job(id=f"{job.id}-{k}", site_id=job.site_id, lead_id=f"{job.lead_id}-{k}",
-                                 status=JobStatus.PENDING, requested_at=job.requested_at),
-                             requested_at_text=job.requested_at_text)
-            created += 1
-    return created
+START, END = markers("worker-cpu")
 
 
 def run(n_jobs: int, batch: int, tmp: Path, *, profile: bool) -> dict[str, Any]:
@@ -92,7 +60,7 @@ def run(n_jobs: int, batch: int, tmp: Path, *, profile: bool) -> dict[str, Any]:
     create_application_tables(store)
     store.migrate()
     documents = MemoryDocumentStore()
-    created = _load(n_jobs + batch, store, documents, utcnow().date())
+    created = clone_sample(n_jobs + batch, store, documents, today=utcnow().date(), lift_quotas=True)
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp / 'jobs.db'}",
                                   "LEADEVAL_MODEL_URL": "offline", "LEADEVAL_DOCUMENTS_URL": "file:unused",
                                   "LEADEVAL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/leadeval-jobs",
@@ -165,10 +133,10 @@ def _wrapper(name: str) -> bool:
 
 def render(after: dict[str, Any], before: dict[str, Any] | None, command: str, batch: int) -> str:
     lines = [START, "## Worker CPU per job and jobs per CPU-second (real handlers, no emulator)", "",
-             f"Produced by `{command}` on {platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
-             f"{platform.python_version()}. Jobs cloned from the sample set (completed and failed ones, as "
-             "`make run` loads them) through the real `handle_sweep` / `handle_worker`: SQLite job store, documents "
-             f"in memory, the in-memory queue (no moto), the `offline` model, {batch} records per worker invocation. "
+             f"Produced by `{command}` on {machine(' (shared)')}. Jobs cloned from the sample set (completed and "
+             "failed ones, as `make run` loads them) through the real `handle_sweep` / `handle_worker`: SQLite job "
+             "store, documents in memory, the in-memory queue (no moto), the `offline` model, "
+             f"{batch} records per worker invocation. "
              "CPU time is user + system of the process over the worker invocations only (`time.process_time`; "
              "wall time on a shared machine measures the neighbours); one warm-up batch is not counted.", "",
              "| | jobs | CPU ms per job | jobs per CPU-second | final states |", "| --- | --- | --- | --- | --- |"]
@@ -187,28 +155,16 @@ def render(after: dict[str, Any], before: dict[str, Any] | None, command: str, b
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    text = path.read_text("utf-8")
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--code-root", type=Path, help="measure another checkout's leadeval")
-    parser.add_argument("--before-json", type=Path, help="a --json-out of the before run, shown beside")
-    parser.add_argument("--json-out", type=Path)
-    parser.add_argument("--no-write", action="store_true")
+    add_before_after(parser)
+    add_no_write(parser)
     args = parser.parse_args(argv)
-    root = args.code_root or REPO
-    sys.path[:0] = [str(root / "layers" / "leadeval"), str(root / "tools")]
-    _quiet()
+    use_code_root(args.code_root)
+    quiet_handlers()
+    logging.disable(logging.CRITICAL)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a").mkdir()
         (Path(tmp) / "b").mkdir()
@@ -220,12 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{ct:8.3f} {tt:8.3f}  {name}")
     if args.json_out:
         args.json_out.write_text(json.dumps(result))
-    before = json.loads(args.before_json.read_text()) if args.before_json else None
+    before = read_json(args.before_json)
     if not args.no_write:
         command = f"python scripts/bench_worker.py --jobs {args.jobs} --batch {args.batch}"
         if before:
             command += f" --before-json {args.before_json.name}"
-        write_section(render(result, before, command, args.batch))
+        write_section(render(result, before, command, args.batch), "worker-cpu")
     return 0
 
 

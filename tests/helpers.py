@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from leadeval.config import Settings
 from leadeval.models import DocumentKind, ExtractedFacts, Job, JobStatus, Lead, LeadDocument, Usage
@@ -16,6 +21,8 @@ from leadeval_tools.appdb import create_application_tables
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""The PostgreSQL server the tests create their databases on (README "Requirements": trust auth)."""
 
 
 def load_event(name: str) -> dict:
@@ -93,11 +100,46 @@ def leave_in_flight(store: Any, job_id: str, *, lease_until: datetime, claims: i
         {"id": job_id, "claims": claims, "lease": format_ts(lease_until)})])
 
 
+def create_postgres_database(prefix: str = "leadeval_test_") -> str:
+    """Create a fresh, empty database named ``prefix`` + 12 hex digits on the server at :data:`POSTGRES_URL`;
+    returns its DSN (drop it with :func:`drop_postgres_database`). Skips the calling test when psycopg is not
+    installed or no server answers within 3 s."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL}: {exc}")
+    return f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+
+
+def drop_postgres_database(dsn: str) -> None:
+    """Drop the database ``dsn`` names (one :func:`create_postgres_database` made), its open connections
+    included; nothing when it is gone already. Raises psycopg.OperationalError when the server is unreachable."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def local_database_env(db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """For a fixture to ``yield from``: ``LEADEVAL_DATABASE_URL`` names the SQLite file ``db`` and
+    ``LEADEVAL_DOCUMENTS_URL`` / ``LEADEVAL_MODEL_URL`` are unset (the local runtime's defaults) while the test
+    runs; yields ``db``; afterwards the whole environment is put back as it was (the commands under test set
+    variables of their own)."""
+    saved = dict(os.environ)
+    monkeypatch.setenv("LEADEVAL_DATABASE_URL", f"sqlite:///{db}")
+    for name in ("LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL"):
+        monkeypatch.delenv(name, raising=False)
+    yield db
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def demo_in(work: Path) -> str:
     """Run `leadeval demo` (what `make run` runs) once in ``work`` with the embedded defaults, restoring the
     environment and the working directory afterwards. Returns its output; asserts it succeeded."""
-    import os
-
     from typer.testing import CliRunner
 
     from leadeval_tools.cli import app

@@ -9,14 +9,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def make_sqlite(tmp_path: Path):
@@ -39,22 +35,16 @@ def make_d1(tmp_path: Path):
 
 
 def make_postgres(tmp_path: Path):
-    psycopg = pytest.importorskip("psycopg")
+    from tests.helpers import create_postgres_database, drop_postgres_database
+
+    dsn = create_postgres_database()  # skips the test when no server answers
     from leadeval.adapters.jobstore.postgres import PostgresJobStore
 
-    name = f"leadeval_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL}: {exc}")
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    store = PostgresJobStore(f"{base}/{name}")
+    store = PostgresJobStore(dsn)
 
     def drop() -> None:
         store.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_postgres_database(dsn)
 
     return store, drop
 

@@ -8,9 +8,7 @@ Each test gets a fresh database on the server in ``LEADEVAL_TEST_POSTGRES_URL`` 
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,27 +24,21 @@ from leadeval.errors import ProcessingError, StoreUnavailableError
 from leadeval.models import Job, JobState, JobStatus, Lead
 from leadeval.timeutil import format_ts
 from leadeval_tools.appdb import create_application_tables
+from tests.helpers import create_postgres_database, drop_postgres_database
 
 psycopg = pytest.importorskip("psycopg")
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(name="dsn")
 def _dsn() -> Iterator[str]:
     """DSN of a fresh, empty database (dropped afterwards, connections included)."""
-    name = f"leadeval_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {ADMIN_URL}: {exc}")
-    yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dsn = create_postgres_database()
+    yield dsn
+    drop_postgres_database(dsn)
 
 
 @pytest.fixture(name="store")

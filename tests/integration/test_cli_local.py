@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,21 +15,14 @@ from leadeval.models import Job, JobState, JobStatus
 from leadeval.timeutil import format_ts
 from leadeval_tools.appdb import create_application_tables
 from leadeval_tools.cli import app
-from tests.helpers import text_pdf
+from tests.helpers import local_database_env, text_pdf
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(name="db")
-def _db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Path:
-    saved = dict(os.environ)
-    db = tmp_path / "cli.db"
-    monkeypatch.setenv("LEADEVAL_DATABASE_URL", f"sqlite:///{db}")
-    for name in ("LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL"):
-        monkeypatch.delenv(name, raising=False)
-    yield db
-    os.environ.clear()
-    os.environ.update(saved)
+def _db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Iterator[Path]:
+    yield from local_database_env(tmp_path / "cli.db", monkeypatch)
 
 
 @pytest.mark.parametrize(("args", "option"), [

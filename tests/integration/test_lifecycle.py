@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,11 +45,10 @@ from leadeval_tools.appdb import create_application_tables
 from leadeval_tools.cli import app
 from leadeval_tools.local import FakeLambdaContext, invoke_worker, sqs_event
 from leadeval_tools.redrive import SqsRedriver
-from tests.helpers import NOW
+from tests.helpers import NOW, create_postgres_database, drop_postgres_database
 from tests.lifecycle_rig import PDF, REJECTED, SITE, THROTTLE, UNAVAILABLE, LifecycleRig, doc_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get("LEADEVAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(name="rig")
@@ -659,17 +657,9 @@ def test_two_sweeps_at_once_on_sqlite_claim_and_rescue_each_job_once(tmp_path: P
 
 @pytest.fixture(name="pg_dsn")
 def _pg_dsn():
-    psycopg = pytest.importorskip("psycopg")
-    name = f"leadeval_lifecycle_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL}: {exc}")
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dsn = create_postgres_database("leadeval_lifecycle_")
+    yield dsn
+    drop_postgres_database(dsn)
 
 
 def test_two_sweeps_at_once_on_postgresql_claim_and_rescue_each_job_once(pg_dsn: str) -> None:

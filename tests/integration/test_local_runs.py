@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from leadeval.wiring import IDEMPOTENCY_EXPIRES_SECONDS
 from leadeval_tools.appdb import create_application_tables
 from leadeval_tools.cli import app
 from leadeval_tools.local import LocalRunBusy, LocalRunLock, LocalRuntime, folder_documents
-from tests.helpers import leave_in_flight, text_pdf
+from tests.helpers import leave_in_flight, local_database_env, text_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -39,15 +40,8 @@ OUTSIDE = b"OUTSIDE-SECRET-CONTENT host-42\n"
 
 
 @pytest.fixture(name="db")
-def _db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Path:
-    saved = dict(os.environ)
-    db = tmp_path / "run" / "local.db"
-    monkeypatch.setenv("LEADEVAL_DATABASE_URL", f"sqlite:///{db}")
-    for name in ("LEADEVAL_DOCUMENTS_URL", "LEADEVAL_MODEL_URL"):
-        monkeypatch.delenv(name, raising=False)
-    yield db
-    os.environ.clear()
-    os.environ.update(saved)
+def _db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> Iterator[Path]:
+    yield from local_database_env(tmp_path / "run" / "local.db", monkeypatch)
 
 
 def _seed_in_flight(db: Path) -> JobMessage:

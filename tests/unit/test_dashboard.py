@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -125,26 +126,8 @@ def test_what_the_handlers_really_emit_is_on_the_dashboard(template: dict[str, A
     assert '"ErrorCode":"ResourceNotFound"' in buffer.getvalue()
 
 
-def test_sam_translation_keeps_the_dashboard() -> None:
-    translator = pytest.importorskip("samtranslator.translator.transform")
-    yaml_helper = pytest.importorskip("samtranslator.yaml_helper")
-
-    class _Policies:
-        def load(self) -> dict[str, str]:
-            names = ["service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess",
-                     "service-role/AWSLambdaSQSQueueExecutionRole"]
-            return {name.split("/")[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-    sam = yaml_helper.yaml_parse(TEMPLATE.read_text())
-    for resource in sam["Resources"].values():
-        for key in ("CodeUri", "ContentUri"):
-            if key in resource.get("Properties", {}):
-                resource["Properties"][key] = "s3://bucket/" + resource["Properties"][key].strip("/")
-        if resource.get("Properties", {}).get("PackageType") == "Image":  # what `sam build` fills in
-            resource["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        out = translator.transform(sam, {}, _Policies())
+def test_sam_translation_keeps_the_dashboard(sam_translate: Callable[..., dict[str, Any]]) -> None:
+    out = sam_translate()
     assert out["Resources"]["OperationsDashboard"]["Type"] == "AWS::CloudWatch::Dashboard"
 
 

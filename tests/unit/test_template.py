@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -495,28 +496,9 @@ def test_the_image_worker_is_the_zip_worker_with_ocr_and_the_memory_it_needs(tem
 
 
 @pytest.mark.parametrize("package_type", ["Zip", "Image"])
-def test_sam_translation_with_either_worker(package_type: str) -> None:
+def test_sam_translation_with_either_worker(package_type: str, sam_translate: Callable[..., dict[str, Any]]) -> None:
     """The SAM translator (skipped when absent) accepts the template with either WorkerPackageType."""
-    translator = pytest.importorskip("samtranslator.translator.transform")
-    yaml_helper = pytest.importorskip("samtranslator.yaml_helper")
-
-    class _Policies:
-        def load(self) -> dict[str, str]:
-            names = ["service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess",
-                     "service-role/AWSLambdaSQSQueueExecutionRole"]
-            return {name.split("/")[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-    sam = yaml_helper.yaml_parse(TEMPLATE_PATH.read_text())
-    for resource in sam["Resources"].values():  # what `sam build` + `sam package` do
-        props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if key in props:
-                props[key] = "s3://bucket/" + props[key].strip("/")
-        if props.get("PackageType") == "Image":
-            props["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        out = translator.transform(sam, {"WorkerPackageType": package_type}, _Policies())
+    out = sam_translate({"WorkerPackageType": package_type})
     resources = out["Resources"]
     image = resources["WorkerImageFunction"]
     assert (image["Condition"], resources["WorkerFunction"]["Condition"]) == ("WorkerIsImage", "WorkerIsZip")
@@ -526,27 +508,9 @@ def test_sam_translation_with_either_worker(package_type: str) -> None:
     assert resources["WorkerFunctionJobs"]["Condition"] == "WorkerIsZip"
 
 
-def test_sam_translation_generates_the_referenced_resources() -> None:
+def test_sam_translation_generates_the_referenced_resources(sam_translate: Callable[..., dict[str, Any]]) -> None:
     """Optional deeper check with the SAM translator (not a project dependency; skipped when absent)."""
-    translator = pytest.importorskip("samtranslator.translator.transform")
-    yaml_helper = pytest.importorskip("samtranslator.yaml_helper")
-
-    class _Policies:
-        def load(self) -> dict[str, str]:
-            names = ["service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess",
-                     "service-role/AWSLambdaSQSQueueExecutionRole"]
-            return {name.split("/")[-1]: f"arn:aws:iam::aws:policy/{name}" for name in names}
-
-    sam = yaml_helper.yaml_parse(TEMPLATE_PATH.read_text())
-    for resource in sam["Resources"].values():  # what `sam package` does to local paths
-        for key in ("CodeUri", "ContentUri"):
-            if key in resource.get("Properties", {}):
-                resource["Properties"][key] = "s3://bucket/" + resource["Properties"][key].strip("/")
-        if resource.get("Properties", {}).get("PackageType") == "Image":  # and `sam build` to an image
-            resource["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadeval:worker"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        out = translator.transform(sam, {}, _Policies())
+    out = sam_translate()
     resources = out["Resources"]
     mapping = resources["WorkerFunctionJobs"]
     assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
