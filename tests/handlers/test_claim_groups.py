@@ -110,22 +110,26 @@ def test_a_batch_is_claimed_in_one_request_and_written_in_one(services: Wiring) 
 
 def test_a_document_already_submitted_under_another_name_is_scored_again_with_the_reuse_signal(
         services: Wiring) -> None:
-    """The grouped write assumes no reuse; the same file came with another applicant in the same batch, so the
-    second job's part of it holds nothing (the first job's part holds) and brings that submission back, and
-    the second job is scored again with document_reused and written alone: one request more, for it only."""
+    """The grouped write assumes no reuse; the same file came with two other applicants in the same batch, so
+    their parts of it hold nothing (the first job's part holds) and bring that submission back; both are scored
+    again with document_reused and written together: one request more for the batch."""
     seed_job(services, job_id="job_1", lead_id="lead_1", documents={"doc_1": PDF})
     seed_job(services, job_id="job_2", lead_id="lead_2", documents={"doc_2": PDF}, name=("Morgan", "Reyes"))
+    seed_job(services, job_id="job_3", lead_id="lead_3", documents={"doc_3": PDF}, name=("Riley", "Chen"))
     batches = _batches(services)
-    records = [_record(1, "job_1", "lead_1"), _record(2, "job_2", "lead_2")]
+    records = [_record(i, f"job_{i}", f"lead_{i}") for i in (1, 2, 3)]
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
     assert [b[0] for b in batches] == ["reject_job", "insert_evaluation_details", "insert_evaluation_details"]
+    assert batches[2].count("complete_job") == 2  # job_2 and job_3, scored again, in one request
     assert "prior_submissions" not in batches[2]  # the second write needs no lookup: it has the rows
-    first, second = (services.store.get_evaluation(j) for j in ("job_1", "job_2"))
-    assert first is not None and second is not None
-    assert [s.code for s in second.flags if s.code == "document_reused"] == ["document_reused"]
+    first, second, third = (services.store.get_evaluation(f"job_{i}") for i in (1, 2, 3))
+    assert first is not None and second is not None and third is not None
+    for later in (second, third):
+        assert [s.code for s in later.flags if s.code == "document_reused"] == ["document_reused"]
     assert not [s for s in first.flags if s.code == "document_reused"]  # the first submission saw no other name
-    assert _row(services, "job_2") == ("completed", "completed", 0, 1)
-    assert len(services.store.lead_history("lead_2").evaluations) == 1  # type: ignore[union-attr]
+    for i in (2, 3):
+        assert _row(services, f"job_{i}") == ("completed", "completed", 0, 1)
+        assert len(services.store.lead_history(f"lead_{i}").evaluations) == 1  # type: ignore[union-attr]
 
 
 def test_a_failure_is_written_with_the_group(services: Wiring) -> None:

@@ -259,7 +259,8 @@ def process_message(ctx: ProcessContext, message: JobMessage, *, now: datetime,
     write = ResultWrite("complete", job, ctx.time_now(now), evaluation=evaluation,
                         fingerprints=_fingerprints(evaluation, read.lead), reuse_check=check)
     return _write(ctx, write, grouped=claim.grouped,
-                  finish=lambda saved: _completed(ctx, write, read, saved=saved, now=now, ai_calls=calls[0]))
+                  finish=lambda final: _completed(final, ai_calls=calls[0]),
+                  rescore=lambda: _rescored(ctx, write, read, now=now, ai_calls=calls[0]))
 
 
 @dataclass
@@ -268,94 +269,141 @@ class DeferredWrite:
 
     Attributes:
         write: the write to run.
-        finish: the job's :class:`JobOutcome` once the write ran (argument: whether it was saved); it may write
-            again (a result scored again with the reuse signals) and logs the outcome.
+        finish: the job's :class:`JobOutcome` from its final write (``saved`` set); logs the outcome.
+        rescore: for a result: when its write was stopped because a document came with another applicant name,
+            the job scored again with those submissions (the write to make instead), or the outcome of a
+            failure to do so (already recorded); None for a retry or a failure.
     """
 
     write: ResultWrite
-    finish: Callable[[bool], JobOutcome]
+    finish: Callable[[ResultWrite], JobOutcome]
+    rescore: Callable[[], ResultWrite | JobOutcome] | None = None
 
 
-def _write(ctx: ProcessContext, write: ResultWrite, *, grouped: bool,
-           finish: Callable[[bool], JobOutcome]) -> JobOutcome:
-    """Run ``write`` now (with the next record's claim riding along) and return ``finish(saved)``; for a grouped
-    claim while the invocation collects writes (``ctx.deferred``), keep it for :func:`flush_deferred` instead
-    and return a ``DEFERRED`` outcome."""
+def _write(ctx: ProcessContext, write: ResultWrite, *, grouped: bool, finish: Callable[[ResultWrite], JobOutcome],
+           rescore: Callable[[], ResultWrite | JobOutcome] | None = None) -> JobOutcome:
+    """Run ``write`` now (with the next record's claim riding along) and return ``finish`` of it (of the write
+    scored again when the reuse check stopped it); for a grouped claim while the invocation collects writes
+    (``ctx.deferred``), keep it for :func:`flush_deferred` instead and return a ``DEFERRED`` outcome."""
     if grouped and ctx.deferred is not None:
-        ctx.deferred.append(DeferredWrite(write, finish))
+        ctx.deferred.append(DeferredWrite(write, finish, rescore))
         return JobOutcome(Outcome.DEFERRED, write.job.id)
     ahead_kwargs, ahead = ctx._write_kwargs()
-    saved = _run_write(ctx.store, write, **ahead_kwargs)
+    _run_write(ctx.store, write, **ahead_kwargs)
     ctx._record(ahead)
-    return finish(saved)
+    if rescore is not None and _stopped_by_reuse(write):
+        again = rescore()
+        if isinstance(again, JobOutcome):
+            return again
+        _run_write(ctx.store, again)
+        return finish(again)
+    return finish(write)
+
+
+def _stopped_by_reuse(write: ResultWrite) -> bool:
+    """A result write that did not hold because one of its documents came with another applicant name."""
+    return write.kind == "complete" and not write.saved and write.reuse_check is not None and write.reuse_check.reused
 
 
 def _run_write(store: JobStore, write: ResultWrite, **kwargs: Any) -> bool:
-    """One write through the store method its kind names; whether it was saved."""
+    """One write through the store method its kind names; sets and returns ``write.saved``."""
     if write.kind == "complete" and write.evaluation is not None:
-        return store.complete(write.job, write.evaluation, now=write.now, fingerprints=write.fingerprints,
-                              reuse_check=write.reuse_check, **kwargs)
-    if write.kind == "retry_later":
-        return store.retry_later(write.job, now=write.now, delay_seconds=write.delay_seconds,
-                                 error_code=write.error_code, error_message=write.error_message,
-                                 count_attempt=write.count_attempt, **kwargs)
-    return store.fail(write.job, now=write.now, error_code=write.error_code, error_message=write.error_message,
-                      dead_lettered=write.dead_lettered, **kwargs)
+        saved = store.complete(write.job, write.evaluation, now=write.now, fingerprints=write.fingerprints,
+                               reuse_check=write.reuse_check, **kwargs)
+    elif write.kind == "retry_later":
+        saved = store.retry_later(write.job, now=write.now, delay_seconds=write.delay_seconds,
+                                  error_code=write.error_code, error_message=write.error_message,
+                                  count_attempt=write.count_attempt, **kwargs)
+    else:
+        saved = store.fail(write.job, now=write.now, error_code=write.error_code, error_message=write.error_message,
+                           dead_lettered=write.dead_lettered, **kwargs)
+    write.saved = bool(saved)
+    return write.saved
 
 
-def flush_deferred(ctx: ProcessContext) -> list[JobOutcome | Exception]:
-    """Write every deferred outcome of the invocation (``ctx.deferred``) in one request and finish each job.
+def _write_all(ctx: ProcessContext, writes: Sequence[ResultWrite]) -> list[Exception | None]:
+    """``writes`` in one request (``saved`` set on each); what failed, per write (None: written or lost its job).
 
-    When that request fails with a ``ProcessingError`` (one write broke a limit or an SQL rule: nothing was
-    written), each write runs alone, so only the job whose write is at fault fails. Any other store error
-    (unavailable, throttled, configuration) is every job's: each gets it back.
-
-    Returns:
-        One entry per deferred write, in the order they were deferred: the job's :class:`JobOutcome`, or the
-        exception its write raised (the worker reports that record for redelivery, as a failed write).
-    """
-    pending, ctx.deferred = list(ctx.deferred or ()), []
-    if not pending:
+    A ``ProcessingError`` (one write broke a limit or an SQL rule: nothing was written) makes each write run
+    alone, so only the job whose write is at fault fails; any other store error (unavailable, throttled,
+    configuration) is every write's."""
+    if not writes:
         return []
-    out: list[JobOutcome | Exception] = []
     try:
-        ctx.store.write_together([d.write for d in pending])
+        ctx.store.write_together(writes)
+        return [None] * len(writes)
     except ProcessingError:
-        logger.warning("the grouped result write was refused; writing each result alone",
-                       extra={"writes": len(pending), "error_code": "ProcessingError"})
-        for d in pending:
-            try:
-                out.append(d.finish(_run_write(ctx.store, d.write)))
-            except Exception as exc:
-                out.append(exc)
-        return out
+        logger.warning("the grouped write was refused; writing each outcome alone",
+                       extra={"writes": len(writes), "error_code": "ProcessingError"})
     except Exception as exc:
-        return [exc for _ in pending]
-    for d in pending:
+        return [exc] * len(writes)
+    out: list[Exception | None] = []
+    for write in writes:
         try:
-            out.append(d.finish(bool(d.write.saved)))
-        except Exception as exc:  # a second write (scored again with reuse signals) failed
+            _run_write(ctx.store, write)
+            out.append(None)
+        except Exception as exc:
             out.append(exc)
     return out
 
 
-def _completed(ctx: ProcessContext, write: ResultWrite, read: _Read, *, saved: bool, now: datetime,
-               ai_calls: int) -> JobOutcome:
-    """The outcome of a result write; scores again with the reuse signals and writes alone when the write did
-    not hold because a document came with another applicant name."""
-    job, evaluation, check = write.job, write.evaluation, write.reuse_check
+def flush_deferred(ctx: ProcessContext) -> list[JobOutcome | Exception]:
+    """Write every deferred outcome of the invocation (``ctx.deferred``) in one request, then the results the
+    reuse check stopped, scored again, in a second one; finish each job.
+
+    Returns:
+        One entry per deferred write, in the order they were deferred: the job's :class:`JobOutcome`, or the
+        exception its write raised (the worker reports that record for redelivery, as a failed write); see
+        :func:`_write_all` for which failures are whose.
+    """
+    pending, ctx.deferred = list(ctx.deferred or ()), []
+    results: list[JobOutcome | Exception | None] = list(_write_all(ctx, [d.write for d in pending]))
+    again: list[tuple[int, ResultWrite]] = []
+    for i, d in enumerate(pending):
+        if results[i] is None and d.rescore is not None and _stopped_by_reuse(d.write):
+            try:
+                redo = d.rescore()
+            except Exception as exc:  # recording a failure to score again failed (the store)
+                results[i] = exc
+                continue
+            if isinstance(redo, JobOutcome):
+                results[i] = redo
+            else:
+                again.append((i, redo))
+    for (i, write), error in zip(again, _write_all(ctx, [w for _, w in again]), strict=True):
+        results[i] = error if error is not None else _finish(pending[i], write)
+    return [r if r is not None else _finish(d, d.write) for d, r in zip(pending, results, strict=True)]
+
+
+def _finish(deferred: DeferredWrite, write: ResultWrite) -> JobOutcome | Exception:
+    try:
+        return deferred.finish(write)
+    except Exception as exc:
+        return exc
+
+
+def _rescored(ctx: ProcessContext, write: ResultWrite, read: _Read, *, now: datetime,
+              ai_calls: int) -> ResultWrite | JobOutcome:
+    """The result write of a job scored again with the reuse signals its stopped write brought back
+    (``write.reuse_check.prior``), without a reuse check; or the outcome of recording a failure to score."""
+    job, check = write.job, write.reuse_check
+    assert write.evaluation is not None and check is not None
+    prior = list(check.prior or ())
+    _log(job.id, "Documents submitted under another applicant name: scoring again with the reuse signals",
+         reused_hashes=len({p.file_sha256 for p in prior if p.name_hash != check.name_hash}))
+    try:
+        evaluation = _score(ctx, job, read, now=now, evaluation_id=write.evaluation.id, prior=prior)
+    except Exception as exc:
+        return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=ai_calls, grouped=False)
+    return ResultWrite("complete", job, ctx.time_now(now), evaluation=evaluation,
+                       fingerprints=_fingerprints(evaluation, read.lead))
+
+
+def _completed(write: ResultWrite, *, ai_calls: int) -> JobOutcome:
+    """The outcome (and log lines) of a job's final result write."""
+    job, evaluation = write.job, write.evaluation
     assert evaluation is not None
-    if not saved and check is not None and check.reused:
-        prior = list(check.prior or ())
-        _log(job.id, "Documents submitted under another applicant name: scoring again with the reuse signals",
-             reused_hashes=len({p.file_sha256 for p in prior if p.name_hash != check.name_hash}))
-        try:
-            evaluation = _score(ctx, job, read, now=now, evaluation_id=evaluation.id, prior=prior)
-        except Exception as exc:
-            return _record_failure(ctx, job, exc, now=ctx.time_now(now), ai_calls=ai_calls, grouped=False)
-        saved = ctx.store.complete(job, evaluation, now=ctx.time_now(now),
-                                   fingerprints=_fingerprints(evaluation, read.lead))
-    if not saved:
+    if not write.saved:
         _log(job.id, "Result not saved: the job was taken over meanwhile", claim_status="lost")
         return JobOutcome(Outcome.SKIPPED, job.id, detail="lost_lease", ai_calls=ai_calls)
     _log(job.id, f"AI evaluation completed - Score: {evaluation.score}, Label: {evaluation.label}",
@@ -377,7 +425,7 @@ def _record_failure(ctx: ProcessContext, job: Job, exc: BaseException, *, now: d
         write = ResultWrite("fail", job, now, error_code=decision.error_code, error_message=decision.error_message,
                             dead_lettered=decision.action == "dead_letter")
     return _write(ctx, write, grouped=grouped,
-                  finish=lambda saved: _failed(ctx, job, exc, decision, saved=saved, ai_calls=ai_calls))
+                  finish=lambda final: _failed(ctx, job, exc, decision, saved=bool(final.saved), ai_calls=ai_calls))
 
 
 def _failed(ctx: ProcessContext, job: Job, exc: BaseException, decision: Any, *, saved: bool,
