@@ -44,7 +44,7 @@ from benchlib import (
 START, END = markers("worker-cpu")
 
 
-def run(n_jobs: int, batch: int, tmp: Path, *, profile: bool) -> dict[str, Any]:
+def run(n_jobs: int, batch: int, tmp: Path, *, profile: bool, ocr: bool = False) -> dict[str, Any]:
     """One run: sweep everything onto the in-memory queue, then worker invocations of ``batch`` records."""
     from leadeval import handlers
     from leadeval.adapters.idempotency import SqlitePersistenceLayer
@@ -64,7 +64,9 @@ def run(n_jobs: int, batch: int, tmp: Path, *, profile: bool) -> dict[str, Any]:
     settings = Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp / 'jobs.db'}",
                                   "LEADEVAL_MODEL_URL": "offline", "LEADEVAL_DOCUMENTS_URL": "file:unused",
                                   "LEADEVAL_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/leadeval-jobs",
-                                  "LEADEVAL_SWEEP_BACKLOG_LIMIT": str(10 ** 6)})
+                                  "LEADEVAL_SWEEP_BACKLOG_LIMIT": str(10 ** 6),
+                                  # the text-layer reader (issue 14's measure) unless --ocr: then scans are OCR'd
+                                  **({} if ocr else {"LEADEVAL_OCR_PAGES_PER_DOCUMENT": "0"})})
     queue = MemoryQueue(visibility_timeout=720)
     services = Wiring(settings, store=store, documents=documents, queue=queue,
                       idempotency_store=SqlitePersistenceLayer(tmp / "idempotency.db"))
@@ -131,12 +133,14 @@ def _wrapper(name: str) -> bool:
                                          "aws_lambda_powertools", "invoke_worker", "threading.py"))
 
 
-def render(after: dict[str, Any], before: dict[str, Any] | None, command: str, batch: int) -> str:
+def render(after: dict[str, Any], before: dict[str, Any] | None, command: str, batch: int, *, ocr: bool) -> str:
     lines = [START, "## Worker CPU per job and jobs per CPU-second (real handlers, no emulator)", "",
              f"Produced by `{command}` on {machine(' (shared)')}. Jobs cloned from the sample set (completed and "
              "failed ones, as `make run` loads them) through the real `handle_sweep` / `handle_worker`: SQLite job "
-             "store, documents in memory, the in-memory queue (no moto), the `offline` model, "
-             f"{batch} records per worker invocation. "
+             "store, documents in memory, the in-memory queue (no moto), the `offline` model "
+             + ("with OCR (the sample set's scanned stub is OCR'd), " if ocr else
+                "reading text layers only (OCR off: `LEADEVAL_OCR_PAGES_PER_DOCUMENT=0`; `--ocr` measures with it), ")
+             + f"{batch} records per worker invocation. "
              "CPU time is user + system of the process over the worker invocations only (`time.process_time`; "
              "wall time on a shared machine measures the neighbours); one warm-up batch is not counted.", "",
              "| | jobs | CPU ms per job | jobs per CPU-second | final states |", "| --- | --- | --- | --- | --- |"]
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--ocr", action="store_true", help="OCR scanned pages (default: text layers only)")
     add_before_after(parser)
     add_no_write(parser)
     args = parser.parse_args(argv)
@@ -168,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a").mkdir()
         (Path(tmp) / "b").mkdir()
-        result = run(args.jobs, args.batch, Path(tmp) / "a", profile=False)
-        profiled = run(args.jobs, args.batch, Path(tmp) / "b", profile=True)
+        result = run(args.jobs, args.batch, Path(tmp) / "a", profile=False, ocr=args.ocr)
+        profiled = run(args.jobs, args.batch, Path(tmp) / "b", profile=True, ocr=args.ocr)
     result["top"] = profiled["top"]
     print(json.dumps({k: v for k, v in result.items() if k != "top"}, indent=1))
     for name, ct, tt in result["top"]:
@@ -179,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     before = read_json(args.before_json)
     if not args.no_write:
         command = f"python scripts/bench_worker.py --jobs {args.jobs} --batch {args.batch}"
+        command += " --ocr" if args.ocr else ""
         if before:
             command += f" --before-json {args.before_json.name}"
-        write_section(render(result, before, command, args.batch), "worker-cpu")
+        write_section(render(result, before, command, args.batch, ocr=args.ocr), "worker-cpu")
     return 0
 
 
