@@ -228,3 +228,14 @@ def test_a_grouped_write_that_fails_reports_every_record_and_loses_nothing(
     for i in (1, 2):  # still held: the lease ends, the messages come back and claim them (a crashed attempt)
         assert _row(services, f"job_{i}")[:2] == ("processing", "processing")
         assert services.store.get_evaluation(f"job_{i}") is None
+
+
+def test_a_grouped_outcome_is_cached_once_written_so_a_redelivery_costs_no_work(services: Wiring) -> None:
+    records = _seed(services, 2)
+    assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    batches = _batches(services)
+    # the same two messages again (a redelivery): the group claim finds nothing to claim, and each record is
+    # answered by the idempotency record its grouped write left (COMPLETED), not by a claim of its own
+    assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    assert [b[0] for b in batches] == ["reject_job"] and "claim_job_in_group" in batches[0]
+    assert all(_row(services, f"job_{i}") == ("completed", "completed", 0, 1) for i in (1, 2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -105,3 +106,56 @@ def test_persistence_choice(tmp_path: Path) -> None:
         "DynamoDBPersistenceLayer"
     sqlite = make_persistence_layer(Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/j.db"}))
     assert isinstance(sqlite, SqlitePersistenceLayer) and sqlite.path == f"{tmp_path}/j.db"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
+def test_an_outcome_remembered_after_its_record_was_deleted_answers_the_next_delivery(
+        tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grouped job's record raises NotFinal (Powertools deletes its in-progress item); once its write is made,
+    Wiring.remember caches the final outcome under the same key, and the next delivery is answered from it
+    without running. On SQLite and on DynamoDB (moto), whose UpdateItem creates the missing item."""
+    import boto3
+    import moto
+
+    from leadeval.jobs.process import JobOutcome, Outcome
+    from leadeval.wiring import NotFinal, Wiring
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        if backend == "dynamodb":
+            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+            boto3.resource("dynamodb", region_name="us-east-1").create_table(
+                TableName="idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+            layer: Any = DynamoDBPersistenceLayer(table_name="idempotency")
+        else:
+            layer = SqlitePersistenceLayer(tmp_path / "i.db")
+        wiring = Wiring(Settings.from_env({"LEADEVAL_DATABASE_URL": f"sqlite:///{tmp_path}/j.db"}),
+                        idempotency_store=layer)
+        config = IdempotencyConfig(event_key_jmespath="[job_id, generation]", raise_on_no_idempotency_key=True)
+        runs: list[str] = []
+
+        @idempotent_function(data_keyword_argument="message", config=config, persistence_store=layer,
+                             key_prefix="leadeval.worker.process_job")
+        def process_job(message: JobMessage) -> dict[str, Any]:
+            runs.append(message.job_id)
+            raise NotFinal(JobOutcome(Outcome.DEFERRED, message.job_id))
+
+        message = JobMessage(job_id="j", site_id="s", lead_id="l", generation=1)
+        with pytest.warns(UserWarning, match="register_lambda_context"):
+            with pytest.raises(NotFinal):
+                process_job(message=message)
+            wiring.remember(message, JobOutcome(Outcome.COMPLETED, "j", ai_calls=2))
+            assert process_job(message=message) == {"outcome": "completed", "job_id": "j", "error_code": None,
+                                                    "detail": None, "ai_calls": 2}
+            # a retry is not final: nothing cached, the next delivery runs
+            other = message.model_copy(update={"job_id": "k"})
+            with pytest.raises(NotFinal):
+                process_job(message=other)
+            wiring.remember(other, JobOutcome(Outcome.RETRY, "k", delay_seconds=30))
+            with pytest.raises(NotFinal):
+                process_job(message=other)
+        assert runs == ["j", "k", "k"]

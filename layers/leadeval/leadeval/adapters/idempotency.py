@@ -114,11 +114,15 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
                 raise
 
     def _update_record(self, data_record: DataRecord) -> None:
+        # An upsert, as DynamoDB's UpdateItem (which creates a missing item): the worker caches a grouped job's
+        # outcome after its record's in-progress item was deleted (``Wiring.remember``).
         with self._lock:
             self._db().execute(
-                "UPDATE leadeval_idempotency SET status = ?, expiration = ?, data = ? WHERE id = ?",
-                (data_record.status, data_record.expiry_timestamp, data_record.response_data,
-                 data_record.idempotency_key))
+                "INSERT INTO leadeval_idempotency (id, status, expiration, in_progress_expiration, data, validation) "
+                "VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "expiration = excluded.expiration, data = excluded.data",
+                (data_record.idempotency_key, data_record.status, data_record.expiry_timestamp,
+                 data_record.response_data, data_record.payload_hash))
 
     def _delete_record(self, data_record: DataRecord) -> None:
         with self._lock:
