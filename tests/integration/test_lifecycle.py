@@ -823,6 +823,45 @@ def test_after_sigkill_the_in_progress_record_ends_with_the_lease_not_the_lambda
     store.close()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("crash_at", ["before_ai", "before_write"])
+def test_a_worker_killed_while_holding_a_group_claim_costs_no_job_an_attempt(tmp_path: Path, crash_at: str) -> None:
+    """Two jobs in one event are claimed together; the worker is killed (in the first job's model call, or
+    when the grouped write is about to run). Which job killed it is not known, so neither is charged an attempt:
+    after the lease, the redelivered event claims each alone (marked solo) and completes both, one evaluation
+    each."""
+    env = _seed_crash_job(tmp_path)
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    store.create_lead(Lead(id="lead_two", site_id=SITE, first_name="Dana", last_name="Whitfield", monthly_rent=1850))
+    store.add_document(LeadDocument(id="doc_two", lead_id="lead_two", site_id=SITE, document_type="pay_stub",
+                                    file_name="stub.pdf", storage_key=f"{SITE}/stub.pdf",
+                                    uploaded_at=datetime.now(UTC) - timedelta(hours=1)))
+    store.create_job(Job(id="job_two", site_id=SITE, lead_id="lead_two", status=JobStatus.PENDING,
+                         requested_at=datetime.now(UTC) - timedelta(hours=1)))
+    [second] = store.sweep(now=datetime.now(UTC), limit=10, lease_seconds=120, rescue_after_seconds=3600).claimed
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(_event(env["message"], JobMessage.for_job(second))))
+
+    # a 30 s Lambda: time enough to claim the records together (the in-progress records still end with the lease)
+    crashed = _worker(tmp_path, event, WORKER_CRASH_AT=crash_at, WORKER_TIMEOUT_SECONDS="30")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    held = [store.get_job(j) for j in ("job_kill", "job_two")]
+    assert [(j.status, j.claims, j.retry_count) for j in held if j] == [(JobStatus.PROCESSING, 1, 0)] * 2
+
+    time.sleep(2.5)  # the 2 s lease and the 2 s in-progress record expire
+    reclaimed = _worker(tmp_path, event, WORKER_TIMEOUT_SECONDS="30")
+
+    assert _answer(reclaimed) == {"batchItemFailures": []}, reclaimed.stderr[-2000:]
+    rows = store.executor.execute_batch([_raw(
+        "SELECT id, status, retry_count, leadeval_claims AS claims, leadeval_claim_group AS claim_group, "
+        "leadeval_solo AS solo FROM ai_evaluation_jobs ORDER BY id")])[0]
+    assert rows == [{"id": j, "status": "completed", "retry_count": 0, "claims": 2, "claim_group": 1, "solo": 1}
+                    for j in ("job_kill", "job_two")]
+    evaluations = store.executor.execute_batch([_raw("SELECT count(*) AS n FROM lead_ai_evaluations")])[0]
+    assert evaluations == [{"n": 2}]
+    store.close()
+
+
 # =========================================================================== helpers
 
 
@@ -958,14 +997,15 @@ def _seed_crash_job(root: Path) -> dict[str, Any]:
     return {"message": JobMessage.for_job(job)}
 
 
-def _event(message: JobMessage) -> dict[str, Any]:
+def _event(*messages: JobMessage) -> dict[str, Any]:
     sent = str(int(time.time() * 1000))
     return {"Records": [{
-        "messageId": "msg-1", "receiptHandle": "rh-1", "body": message.model_dump_json(),
+        "messageId": f"msg-{i}", "receiptHandle": f"rh-{i}", "body": message.model_dump_json(),
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": sent, "SenderId": "TEST",
                        "ApproximateFirstReceiveTimestamp": sent},
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:jobs", "awsRegion": "us-east-1"}]}
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:jobs", "awsRegion": "us-east-1"}
+        for i, message in enumerate(messages, 1)]}
 
 
 def _worker(root: Path, event: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -91,6 +91,13 @@ def main(event_path: str) -> int:
         return real_complete(*args, **kwargs)
 
     store.complete = complete  # type: ignore[method-assign]
+    real_write_together = store.write_together
+
+    def write_together(*args: Any, **kwargs: Any) -> None:
+        crash_here("before_write")
+        real_write_together(*args, **kwargs)
+
+    store.write_together = write_together  # type: ignore[method-assign]
     services.replace(process_context=ProcessContext(
         store=store, documents=services.documents, model=model,
         retry_policy=RetryPolicy(max_attempts=settings.max_attempts, base_seconds=1, cap_seconds=1),
