@@ -110,7 +110,7 @@ def test_persistence_choice(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
 def test_an_outcome_remembered_after_its_record_was_deleted_answers_the_next_delivery(
-        tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, backend: str, aws_credentials: None) -> None:
     """A grouped job's record raises NotFinal (Powertools deletes its in-progress item); once its write is made,
     Wiring.remember caches the final outcome under the same key, and the next delivery is answered from it
     without running. On SQLite and on DynamoDB (moto), whose UpdateItem creates the missing item."""
@@ -120,9 +120,6 @@ def test_an_outcome_remembered_after_its_record_was_deleted_answers_the_next_del
     from leadeval.jobs.process import JobOutcome, Outcome
     from leadeval.wiring import NotFinal, Wiring
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
     with moto.mock_aws():
         if backend == "dynamodb":
             from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
