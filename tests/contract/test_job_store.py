@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from leadeval.adapters.jobstore.sql import Statement
+from leadeval.errors import MigrationsMissing, ProcessingError
 from leadeval.jobs.records import PriorSubmission, ResultWrite, ReuseCheck
 from leadeval.models import (
     DocumentKind,
@@ -1136,3 +1137,21 @@ class TestGetEvaluation:
         assert saved.documents[0].facts.net_pay == Decimal("1980.55")
         assert saved.created_at == NOW + timedelta(seconds=3)
         assert job_store.get_evaluation("unknown") is None
+
+
+class TestMigrationsMissing:
+    """leadeval upgraded, `leadeval db migrate` not run: the store names the migration to run instead of failing
+    every job with an SQL error (a ConfigurationError: jobs snooze, the alarm fires)."""
+
+    def test_a_missing_leadeval_column_names_the_command_to_run(self, job_store: JobStore) -> None:
+        make_lead(job_store)
+        make_job(job_store)
+        raw(job_store, "ALTER TABLE ai_evaluation_jobs DROP COLUMN leadeval_solo")  # as before migration 0007
+        with pytest.raises(MigrationsMissing) as caught:
+            sweep(job_store)
+        assert caught.value.missing == "leadeval_solo" and caught.value.variable == "LEADEVAL_DATABASE_URL"
+        assert "leadeval db migrate" in str(caught.value)
+
+    def test_a_missing_application_column_stays_an_sql_error(self, job_store: JobStore) -> None:
+        with pytest.raises(ProcessingError):
+            raw(job_store, "SELECT no_such_column FROM ai_evaluation_jobs")

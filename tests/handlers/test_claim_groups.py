@@ -239,3 +239,48 @@ def test_a_grouped_outcome_is_cached_once_written_so_a_redelivery_costs_no_work(
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
     assert [b[0] for b in batches] == ["reject_job"] and "claim_job_in_group" in batches[0]
     assert all(_row(services, f"job_{i}") == ("completed", "completed", 0, 1) for i in (1, 2))
+
+
+def test_a_database_not_migrated_after_an_upgrade_says_what_to_run(
+        services: Wiring, caplog: pytest.LogCaptureFixture) -> None:
+    """leadeval upgraded, `leadeval db migrate` not run (no migration 0007 columns): every record is reported with
+    the fix in its line (error_class MigrationsMissing, action), the invocation fails, and the sweep's one ERROR
+    line says the same; nothing is attempted or lost."""
+    from leadeval.errors import MigrationsMissing
+    from leadeval.handlers import handle_sweep
+
+    records = _seed(services, 2)
+    raw_rows(services.store, "ALTER TABLE ai_evaluation_jobs DROP COLUMN leadeval_solo")
+    with pytest.raises(WorkerBatchFailed):
+        handle_worker({"Records": records}, FakeLambdaContext(), services)
+    lines = [r for r in caplog.records if "message reported for redelivery" in r.getMessage()]
+    assert [(getattr(r, "job_id", None), getattr(r, "error_class", None), getattr(r, "action", None))
+            for r in lines] == [(f"job_{i}", "MigrationsMissing", MigrationsMissing.action) for i in (1, 2)]
+    caplog.clear()
+    with pytest.raises(MigrationsMissing):
+        handle_sweep({}, FakeLambdaContext(), services)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("Sweep failed")]
+    assert getattr(line, "action", None) == MigrationsMissing.action
+    assert [_row(services, f"job_{i}") for i in (1, 2)] == [("pending", "pending", 0, 0)] * 2
+
+
+def test_the_lines_written_when_a_grouped_outcome_is_saved_carry_the_message_id(services: Wiring) -> None:
+    """The JSON log lines (Powertools' logger) of outcomes saved after the batch carry the record's message_id
+    and job_id, as the lines written while each record was handled do."""
+    import io
+    import logging
+
+    from leadeval.observability import logger as powertools_logger
+
+    records = _seed(services, 2)
+    stream, package = io.StringIO(), logging.getLogger("leadeval")
+    level, previous = package.level, powertools_logger.registered_handler.setStream(stream)
+    package.setLevel(logging.INFO)
+    try:
+        assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    finally:
+        powertools_logger.registered_handler.setStream(previous)
+        package.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    done = [line for line in lines if line["message"].endswith("Job completed successfully")]
+    assert [(line.get("job_id"), line.get("message_id")) for line in done] == [("job_1", "m-1"), ("job_2", "m-2")]

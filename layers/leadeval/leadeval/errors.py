@@ -145,6 +145,41 @@ class ConfigurationError(LeadevalError):
         self.retry_after = retry_after
 
 
+class MigrationsMissing(ConfigurationError):
+    """The database lacks a column or table of leadeval's own (``leadeval_*``): leadeval was upgraded and
+    ``leadeval db migrate`` was not run against it. Raised by the SQL executors instead of a ``ProcessingError``,
+    so the worker snoozes its jobs (no attempt used), the ConfigurationErrors alarm fires and the log line says
+    what to do (:attr:`action`).
+
+    Attributes:
+        missing: the missing object's name (``leadeval_claim_group``): an identifier of our schema, no data.
+        action: what the operator runs (a constant: safe to log).
+    """
+
+    action = "run `leadeval db migrate` against LEADEVAL_DATABASE_URL"
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"the database lacks leadeval's {missing} (leadeval was upgraded, its migrations were "
+                         f"not applied): {self.action}", variable="LEADEVAL_DATABASE_URL")
+        self.missing = missing
+
+
+_MISSING_OBJECT = re.compile(
+    r"""no such (?:column|table): (?:\w+\.)?(leadeval_\w+)"""  # SQLite, D1
+    # PostgreSQL 42703 / 42P01: column "x" does not exist, column "x" of relation "t" does not exist,
+    # relation "x" does not exist
+    r"""|(?:column|relation) "(?:\w+\.)?(leadeval_\w+)"(?: of relation "\w+")? does not exist""",
+    re.IGNORECASE)
+
+
+def missing_migration(message: str) -> MigrationsMissing | None:
+    """A :class:`MigrationsMissing` when a database error message says one of leadeval's own columns or tables
+    is missing (SQLite/D1: ``no such column: leadeval_x``; PostgreSQL: ``column "leadeval_x" does not exist``),
+    else None. Only ``leadeval_*`` names count: a missing application column stays an SQL error."""
+    match = _MISSING_OBJECT.search(message)
+    return MigrationsMissing(match.group(1) or match.group(2)) if match else None
+
+
 class PermanentError(LeadevalError):
     """Retrying cannot help: the job is failed with this code and the message acked."""
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from leadeval.errors import ConfigurationError, LeadevalError
+from leadeval.errors import ConfigurationError, LeadevalError, MigrationsMissing
 from leadeval.jobs.process import ClaimAheadPlan, JobOutcome, Outcome, ProcessContext, flush_deferred
 from leadeval.jobs.records import ClaimAhead
 from leadeval.jobs.sweep import run_sweep
@@ -184,7 +186,7 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
     try:
         response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                             context=context)
-        for (record, message), result in zip(deferred, flush_deferred(ctx), strict=True):
+        for (record, message), result in zip(deferred, flush_deferred(ctx, _log_keys(deferred)), strict=True):
             if not _settle_deferred(wiring, record, message, result, infrastructure):
                 response["batchItemFailures"].append({"itemIdentifier": record.message_id})
     finally:
@@ -253,6 +255,22 @@ def _claim_group(wiring: Wiring, ctx: ProcessContext, plan: ClaimAheadPlan,
         if claim is not None:
             plan.made.setdefault((message.job_id, message.generation), claim)
     ctx.deferred = []
+
+
+def _log_keys(deferred: list[tuple[SQSRecord, JobMessage]]) -> Callable[[int], AbstractContextManager[object]]:
+    """``scope(i)`` for :func:`~leadeval.jobs.process.flush_deferred`: the i-th deferred record's ``message_id`` and
+    ``job_id`` on every log line written inside it (as while the record was handled)."""
+
+    @contextmanager
+    def scope(i: int) -> Iterator[object]:
+        record, message = deferred[i]
+        powertools_logger.append_keys(message_id=record.message_id, job_id=message.job_id)
+        try:
+            yield None
+        finally:
+            powertools_logger.remove_keys(["message_id", "job_id"])
+
+    return scope
 
 
 def _settle_deferred(wiring: Wiring, record: SQSRecord, message: JobMessage, result: JobOutcome | Exception,
@@ -354,6 +372,8 @@ def failure_fields(exc: BaseException) -> dict[str, Any]:
         cause = cause.__cause__
     if cause is not exc:
         fields["cause_class"] = type(cause).__name__
+    if isinstance(exc, MigrationsMissing):
+        fields["action"] = MigrationsMissing.action  # a constant: what the operator runs
     tb = cause.__traceback__ or exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -347,9 +348,12 @@ def _write_all(ctx: ProcessContext, writes: Sequence[ResultWrite]) -> list[Excep
     return out
 
 
-def flush_deferred(ctx: ProcessContext) -> list[JobOutcome | Exception]:
+def flush_deferred(ctx: ProcessContext, scope: Callable[[int], AbstractContextManager[object]] | None = None,
+                   ) -> list[JobOutcome | Exception]:
     """Write every deferred outcome of the invocation (``ctx.deferred``) in one request, then the results the
-    reuse check stopped, scored again, in a second one; finish each job.
+    reuse check stopped, scored again, in a second one; finish each job. ``scope(i)`` (optional) is entered
+    around what is done for the i-th deferred write alone (scoring again, finishing: its log lines), e.g. to
+    give those lines the record's message id.
 
     Returns:
         One entry per deferred write, in the order they were deferred: the job's :class:`JobOutcome`, or the
@@ -357,22 +361,29 @@ def flush_deferred(ctx: ProcessContext) -> list[JobOutcome | Exception]:
         :func:`_write_all` for which failures are whose.
     """
     pending, ctx.deferred = list(ctx.deferred or ()), []
+    within = scope or (lambda _i: nullcontext())
     results: list[JobOutcome | Exception | None] = list(_write_all(ctx, [d.write for d in pending]))
     again: list[tuple[int, ResultWrite]] = []
     for i, d in enumerate(pending):
         if results[i] is None and d.rescore is not None and _stopped_by_reuse(d.write):
-            try:
-                redo = d.rescore()
-            except Exception as exc:  # recording a failure to score again failed (the store)
-                results[i] = exc
-                continue
+            with within(i):
+                try:
+                    redo = d.rescore()
+                except Exception as exc:  # recording a failure to score again failed (the store)
+                    results[i] = exc
+                    continue
             if isinstance(redo, JobOutcome):
                 results[i] = redo
             else:
                 again.append((i, redo))
     for (i, write), error in zip(again, _write_all(ctx, [w for _, w in again]), strict=True):
-        results[i] = error if error is not None else _finish(pending[i], write)
-    return [r if r is not None else _finish(d, d.write) for d, r in zip(pending, results, strict=True)]
+        with within(i):
+            results[i] = error if error is not None else _finish(pending[i], write)
+    out: list[JobOutcome | Exception] = []
+    for i, (d, r) in enumerate(zip(pending, results, strict=True)):
+        with within(i):
+            out.append(r if r is not None else _finish(d, d.write))
+    return out
 
 
 def _finish(deferred: DeferredWrite, write: ResultWrite) -> JobOutcome | Exception:

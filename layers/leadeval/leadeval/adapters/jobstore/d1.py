@@ -92,6 +92,7 @@ from leadeval.errors import (
     ProcessingError,
     StoreUnavailableError,
     ThrottledError,
+    missing_migration,
 )
 from leadeval.timeutil import format_ts, utcnow
 
@@ -446,7 +447,8 @@ def classify_d1_error(
             said = info.message[lowered.index(transient):][:len(transient)] if transient else "internal error"
             return StoreUnavailableError(f"{what}: transient D1 failure: {said}")
         label = _statement_label(statement_names, info.failed_index)
-        return ProcessingError(f"D1 SQL error in {label}: {sql_error_summary(info.message)}")
+        return missing_migration(info.message) or ProcessingError(
+            f"D1 SQL error in {label}: {sql_error_summary(info.message)}")
     if status is not None and (status >= 500 or status == 408):
         return StoreUnavailableError(f"{what}: D1 unavailable")
     if status is not None and 400 <= status < 500:

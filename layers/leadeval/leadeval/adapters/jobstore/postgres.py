@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadeval.adapters.jobstore.sql import SqlJobStore, Statement
-from leadeval.errors import ProcessingError, StoreUnavailableError
+from leadeval.errors import ProcessingError, StoreUnavailableError, missing_migration
 
 if TYPE_CHECKING:  # psycopg is imported lazily: the SQLite/D1 deployments never load it.
     import psycopg
@@ -224,7 +224,8 @@ class PostgresExecutor:
                     self._drop()
                     raise StoreUnavailableError(f"PostgreSQL connection lost in {current}: "
                                                 f"{type(exc).__name__}") from exc
-                raise ProcessingError(f"SQL error in {current}: {_describe(exc)}") from exc
+                described = _describe(exc)
+                raise missing_migration(described) or ProcessingError(f"SQL error in {current}: {described}") from exc
             except Exception as exc:
                 # Not the driver's (a parameter mapping that fails, a bug in a caller): the transaction
                 # block rolled back on the way out; a connection left unusable is dropped.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from leadeval.adapters.jobstore.sql import SqlJobStore, Statement
-from leadeval.errors import ProcessingError, StoreUnavailableError
+from leadeval.errors import ProcessingError, StoreUnavailableError, missing_migration
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class SqliteExecutor:
                 self._rollback(conn)
                 if _primary_code(exc) in UNAVAILABLE_CODES:
                     raise StoreUnavailableError(f"SQLite {_code_name(exc)} in {current}") from exc
-                raise ProcessingError(f"SQL error in {current}: {exc}") from exc
+                raise missing_migration(str(exc)) or ProcessingError(f"SQL error in {current}: {exc}") from exc
             except Exception as exc:
                 self._rollback(conn)
                 raise ProcessingError(f"unexpected {type(exc).__name__} in {current}") from exc
