@@ -235,10 +235,19 @@ def test_a_grouped_outcome_is_cached_once_written_so_a_redelivery_costs_no_work(
     assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
     batches = _batches(services)
     # the same two messages again (a redelivery): the group claim finds nothing to claim, and each record is
-    # answered by the idempotency record its grouped write left (COMPLETED), not by a claim of its own
-    assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+    # answered by the idempotency record its grouped write left (COMPLETED), not by a claim of its own; the
+    # dashboard counts them as skipped duplicates, not as completions again
+    from leadeval.observability import metrics
+
+    metrics.clear_metrics()
+    try:
+        assert handle_worker({"Records": records}, FakeLambdaContext(), services) == {"batchItemFailures": []}
+        counted = {name: sum(entry["Value"]) for name, entry in metrics.metric_set.items()}
+    finally:
+        metrics.clear_metrics()
     assert [b[0] for b in batches] == ["reject_job"] and "claim_job_in_group" in batches[0]
     assert all(_row(services, f"job_{i}") == ("completed", "completed", 0, 1) for i in (1, 2))
+    assert (counted.get("JobsSkipped"), counted.get("JobsCompleted")) == (2, None)
 
 
 def test_a_database_not_migrated_after_an_upgrade_says_what_to_run(

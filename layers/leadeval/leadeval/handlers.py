@@ -169,9 +169,14 @@ def handle_worker(event: dict[str, Any], context: Any, wiring: Wiring) -> Partia
             raise RedeliverLater("deadline", error_code="DeadlineNear", remaining_ms=remaining,
                                  **_delay(wiring, record, 0))
         try:
+            runs = wiring.runs
             result = process_job(message=message, sent_at=_sent_at(record))
             outcome = JobOutcome(Outcome(result["outcome"]), result["job_id"], error_code=result["error_code"],
                                  detail=result["detail"], ai_calls=result["ai_calls"])
+            if wiring.runs == runs:  # answered from the idempotency record: a duplicate delivery, no work done
+                logger.info(f"[{message.job_id}] Skipping message: duplicate (already {result['outcome']})",
+                            extra={"claim_status": "duplicate", "cached_outcome": result["outcome"]})
+                outcome = JobOutcome(Outcome.SKIPPED, message.job_id, detail="duplicate")
         except NotFinal as not_final:
             outcome = not_final.outcome
         except IdempotencyAlreadyInProgressError:

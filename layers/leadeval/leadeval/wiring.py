@@ -102,6 +102,9 @@ class Wiring:
         self.on_configuration_error = on_configuration_error
         self._built_store = store is None
         self._processor: tuple[IdempotencyConfig, ProcessJob] | None = None
+        self.runs = 0
+        """How many times the idempotent ``process_job`` actually ran (a call answered from the idempotency
+        record does not run it): the worker tells a replayed outcome from a fresh one by it."""
 
     # ---------------------------------------------------------------- ports
     @property
@@ -203,6 +206,7 @@ class Wiring:
             @idempotent_function(data_keyword_argument="message", config=config,
                                  persistence_store=self.idempotency_store, key_prefix="leadeval.worker.process_job")
             def process_job(message: JobMessage, sent_at: datetime | None = None) -> dict[str, Any]:
+                self.runs += 1
                 outcome = process_message(ctx, message, now=self.now(), sent_at=sent_at)
                 if not _final(outcome):  # DEFERRED too: cached by remember() once its write is made
                     raise NotFinal(outcome)
