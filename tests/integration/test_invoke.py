@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from leadeval.adapters.jobstore.sql import Statement
 from leadeval.adapters.jobstore.sqlite import SqliteJobStore
 from leadeval.models import JobStatus
 from leadeval_tools.cli import app
@@ -121,3 +123,45 @@ def test_env_vars_overlay_as_sam_does() -> None:
     assert env == {"LEADEVAL_MODEL_URL": "offline:", "LEADEVAL_SWEEP_LIMIT": "7", "LEADEVAL_QUEUE_URL": None}
     process = invocation_environment({**env, "LEADEVAL_QUEUE_URL": "http://aws"}, {"HOME": "/h"})
     assert process == {"HOME": "/h", "LEADEVAL_MODEL_URL": "offline:", "LEADEVAL_SWEEP_LIMIT": "7"}
+
+
+def _env_with_database(url: str) -> dict[str, Any]:
+    """events/env.json with another LEADEVAL_DATABASE_URL."""
+    env = json.loads((EVENTS / "env.json").read_text())
+    env["Parameters"]["LEADEVAL_DATABASE_URL"] = url
+    return env
+
+
+def test_a_mistyped_database_path_is_refused_not_created(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As `process` and the operator commands: exit 2 naming the path, and no file left behind."""
+    env = tmp_path / "env.json"
+    typo = tmp_path / "typo_dir" / "leadevl.db"
+    env.write_text(json.dumps(_env_with_database(f"sqlite:///{typo}")))
+    result = _invoke(tmp_path, monkeypatch, "worker", "-e", str(EVENTS / "worker_one_job.json"),
+                     "--env-vars", str(env))
+    assert result.exit_code == 2 and "no database at" in result.output, result.output
+    assert not typo.exists() and not typo.parent.exists()
+
+
+def test_a_database_without_the_latest_migration_is_refused(after_make_run: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """A Lambda never migrates, and neither does `invoke`: a database an upgrade left behind exits 2 naming the
+    command to run, unchanged."""
+    import shutil
+
+    copy = tmp_path / "old.db"
+    shutil.copy(after_make_run / ".leadeval" / "leadeval.db", copy)
+    store = SqliteJobStore(copy)
+    store.executor.execute_batch([Statement("forget", "DELETE FROM leadeval_migrations WHERE name LIKE '0007%'", {})])
+    store.close()
+    env = tmp_path / "env.json"
+    env.write_text(json.dumps(_env_with_database(f"sqlite:///{copy}")))
+    result = _invoke(after_make_run, monkeypatch, "worker", "-e", str(EVENTS / "worker_one_job.json"),
+                     "--env-vars", str(env))
+    assert result.exit_code == 2 and "leadeval db migrate" in result.output, result.output
+    store = SqliteJobStore(copy)
+    try:
+        names = store.executor.execute_batch([Statement("m", "SELECT name FROM leadeval_migrations", {})])[0]
+        assert "0007_leadeval_claim_groups.sql" not in {r["name"] for r in names}
+    finally:
+        store.close()

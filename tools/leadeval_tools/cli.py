@@ -113,17 +113,26 @@ def _store():
     settings = _require_database(_settings())
     store = make_job_store(settings)
     try:
+        require_migrated(store)
+    except typer.Exit:
+        store.close()
+        raise
+    return store
+
+
+def require_migrated(store) -> None:
+    """Exit 2 (the message on stderr) unless ``store`` holds the application's tables and every leadeval
+    migration: operator commands and ``invoke`` never change the schema behind the operator's back (a Lambda
+    never migrates either)."""
+    try:
         pending = store.pending_migrations()
     except ConfigurationError as exc:
-        store.close()
         err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(2) from exc
-    if pending:  # operator commands never change the schema behind the operator's back
-        store.close()
+    if pending:
         err.print(f"[red]the database lacks leadeval's migration(s) {', '.join(pending)}[/red]: run "
                   "`leadeval db migrate` first (LEADEVAL_DATABASE_URL)")
         raise typer.Exit(2)
-    return store
 
 
 # ---------------------------------------------------------------------------- db
@@ -1094,7 +1103,9 @@ def invoke_function(
     without a container: the template's environment overlaid by --env-vars (only declared variables), a Lambda
     context with the template's Timeout and MemorySize, the embedded database and the local emulators (moto
     for the queue, the DLQ and the bucket). Prints the handler's return value as JSON on stdout; logs and
-    metrics go to stderr. Exit 0 when the handler returned, 1 when it raised, 2 for a bad file."""
+    metrics go to stderr. Exit 0 when the handler returned, 1 when it raised, 2 for a bad file or a database
+    that is missing, lacks the application's tables or lacks leadeval's migrations (`make run` or `leadeval db
+    migrate` first)."""
     import json
 
     from leadeval_tools.invoke import (
@@ -1120,12 +1131,12 @@ def invoke_function(
     base["POWERTOOLS_METRICS_DISABLED"] = metrics_choice or "false"  # one invocation: show its EMF (on stderr)
     os.environ.clear()
     os.environ.update(invocation_environment(environment, base))
-    _settings()
+    _require_database(_settings())  # a typo in the path must not create a database
     err.print(f"invoking {spec.logical_id} ({spec.handler_path.relative_to(spec.handler_path.parents[2])}) "
               f"with {event}: timeout {spec.timeout_seconds}s, memory {spec.memory_mb} MB")
     try:
         result = invoke(function.value, payload, spec, dict(os.environ))
-    except LeadevalError:
+    except (LeadevalError, typer.Exit):  # typer.Exit: the database was refused before the handler ran
         raise
     except Exception as exc:  # the handler raised: Lambda reports an error (WorkerBatchFailed, a sweep failure)
         err.print(f"[red]{spec.logical_id} failed: {type(exc).__name__}[/red]")

@@ -211,9 +211,9 @@ def invoke(name: str, event: dict[str, Any], spec: FunctionSpec, env: Mapping[st
     with LocalRuntime(env) as runtime:
         services = runtime.services
         assert services is not None
-        from leadeval_tools.cli import prepare_local_database
+        from leadeval_tools.cli import require_migrated
 
-        prepare_local_database(services.store)
+        require_migrated(services.store)  # as in Lambda: the database is the application's, already migrated
         runtime.recover_orphans()
         context = FakeLambdaContext(function_name=spec.logical_id, timeout_seconds=spec.timeout_seconds,
                                     memory_limit_in_mb=spec.memory_mb)
