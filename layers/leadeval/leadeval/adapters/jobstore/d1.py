@@ -479,7 +479,8 @@ class D1Executor:
     """:class:`~leadeval.adapters.jobstore.sql.SqlExecutor` over the D1 REST ``/query`` endpoint.
 
     Each :meth:`execute_batch` is exactly one HTTP request (``self.requests`` counts them, for the
-    request budget: at most 3 per processed job, docs/benchmarks.md).
+    request budget: two or three per worker invocation of up to ten jobs, at most 3 for a job alone;
+    docs/benchmarks.md).
 
     Args:
         account_id: the Cloudflare account id.
