@@ -147,10 +147,13 @@ def test_a_database_without_the_latest_migration_is_refused(after_make_run: Path
                                                            tmp_path: Path) -> None:
     """A Lambda never migrates, and neither does `invoke`: a database an upgrade left behind exits 2 naming the
     command to run, unchanged."""
-    import shutil
+    import sqlite3
 
     copy = tmp_path / "old.db"
-    shutil.copy(after_make_run / ".leadeval" / "leadeval.db", copy)
+    source, target = sqlite3.connect(after_make_run / ".leadeval" / "leadeval.db"), sqlite3.connect(copy)
+    source.backup(target)  # the database with its write-ahead log (a file copy may miss what the WAL holds)
+    source.close()
+    target.close()
     store = SqliteJobStore(copy)
     store.executor.execute_batch([Statement("forget", "DELETE FROM leadeval_migrations WHERE name LIKE '0007%'", {})])
     store.close()

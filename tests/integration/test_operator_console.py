@@ -216,6 +216,7 @@ def test_emulators_keep_the_queues_for_the_next_command(tmp_path: Path, monkeypa
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("LEADEVAL_DATABASE_URL", raising=False)
         runner = CliRunner()
+        assert runner.invoke(app, ["db", "init"]).exit_code == 0  # invoke runs on an existing database only
         event = Path(__file__).resolve().parents[2] / "events" / "worker_poison.json"
         saved = dict(os.environ)
         try:

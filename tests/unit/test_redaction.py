@@ -156,7 +156,7 @@ def test_the_cli_prints_no_token_when_d1_echoes_it(echoing_d1: tuple[FakeD1, D1J
     from leadeval_tools import cli
 
     fake, store = echoing_d1
-    fake.fail_next(status=400, code=7500, message="no such table: leadeval_migrations: SQLITE_ERROR")
+    fake.fail_next(status=400, code=7500, message="no such table: leads: SQLITE_ERROR")
     monkeypatch.setenv("LEADEVAL_DATABASE_URL", "d1://acct/db")
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
     monkeypatch.setattr(wiring, "make_job_store", lambda settings: store)
@@ -165,7 +165,7 @@ def test_the_cli_prints_no_token_when_d1_echoes_it(echoing_d1: tuple[FakeD1, D1J
         cli.main()
     captured = capsys.readouterr()
     assert exited.value.code == 1
-    assert "ProcessingError: D1 SQL error in application_tables: no such table: leadeval_migrations" in \
+    assert "ProcessingError: D1 SQL error in application_tables: no such table: leads" in \
         " ".join(captured.err.split())
     assert TOKEN not in captured.out + captured.err and "Bearer" not in captured.err
 
