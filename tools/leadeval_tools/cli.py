@@ -1116,16 +1116,21 @@ def invoke_function(
         invoke,
         overlay_env_vars,
         read_json_file,
+        undeclared_env_vars,
     )
 
     try:
         spec = function_spec(function.value)
         payload = check_event(function.value, read_json_file(event, "event file"))
-        environment = overlay_env_vars(spec, read_json_file(env_vars, "env-vars file")) if env_vars \
-            else dict(spec.environment)
+        overrides = read_json_file(env_vars, "env-vars file") if env_vars else None
+        environment = overlay_env_vars(spec, overrides) if overrides is not None else dict(spec.environment)
     except InvokeInputError as exc:
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
+    dropped = undeclared_env_vars(spec, overrides) if overrides is not None else {}
+    if dropped:  # SAM CLI drops them silently; say so (names only)
+        listed = ", ".join(f"{name} (did you mean {close}?)" if close else name for name, close in dropped.items())
+        err.print(f"[yellow]ignored (no function of template.yaml declares it):[/yellow] {escape(listed)}")
     metrics_choice = os.environ.get("POWERTOOLS_METRICS_DISABLED")
     base = _local_env()
     base["POWERTOOLS_METRICS_DISABLED"] = metrics_choice or "false"  # one invocation: show its EMF (on stderr)

@@ -170,6 +170,24 @@ def overlay_env_vars(spec: FunctionSpec, env_vars: Any) -> dict[str, str | None]
     return environment
 
 
+def undeclared_env_vars(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict[str, str | None]:
+    """The variables an env-vars file sets for ``spec``'s function (``Parameters`` and its own object) that no
+    function of the template declares, so :func:`overlay_env_vars` drops them (as SAM CLI does, silently): a
+    misspelling, most likely. Each comes with the declared name it is closest to, or None. A variable only
+    another function declares (``Parameters`` apply to every function) is not listed.
+
+    Returns:
+        ``{name: closest declared name or None}``, sorted by name.
+    """
+    import difflib
+
+    declared = sorted({name for function in ("sweep", "worker") for name in function_spec(function).environment})
+    names = {key for section in (env_vars.get("Parameters") or {}, env_vars.get(spec.logical_id) or {})
+             if isinstance(section, dict) for key in section}
+    return {name: next(iter(difflib.get_close_matches(name, declared, n=1, cutoff=0.85)), None)
+            for name in sorted(names - set(declared))}
+
+
 def invocation_environment(environment: Mapping[str, str | None], base: Mapping[str, str]) -> dict[str, str]:
     """The process environment an invoke runs with: ``base`` (the caller's, for credentials and local
     defaults) with the function's variables set; empty or unresolved ones are dropped unless ``base`` has
