@@ -262,20 +262,20 @@ def _claim_group(wiring: Wiring, ctx: ProcessContext, plan: ClaimAheadPlan,
     ctx.deferred = []
 
 
+@contextmanager
+def _record_keys(record: SQSRecord, message: JobMessage) -> Iterator[object]:
+    """The record's ``message_id`` and ``job_id`` on every log line written inside (as while it was handled)."""
+    powertools_logger.append_keys(message_id=record.message_id, job_id=message.job_id)
+    try:
+        yield None
+    finally:
+        powertools_logger.remove_keys(["message_id", "job_id"])
+
+
 def _log_keys(deferred: list[tuple[SQSRecord, JobMessage]]) -> Callable[[int], AbstractContextManager[object]]:
-    """``scope(i)`` for :func:`~leadeval.jobs.process.flush_deferred`: the i-th deferred record's ``message_id`` and
-    ``job_id`` on every log line written inside it (as while the record was handled)."""
-
-    @contextmanager
-    def scope(i: int) -> Iterator[object]:
-        record, message = deferred[i]
-        powertools_logger.append_keys(message_id=record.message_id, job_id=message.job_id)
-        try:
-            yield None
-        finally:
-            powertools_logger.remove_keys(["message_id", "job_id"])
-
-    return scope
+    """``scope(i)`` for :func:`~leadeval.jobs.process.flush_deferred`: :func:`_record_keys` of the i-th deferred
+    record."""
+    return lambda i: _record_keys(*deferred[i])
 
 
 def _settle_deferred(wiring: Wiring, record: SQSRecord, message: JobMessage, result: JobOutcome | Exception,
@@ -284,22 +284,20 @@ def _settle_deferred(wiring: Wiring, record: SQSRecord, message: JobMessage, res
     cache its final outcome for idempotency, then ack, delay or dead-letter its message as :func:`_settle` does.
     Returns False when the record must be reported for redelivery (its one line logged, infrastructure counted),
     as the record handler does for a record that fails."""
-    powertools_logger.append_keys(message_id=record.message_id, job_id=message.job_id)
-    try:
-        if isinstance(result, Exception):
-            raise result
+    with _record_keys(record, message):
         try:
-            wiring.remember(message, result)
-        except Exception as exc:  # the database holds the outcome: a duplicate finds it there
-            logger.warning("could not cache the outcome for idempotency", extra=failure_fields(exc))
-        _settle(wiring, record, result)
-        return True
-    except Exception as exc:
-        _report(_infrastructure_failure(exc), job_id=message.job_id, message_id=record.message_id,
-                infrastructure=infrastructure)
-        return False
-    finally:
-        powertools_logger.remove_keys(["message_id", "job_id"])
+            if isinstance(result, Exception):
+                raise result
+            try:
+                wiring.remember(message, result)
+            except Exception as exc:  # the database holds the outcome: a duplicate finds it there
+                logger.warning("could not cache the outcome for idempotency", extra=failure_fields(exc))
+            _settle(wiring, record, result)
+            return True
+        except Exception as exc:
+            _report(_infrastructure_failure(exc), job_id=message.job_id, message_id=record.message_id,
+                    infrastructure=infrastructure)
+            return False
 
 
 #: A record's job is claimed ahead (with the previous record's write) only while the invocation has this much

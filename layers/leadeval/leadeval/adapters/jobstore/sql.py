@@ -4,8 +4,9 @@ Queries live in ``sql/queries.sql`` as named blocks (``-- name: claim_due``), wi
 (``sql/sqlite.sql`` for SQLite and D1, ``sql/postgresql.sql``) replacing the blocks whose SQL differs, and
 fragments (``-- name: _held``) pasted where a block says ``{{_held}}``. Each job step is one *batch* of
 statements that the executor runs atomically (a transaction for SQLite/PostgreSQL, one ``{"batch": [...]}``
-request for D1), so the D1 budget holds: one request per sweep, and per job one for claim-and-load (carried by
-the previous record's write of an invocation) and one for the result write, with the fingerprint lookup in it.
+request for D1), so the D1 budget holds: one request per sweep; per worker invocation one claim-and-load for
+all its records (``claim_group``) and one write of their outcomes with the fingerprint lookups in it
+(``write_together``); a record alone, one claim (or none, carried by the previous record's write) and one write.
 
 The application's tables are a contract (``sql/application_schema.sql``): queries read and write their
 columns in the application's shape and vocabulary, and leadeval's lifecycle lives in its own ``leadeval_*``
