@@ -46,6 +46,7 @@ def run(per_family: int) -> dict[str, object]:
     from leadeval.models import DocumentResult, Lead, Verdict
     from leadeval.screening.documents import prepare_document
     from leadeval.screening.forensics import page_signals
+    from leadeval.screening.forensics.content import read_pages
     from leadeval.screening.fraud import name_hash, pdf_signals, with_reuse
     from leadeval.screening.scoring import assess
     from leadeval_tools.tamper import FAMILIES, corpus
@@ -62,7 +63,7 @@ def run(per_family: int) -> dict[str, object]:
         start = time.perf_counter()
         reader = PdfReader(io.BytesIO(sample.data))
         pdf_signals("t", sample.data, reader)
-        page_signals("t", reader)
+        page_signals("t", reader, read_pages(sample.data))
         per_page.append((time.perf_counter() - start) * 1000 / sample.pages)
 
         start = time.perf_counter()

@@ -484,3 +484,37 @@ def test_broken_info_dictionary_does_not_make_the_pages_unreadable(monkeypatch: 
     assert "Acme Payroll" in doc.text
     assert doc.metadata["info_error"] == "ValueError"
     assert "producer" not in doc.metadata
+
+
+def test_page_forensics_keep_what_pdfium_read_before_the_time_budget_ran_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page checks read the pages PDFium loads for their text: when the budget runs out on page 2, page 1's
+    finding (text drawn invisible on a page with no image) is still on the document, with the budget's reason."""
+    from leadeval.screening.pdf_budget import OverBudget
+    from tests.hostile_inputs import pdf_bytes, stream_object
+
+    page1 = b"BT /F1 11 Tf 72 700 Td (Net Pay 2,000.00) Tj ET BT /F1 11 Tf 3 Tr 72 680 Td (Net Pay 9,000.00) Tj ET"
+    page2 = b"BT /F1 11 Tf 72 700 Td (Page two of the statement) Tj ET"
+    resources = b"/Resources << /Font << /F1 6 0 R >> >>"
+    data = pdf_bytes({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] " + resources + b" /Contents 5 0 R >>",
+        4: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] " + resources + b" /Contents 7 0 R >>",
+        5: stream_object(page1),
+        6: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        7: stream_object(page2),
+    })
+    assert "invisible_text" in {s.code for s in prepare_document("d1", data).signals}
+    real = documents.words_from_textpage
+    pages_seen: list[int] = []
+
+    def slow(textpage: object, width: float, height: float) -> object:
+        pages_seen.append(1)
+        if len(pages_seen) == 2:
+            raise OverBudget("preparation over its time budget: extracting the text of page 2")
+        return real(textpage, width, height)
+
+    monkeypatch.setattr(documents, "words_from_textpage", slow)
+    doc = prepare_document("d1", data)
+    assert doc.unreadable_reason == "preparation over its time budget: extracting the text of page 2"
+    assert [(s.code, s.page) for s in doc.signals if s.code == "invisible_text"] == [("invisible_text", 1)]

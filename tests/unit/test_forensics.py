@@ -22,6 +22,7 @@ from leadeval.screening.forensics.arithmetic import (
     running_balance_problems,
     w2_problems,
 )
+from leadeval.screening.forensics.content import read_pages
 from leadeval.screening.forensics.identifiers import aba_checksum_ok, ssn_problem
 from leadeval.screening.forensics.verdict import risk
 from leadeval.screening.fraud import fingerprints_of, identity_hash, name_hash, pdf_signals, with_reuse
@@ -30,7 +31,7 @@ from leadeval_tools import tamper
 
 def signals_of(data: bytes) -> list[Signal]:
     reader = PdfReader(io.BytesIO(data))
-    return [*pdf_signals("d1", data, reader), *page_signals("d1", reader)]
+    return [*pdf_signals("d1", data, reader), *page_signals("d1", reader, read_pages(data))]
 
 
 def codes(data: bytes) -> list[str]:
@@ -137,6 +138,61 @@ def test_a_highlight_is_low_and_a_link_is_nothing() -> None:
     assert [s.code for s in signals_of(page(False)) if s.code == "annotation_over_content"] == []
     highlighted = [s for s in signals_of(page(True)) if s.code == "annotation_over_content"]
     assert [s.severity for s in highlighted] == ["low"]
+
+
+def _drawn(content: bytes, form: bytes) -> bytes:
+    """A one-page PDF (CropBox 10 10 600 780) drawing ``content``, which may draw the form ``/Fm1`` (``form``)
+    and use the fonts /F1 (Helvetica) and /F2 (a subset-tagged Courier)."""
+    from tests.hostile_inputs import pdf_bytes, stream_object
+
+    return pdf_bytes({
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /CropBox [10 10 600 780] /Resources "
+           b"<< /Font << /F1 5 0 R /F2 7 0 R >> /XObject << /Fm1 6 0 R >> >> /Contents 4 0 R >>",
+        4: stream_object(content),
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        6: stream_object(form, extra=b"/Type /XObject /Subtype /Form /BBox [0 0 500 500] "
+                                     b"/Resources << /Font << /F1 5 0 R >> >>"),
+        7: b"<< /Type /Font /Subtype /Type1 /BaseFont /ABCDEF+Courier /Encoding /WinAnsiEncoding >>",
+    })
+
+
+def test_page_content_is_read_from_pdfium_objects_in_page_space() -> None:
+    """Positions, sizes, fonts, fills, render modes and drawing order as PDFium built the page: text in a form
+    XObject is placed by the form's matrix, a path of two ``re`` makes two rectangles, a curve none."""
+    content = (b"q 2 0 0 2 30 40 cm BT /F1 9 Tf 10 20 Td (Scaled) Tj ET Q\n"
+               b"BT /F2 11 Tf 3 Tr 100 700 Td (Hidden 1,234.00) Tj ET\n"
+               b"0 0 0 0 k 50 60 100 20 re 300 60 40 10 re f\n"
+               b"0.5 g 400 400 m 450 450 500 400 450 350 c h f\n"
+               b"q 1 0 0 1 100 200 cm /Fm1 Do Q\n"
+               b"BT 1 1 1 rg /F1 12 Tf 55 65 Td (On top) Tj ET\n")
+    form = b"BT /F1 12 Tf 10 20 Td (Inside) Tj ET"
+    (page,) = read_pages(_drawn(content, form))
+
+    assert (page.geometry.left, page.geometry.bottom, page.geometry.right, page.geometry.top) == (10, 10, 600, 780)
+    assert page.geometry.draws_image is False
+    chunks = {c.text: c for c in page.chunks}
+    assert list(chunks) == ["Scaled", "Hidden 1,234.00", "Inside", "On top"]
+    scaled, hidden, inside, on_top = chunks.values()
+    assert (scaled.x, scaled.y, scaled.size) == pytest.approx((50, 80, 18))  # (10, 20) × 2 + (30, 40); 9 pt × 2
+    assert (inside.x, inside.y, inside.size) == pytest.approx((110, 220, 12))  # the form's cm applied
+    assert (hidden.font, hidden.tag, hidden.mode) == ("Courier", "ABCDEF", 3)
+    assert (scaled.font, scaled.tag, scaled.mode, scaled.fill) == ("Helvetica", None, 0, (0.0, 0.0, 0.0))
+    assert on_top.fill == (1.0, 1.0, 1.0)
+    assert [(r.x0, r.y0, r.x1, r.y1) for r in page.rects] == [(50, 60, 150, 80), (300, 60, 340, 70)]
+    assert all(r.fill == (1.0, 1.0, 1.0) for r in page.rects)  # CMYK 0 0 0 0 is white
+    assert scaled.order < hidden.order < page.rects[0].order == page.rects[1].order < inside.order < on_top.order
+
+
+def test_white_text_on_a_white_box_over_earlier_text_is_a_cover_up_and_text_in_a_form_counts() -> None:
+    """The cover-up check on what PDFium read: the covered text is drawn inside a form XObject."""
+    content = b"q 1 0 0 1 60 80 cm /Fm1 Do Q\n1 g 55 75 120 30 re f\n0 g BT /F1 12 Tf 65 90 Td (9,999.00) Tj ET\n"
+    form = b"BT /F1 12 Tf 5 10 Td (1,234.00) Tj ET"
+    data = _drawn(content, form)
+    found = [s for s in page_signals("d1", PdfReader(io.BytesIO(data)), read_pages(data))
+             if s.code == "opaque_mask_followed_by_text"]
+    assert [(s.severity, s.actual) for s in found] == [("high", "9,999.00")]
 
 
 # --------------------------------------------------------------------------- identifiers

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadeval.models import PageImages, PageLayout, PageRenderer, PreparedDocument, Signal
 from leadeval.screening.forensics import page_signals
+from leadeval.screening.forensics.content import MAX_CONTENT_PAGES, PageContent, read_page
 from leadeval.screening.fraud import (
     count_eof_markers,
     image_signals,
@@ -82,6 +83,7 @@ from leadeval.screening.pdf_budget import (
     measure_content,
     walk_pages,
 )
+from leadeval.screening.pdfium_lock import PDFIUM_LOCK
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from PIL import Image as PILImage
@@ -522,12 +524,18 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
         return
 
     doc.page_count = tree.count
-    if (census.decoded_bytes <= FORENSICS_MAX_CONTENT_BYTES
-            and max(census.page_operators, default=0) <= FORENSICS_MAX_PAGE_OPERATORS):  # issue 13: page forensics
-        doc.signals += page_signals(doc.document_id, reader)
-    else:
+    forensics = (census.decoded_bytes <= FORENSICS_MAX_CONTENT_BYTES
+                 and max(census.page_operators, default=0) <= FORENSICS_MAX_PAGE_OPERATORS)  # issue 13
+    if not forensics:
         doc.metadata["page_forensics"] = "skipped: content over the forensics budget"
-    _pdf_text_and_images(doc, data, limits, tree.count, "" if encrypted else None, deadline)
+    # The page forensics read what PDFium built while it loads the first pages for their text (no second
+    # parse); they run even when PDFium stops part-way, on the pages read until then.
+    contents: list[PageContent] | None = [] if forensics else None
+    try:
+        _pdf_text_and_images(doc, data, limits, tree.count, "" if encrypted else None, deadline, contents)
+    finally:
+        if contents is not None:
+            doc.signals += page_signals(doc.document_id, reader, contents)
 
 
 #: Page-content forensics (:func:`leadeval.screening.forensics.page_signals`) run only on documents whose decoded
@@ -538,22 +546,27 @@ FORENSICS_MAX_CONTENT_BYTES = 256 * 1024
 FORENSICS_MAX_PAGE_OPERATORS = 20_000
 
 
-#: PDFium is not thread-safe, "not even with different documents" (pypdfium2 Python API,
-#: "Incompatibility with Threading"): every PDFium call of this process goes through this lock.
-_PDFIUM_LOCK = threading.Lock()
-
-
-def _pdf_text_and_images(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
-                         page_count: int, password: str | None, deadline: Deadline) -> None:
+def _pdf_text_and_images(doc: PreparedDocument, data: bytes, limits: DocumentLimits, page_count: int,
+                         password: str | None, deadline: Deadline, contents: list[PageContent] | None) -> None:
     """Extract the text layer and render pages with PDFium (one open document for both),
-    holding :data:`_PDFIUM_LOCK` from open to close. Raises :class:`OverBudget` when the time budget
-    is spent before a page is loaded."""
-    with _PDFIUM_LOCK:
-        _pdfium_work(doc, data, limits, page_count, password, deadline)
+    holding :data:`~leadeval.screening.pdfium_lock.PDFIUM_LOCK` from open to close; when ``contents`` is a
+    list, what each of the first :data:`~leadeval.screening.forensics.content.MAX_CONTENT_PAGES` pages draws is
+    appended to it (:func:`~leadeval.screening.forensics.content.read_page`) while the page is loaded. Raises
+    :class:`OverBudget` when the time budget is spent before a page is loaded."""
+    with PDFIUM_LOCK:
+        _pdfium_work(doc, data, limits, page_count, password, deadline, contents)
 
 
-def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
-                 page_count: int, password: str | None, deadline: Deadline) -> None:
+def _read_content(contents: list[PageContent], page: Any, textpage: Any, index: int) -> None:
+    """Append page ``index``'s content to ``contents``; a page PDFium cannot read this way is skipped."""
+    try:
+        contents.append(read_page(page, textpage, index + 1))
+    except Exception as exc:  # a malformed page holds no finding of its own here
+        logger.debug("content: page %d unreadable (%s)", index + 1, type(exc).__name__)
+
+
+def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits, page_count: int,
+                 password: str | None, deadline: Deadline, contents: list[PageContent] | None) -> None:
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(data, password=password)
@@ -571,6 +584,8 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
                     raw = textpage.get_text_bounded()
                     width_pt, height_pt = page.get_size()
                     words = words_from_textpage(textpage, width_pt, height_pt)
+                    if contents is not None and index < MAX_CONTENT_PAGES:
+                        _read_content(contents, page, textpage, index)
                 finally:
                     textpage.close()
             finally:
@@ -624,10 +639,10 @@ def _pdfium_work(doc: PreparedDocument, data: bytes, limits: DocumentLimits,
 def _pdf_page_renderer(data: bytes, password: str | None, limits: DocumentLimits,
                        page_count: int) -> PageRenderer:
     """``render(index, long_side_px)`` for :class:`~leadeval.models.PageImages`: opens the PDF with PDFium
-    (under :data:`_PDFIUM_LOCK`), renders page ``index`` (0-based) to fit ``long_side_px`` (None: the
-    limits' ``long_side_px``) and closes it. Raises IndexError for a page the document does not have,
-    and whatever PDFium raises for a page it cannot draw. Keeps a reference to ``data`` until the
-    document is dropped."""
+    (under :data:`~leadeval.screening.pdfium_lock.PDFIUM_LOCK`), renders page ``index`` (0-based) to fit
+    ``long_side_px`` (None: the limits' ``long_side_px``) and closes it. Raises IndexError for a page the
+    document does not have, and whatever PDFium raises for a page it cannot draw. Keeps a reference to ``data``
+    until the document is dropped."""
 
     def render(index: int, long_side_px: int | None) -> bytes:
         if not 0 <= index < page_count:
@@ -635,7 +650,7 @@ def _pdf_page_renderer(data: bytes, password: str | None, limits: DocumentLimits
         import pypdfium2 as pdfium
 
         sized = limits if long_side_px is None else dataclasses.replace(limits, long_side_px=int(long_side_px))
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             pdf = pdfium.PdfDocument(data, password=password)
             try:
                 pdf.init_forms()

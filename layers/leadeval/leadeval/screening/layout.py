@@ -12,11 +12,13 @@ and keeps, for every word, where it is in that text, so a value found in the tex
 page (:meth:`LaidOutText.words_in`).
 
 Boxes are fractions of the page (``x0, y0, x1, y1``, origin top-left), as :data:`leadeval.models.Box`.
-Nothing here imports PDFium: :func:`words_from_textpage` takes the text page object PDFium made.
+Nothing here opens a document: :func:`words_from_textpage` takes the text page object PDFium made (and
+imports ``pypdfium2.raw`` when called).
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,8 +44,9 @@ def words_from_textpage(textpage: Any, width_pt: float, height_pt: float) -> lis
     """The words of a PDFium text page with their boxes.
 
     Args:
-        textpage: a ``pypdfium2.PdfTextPage`` (its ``count_chars``, ``get_text_range``, ``get_charbox``;
-            loose boxes, from the font's advance and ascent, so a narrow glyph such as "1" does not open a gap).
+        textpage: a ``pypdfium2.PdfTextPage`` (its ``count_chars`` and ``get_text_range``; each character's
+            loose box, from the font's advance and ascent, so a narrow glyph such as "1" does not open a gap:
+            PDFium's ``FPDFText_GetLooseCharBox``, called through ``pypdfium2.raw`` with one reused rectangle).
         width_pt, height_pt: the page size in PDF points (``PdfPage.get_size()``).
     Returns:
         Words in PDFium's character order; each box is a fraction of the page with the origin at the
@@ -56,45 +59,45 @@ def words_from_textpage(textpage: Any, width_pt: float, height_pt: float) -> lis
     count = min(textpage.count_chars(), MAX_PAGE_CHARS)
     if count <= 0:
         return []
+    import pypdfium2.raw as pdfium_c
+
     text = textpage.get_text_range(0, count)
+    loose_box, handle = pdfium_c.FPDFText_GetLooseCharBox, textpage.raw
+    rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
     words: list[PageWord] = []
     chars: list[str] = []
-    box: list[float] = []  # left, bottom, right, top in points
-
-    def flush() -> None:
-        if chars and box:
-            left, bottom, right, top = box
-            words.append(PageWord("".join(chars), _fraction(left, bottom, right, top, width_pt, height_pt)))
-        chars.clear()
-        box.clear()
-
+    x0 = y0 = x1 = y1 = 0.0  # the current word's left, bottom, right, top in points (when chars)
     for index, char in enumerate(text[:count]):
         if char.isspace() or not char.isprintable():
-            flush()
+            if chars:
+                words.append(PageWord("".join(chars), _fraction(x0, y0, x1, y1, width_pt, height_pt)))
+                chars = []
             continue
-        left, bottom, right, top = textpage.get_charbox(index, loose=True)
+        if not loose_box(handle, index, rect_ref):
+            continue  # PDFium has no box for this character: it joins no word
+        left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
         if right < left or top < bottom:
             continue
-        if box:
-            height = max(box[3] - box[1], top - bottom, 1e-6)
-            gap = left - box[2]
-            new_line = bottom >= box[3] or top <= box[1]
-            if gap > WORD_GAP_HEIGHTS * height or gap < -height or new_line:
-                flush()
-        if not box:
-            box.extend((left, bottom, right, top))
+        if chars:
+            height = max(y1 - y0, top - bottom, 1e-6)
+            gap = left - x1
+            if gap > WORD_GAP_HEIGHTS * height or gap < -height or bottom >= y1 or top <= y0:
+                words.append(PageWord("".join(chars), _fraction(x0, y0, x1, y1, width_pt, height_pt)))
+                chars = []
+        if chars:
+            x0, y0, x1, y1 = min(x0, left), min(y0, bottom), max(x1, right), max(y1, top)
         else:
-            box[:] = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            x0, y0, x1, y1 = left, bottom, right, top
         chars.append(char)
-    flush()
+    if chars:
+        words.append(PageWord("".join(chars), _fraction(x0, y0, x1, y1, width_pt, height_pt)))
     return words
 
 
 def _fraction(left: float, bottom: float, right: float, top: float, width: float, height: float) -> Box:
-    def clamp(value: float) -> float:
-        return min(1.0, max(0.0, value))
-
-    return (clamp(left / width), clamp(1 - top / height), clamp(right / width), clamp(1 - bottom / height))
+    return (min(1.0, max(0.0, left / width)), min(1.0, max(0.0, 1 - top / height)),
+            min(1.0, max(0.0, right / width)), min(1.0, max(0.0, 1 - bottom / height)))
 
 
 def page_lines(words: Sequence[PageWord]) -> list[list[PageWord]]:

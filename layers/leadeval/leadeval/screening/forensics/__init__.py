@@ -17,23 +17,22 @@ from leadeval.models import Signal
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pypdf import PdfReader
 
+    from leadeval.screening.forensics.content import PageContent
+
 logger = logging.getLogger(__name__)
 
 
-def page_signals(document_id: str, reader: PdfReader) -> list[Signal]:
+def page_signals(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
     """Every page-level check: :func:`.content.content_signals`, :func:`.identifiers.identifier_signals`,
-    :func:`.arithmetic.payroll_signals` and :func:`.arithmetic.statement_signals`, over the first
-    :data:`.content.MAX_CONTENT_PAGES` pages read once. Run after the content budget has been checked
+    :func:`.arithmetic.payroll_signals` and :func:`.arithmetic.statement_signals`, over ``pages``: the first
+    :data:`.content.MAX_CONTENT_PAGES` pages as PDFium drew them (:func:`.content.read_page`, read while the
+    worker extracts their text; :func:`.content.read_pages` opens a document for it), ``reader`` (pypdf) giving
+    their annotations and font resources. Run after the content budget has been checked
     (:mod:`leadeval.screening.pdf_budget`). Never raises: a check that fails is skipped (and logged at DEBUG)."""
     from leadeval.screening.forensics.arithmetic import payroll_signals, statement_signals
-    from leadeval.screening.forensics.content import content_signals, read_pages
+    from leadeval.screening.forensics.content import content_signals
     from leadeval.screening.forensics.identifiers import identifier_signals
 
-    try:
-        pages = read_pages(reader)
-    except Exception as exc:
-        logger.debug("forensics: pages unreadable (%s)", type(exc).__name__)
-        return []
     out: list[Signal] = []
     for check in (lambda: content_signals(document_id, reader, pages), lambda: identifier_signals(document_id, pages),
                   lambda: payroll_signals(document_id, pages), lambda: statement_signals(document_id, pages)):

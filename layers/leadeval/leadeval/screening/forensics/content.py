@@ -1,5 +1,6 @@
-"""What a PDF page draws, read from its content stream with pypdf (no rendering): fonts and positions of each
-piece of text, filled rectangles, fill colours and text render modes, the CropBox and the annotations.
+"""What a PDF page draws, read from the page objects PDFium built when it loaded the page for its text layer
+(no second parse, no rendering): fonts and positions of each piece of text, filled rectangles, fill colours and
+text render modes, the CropBox; the annotations and the font resources are read with pypdf.
 
 Checks (each :class:`~leadeval.models.Signal` carries the page, a :data:`~leadeval.models.Box` and, for an
 amount, the field ``amount`` with the expected and the actual font):
@@ -26,6 +27,7 @@ The positioned lines are also returned (:class:`Line`) for the printed-identifie
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 from collections import Counter
@@ -59,8 +61,9 @@ _LOW_MARKUP = {"/Highlight", "/Underline", "/StrikeOut", "/Squiggly", "/Text"}
 @dataclass
 class Chunk:
     """One piece of text as drawn: page (1-based), origin in points (PDF user space after the CTM), size in
-    points, base font (subset tag removed), the subset tag, fill colour (grey/RGB/CMYK components),
-    render mode, and its order of drawing on the page."""
+    points, base font (subset tag removed), the subset tag, fill colour (RGB components from 0 to 1, as PDFium
+    gives it: grey and CMYK converted; ``(0.0,)`` when PDFium has none), render mode, and its order of drawing on
+    the page."""
 
     page: int
     text: str
@@ -86,7 +89,7 @@ class Chunk:
 
 @dataclass
 class Rect:
-    """A filled rectangle: page, corners in points, fill colour, order of drawing."""
+    """A filled rectangle: page, corners in points, fill colour (as :class:`Chunk`'s), order of drawing."""
 
     page: int
     x0: float
@@ -163,24 +166,21 @@ class PageContent:
         return out
 
 
-def _mul(m: list[float], n: list[float]) -> list[float]:
-    """Affine matrix product m × n (PDF order: a b c d e f)."""
+Matrix = tuple[float, float, float, float, float, float]
+
+#: Form XObjects nested deeper than this are not read (the content budget has already refused cycles and
+#: nesting beyond 32; a screening document's forms are one or two deep).
+MAX_FORM_DEPTH = 8
+#: A filled path with more segments than this is no rectangle and is not read point by point.
+MAX_RECT_PATH_SEGMENTS = 4_000
+
+
+def _compose(m: Matrix, n: Matrix) -> Matrix:
+    """Affine matrix product m × n (PDF order: a b c d e f): ``m`` applied first, then ``n``."""
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return [a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2, e * a2 + f * c2 + e2,
-            e * b2 + f * d2 + f2]
-
-
-def _fill_of(op: bytes, args: list[Any]) -> tuple[float, ...] | None:
-    try:
-        if op in (b"g", b"rg", b"k"):
-            return tuple(float(a) for a in args)
-        if op in (b"sc", b"scn") and args and all(isinstance(a, int | float) or hasattr(a, "as_numeric")
-                                                   for a in args):
-            return tuple(float(a) for a in args)
-    except (TypeError, ValueError):
-        return None
-    return None
+    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2, e * a2 + f * c2 + e2,
+            e * b2 + f * d2 + f2)
 
 
 def is_white(fill: tuple[float, ...]) -> bool:
@@ -190,81 +190,196 @@ def is_white(fill: tuple[float, ...]) -> bool:
     return bool(fill) and all(v >= 0.98 for v in fill)
 
 
-def read_page(reader: PdfReader, index: int) -> PageContent:
-    """Read page ``index`` (0-based) of ``reader``: its text pieces, filled rectangles, fonts and CropBox.
+class _PageObjects:
+    """One walk over a loaded PDFium page's objects (text, paths, images, form XObjects, in drawing order),
+    filling a :class:`PageContent`. Uses PDFium's public C API through ``pypdfium2.raw`` (``fpdf_edit.h``:
+    ``FPDFPage_GetObject``, ``FPDFPageObj_GetMatrix``, ``FPDFTextObj_GetText`` / ``GetFontSize`` / ``GetFont`` /
+    ``GetTextRenderMode``, ``FPDFFont_GetBaseFontName``, ``FPDFPageObj_GetFillColor``, ``FPDFPath_*``,
+    ``FPDFFormObj_*``). A text object's matrix is its text matrix times the CTM with the origin as ``e f``
+    (PDF user space), as pypdf's ``Tm × CTM``; objects inside a form are in the form's space and are composed
+    with the form's matrix here."""
 
-    Raises whatever pypdf raises on a malformed page (callers skip the page)."""
-    page = reader.pages[index]
-    crop = page.cropbox
-    geometry = PageGeometry(float(crop.left), float(crop.bottom), float(crop.right), float(crop.top))
-    content = PageContent(index + 1, geometry)
-    resources = page.get("/Resources")
-    resources = resources.get_object() if resources is not None else {}
-    fonts = resources.get("/Font") if hasattr(resources, "get") else None
-    fonts = fonts.get_object() if fonts is not None else {}
-    for font in (fonts.values() if hasattr(fonts, "values") else []):
-        base = font.get_object().get("/BaseFont")
-        if base is not None:
-            content.fonts.append(str(base).lstrip("/"))
-    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
-    xobjects = xobjects.get_object() if xobjects is not None else {}
-    images = {str(k) for k, v in (xobjects.items() if hasattr(xobjects, "items") else [])
-              if v.get_object().get("/Subtype") == "/Image"}
+    def __init__(self, textpage: Any, content: PageContent) -> None:
+        import pypdfium2.raw as pdfium_c
 
-    state: dict[str, Any] = {"fill": (0.0,), "mode": 0, "path": [], "order": 0}
-    stack: list[tuple[tuple[float, ...], int]] = []
+        self.c = pdfium_c
+        self.textpage = textpage
+        self.content = content
+        self.order = 0
+        self.fonts: dict[int, tuple[str, str | None]] = {}
+        self.buffer = ctypes.create_string_buffer(1024)
+        self.rgba = tuple(ctypes.c_uint() for _ in range(4))
+        self.number = ctypes.c_float()
+        self.matrix = pdfium_c.FS_MATRIX()
 
-    def before(op: bytes, args: list[Any], cm: list[float], tm: list[float]) -> None:
-        state["order"] += 1
-        fill = _fill_of(op, args)
-        if fill is not None:
-            state["fill"] = fill
-        elif op == b"q":
-            stack.append((state["fill"], state["mode"]))
-        elif op == b"Q" and stack:
-            state["fill"], state["mode"] = stack.pop()
-        elif op == b"Tr" and args:
-            state["mode"] = int(args[0])
-        elif op == b"re" and len(args) == 4:
-            x, y, w, h = (float(a) for a in args)
-            corners = [(x, y), (x + w, y + h)]
-            pts = [(cm[0] * px + cm[2] * py + cm[4], cm[1] * px + cm[3] * py + cm[5]) for px, py in corners]
-            state["path"].append(pts)
-        elif op in (b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"):
-            for (ax, ay), (bx, by) in state["path"]:
-                content.rects.append(Rect(content.number, min(ax, bx), min(ay, by), max(ax, bx), max(ay, by),
-                                          state["fill"], state["order"]))
-            state["path"] = []
-        elif op in (b"n", b"S", b"s", b"W", b"W*"):
-            state["path"] = [] if op != b"W" and op != b"W*" else state["path"]
-        elif op == b"Do" and args and str(args[0]) in images:
-            geometry.draws_image = True
+    def walk(self, container: Any, count: int, get: Any, outer: Matrix | None, depth: int) -> None:
+        """Read ``count`` objects of ``container`` (a page, or a form object with ``outer`` its placement)."""
+        c = self.c
+        for i in range(count):
+            obj = get(container, i)
+            self.order += 1
+            kind = c.FPDFPageObj_GetType(obj)
+            if kind == c.FPDF_PAGEOBJ_TEXT:
+                self._text(obj, outer)
+            elif kind == c.FPDF_PAGEOBJ_PATH:
+                self._path(obj, outer)
+            elif kind == c.FPDF_PAGEOBJ_IMAGE:
+                self.content.geometry.draws_image = True
+            elif kind == c.FPDF_PAGEOBJ_FORM and depth < MAX_FORM_DEPTH:
+                self.walk(obj, c.FPDFFormObj_CountObjects(obj), c.FPDFFormObj_GetObject,
+                          self._placement(obj, outer), depth + 1)
 
-    def text(t: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        if not t or not t.strip():
+    def _placement(self, obj: Any, outer: Matrix | None) -> Matrix:
+        m = self.matrix
+        own: Matrix = ((m.a, m.b, m.c, m.d, m.e, m.f) if self.c.FPDFPageObj_GetMatrix(obj, ctypes.byref(m))
+                       else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+        return own if outer is None else _compose(own, outer)
+
+    def _fill(self, obj: Any) -> tuple[float, ...]:
+        r, g, b, a = self.rgba
+        if not self.c.FPDFPageObj_GetFillColor(obj, ctypes.byref(r), ctypes.byref(g), ctypes.byref(b),
+                                               ctypes.byref(a)):
+            return (0.0,)
+        return (r.value / 255, g.value / 255, b.value / 255)
+
+    def _font(self, obj: Any) -> tuple[str, str | None]:
+        """(base font without subset tag, subset tag), once per font of the page."""
+        font = self.c.FPDFTextObj_GetFont(obj)
+        key = ctypes.cast(font, ctypes.c_void_p).value or 0
+        known = self.fonts.get(key)
+        if known is None:
+            size = self.c.FPDFFont_GetBaseFontName(font, self.buffer, len(self.buffer)) if key else 0
+            base = self.buffer.raw[: size - 1].decode("latin-1") if 0 < size <= len(self.buffer) else ""
+            match = _SUBSET_RE.match(base)
+            known = (match.group(2), match.group(1)) if match else (base, None)
+            self.fonts[key] = known
+        return known
+
+    def _string(self, obj: Any) -> str:
+        c = self.c
+        wide = ctypes.POINTER(c.FPDF_WCHAR)
+        size = c.FPDFTextObj_GetText(obj, self.textpage, ctypes.cast(self.buffer, wide), len(self.buffer))
+        if size > len(self.buffer):
+            self.buffer = ctypes.create_string_buffer(size)
+            size = c.FPDFTextObj_GetText(obj, self.textpage, ctypes.cast(self.buffer, wide), len(self.buffer))
+        return self.buffer.raw[: max(0, size - 2)].decode("utf-16-le", "replace")  # UTF-16LE, NUL-terminated
+
+    def _text(self, obj: Any, outer: Matrix | None) -> None:
+        text = self._string(obj).strip()
+        if not text:
             return
-        m = _mul(tm, cm)
-        base = str(font.get("/BaseFont", "")) if font else ""
-        base = base.lstrip("/")
-        tag_match = _SUBSET_RE.match(base)
-        tag, name = (tag_match.group(1), tag_match.group(2)) if tag_match else (None, base)
+        m = self._placement(obj, outer)
+        self.c.FPDFTextObj_GetFontSize(obj, ctypes.byref(self.number))
         scale = (m[2] ** 2 + m[3] ** 2) ** 0.5 or 1.0
-        content.chunks.append(Chunk(content.number, t.strip(), m[4], m[5], float(size) * scale, name, tag,
-                                    state["fill"], state["mode"], state["order"]))
+        name, tag = self._font(obj)
+        content = self.content
+        content.chunks.append(Chunk(content.number, text, m[4], m[5], float(self.number.value) * scale, name, tag,
+                                    self._fill(obj), int(self.c.FPDFTextObj_GetTextRenderMode(obj)), self.order))
 
-    page.extract_text(visitor_operand_before=before, visitor_text=text)
+    def _path(self, obj: Any, outer: Matrix | None) -> None:
+        """A filled path's rectangles (each closed, axis-parallel four-corner sub-path: what ``re`` draws)."""
+        c = self.c
+        mode, stroke = ctypes.c_int(), c.FPDF_BOOL()
+        if not c.FPDFPath_GetDrawMode(obj, ctypes.byref(mode), ctypes.byref(stroke)) or mode.value == 0:
+            return
+        segments = c.FPDFPath_CountSegments(obj)
+        if not 4 <= segments <= MAX_RECT_PATH_SEGMENTS:
+            return
+        m = self._placement(obj, outer)
+        x, y = ctypes.c_float(), ctypes.c_float()
+        subpaths: list[list[tuple[float, float]]] = []
+        for i in range(segments):
+            segment = c.FPDFPath_GetPathSegment(obj, i)
+            kind = c.FPDFPathSegment_GetType(segment)
+            if kind == c.FPDF_SEGMENT_BEZIERTO:
+                return  # a curve: no rectangle in this path
+            c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y))
+            point = (m[0] * x.value + m[2] * y.value + m[4], m[1] * x.value + m[3] * y.value + m[5])
+            if kind == c.FPDF_SEGMENT_MOVETO or not subpaths:
+                subpaths.append([point])
+            else:
+                subpaths[-1].append(point)
+        fill = self._fill(obj)
+        for points in subpaths:
+            if len(points) == 5 and points[-1] == points[0]:
+                points = points[:-1]
+            if len(points) != 4 or not all(abs(p[0] - q[0]) < 0.01 or abs(p[1] - q[1]) < 0.01
+                                           for p, q in zip(points, points[1:] + points[:1], strict=True)):
+                continue
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            self.content.rects.append(Rect(self.content.number, min(xs), min(ys), max(xs), max(ys), fill,
+                                           self.order))
+
+
+def read_page(page: Any, textpage: Any, number: int) -> PageContent:
+    """What a page loaded by PDFium draws: its text pieces (one per text object, i.e. per text-show
+    operator), filled rectangles, whether it draws an image, and its CropBox.
+
+    Args:
+        page: a ``pypdfium2.PdfPage``, loaded (the caller holds
+            :data:`~leadeval.screening.pdfium_lock.PDFIUM_LOCK`).
+        textpage: its ``PdfTextPage`` (PDFium decodes the text objects' strings through it).
+        number: the page's number (1-based), copied into what is read.
+
+    Returns:
+        A :class:`PageContent` in PDF points, without ``fonts`` (read from the page's resources by
+        :func:`page_fonts`). Raises whatever PDFium raises on a page it cannot read (callers skip the page).
+    """
+    left, bottom, right, top = page.get_cropbox()
+    content = PageContent(number, PageGeometry(float(left), float(bottom), float(right), float(top)))
+    objects = _PageObjects(textpage.raw, content)
+    objects.walk(page.raw, objects.c.FPDFPage_CountObjects(page.raw), objects.c.FPDFPage_GetObject, None, 0)
     return content
 
 
-def read_pages(reader: PdfReader, max_pages: int = MAX_CONTENT_PAGES) -> list[PageContent]:
-    """:func:`read_page` for the first ``max_pages`` pages; a page that cannot be read is skipped."""
-    pages = []
-    for index in range(min(len(reader.pages), max_pages)):
+def read_pages(data: bytes, *, password: str | None = None, max_pages: int = MAX_CONTENT_PAGES) -> list[PageContent]:
+    """:func:`read_page` for the first ``max_pages`` pages of a PDF given as bytes, opened here with PDFium under
+    :data:`~leadeval.screening.pdfium_lock.PDFIUM_LOCK` (the worker reads the pages while it extracts their
+    text instead: :func:`leadeval.screening.documents.prepare_document`). A page that cannot be read is
+    skipped. Raises ``pypdfium2.PdfiumError`` when PDFium cannot open the document."""
+    import pypdfium2 as pdfium
+
+    from leadeval.screening.pdfium_lock import PDFIUM_LOCK
+
+    pages: list[PageContent] = []
+    with PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(data, password=password)
         try:
-            pages.append(read_page(reader, index))
-        except Exception as exc:  # a malformed page holds no finding of its own here
-            logger.debug("content: page %d unreadable (%s)", index + 1, type(exc).__name__)
+            for index in range(min(len(pdf), max_pages)):
+                try:
+                    page = pdf[index]
+                    try:
+                        textpage = page.get_textpage()
+                        try:
+                            pages.append(read_page(page, textpage, index + 1))
+                        finally:
+                            textpage.close()
+                    finally:
+                        page.close()
+                except Exception as exc:  # a malformed page holds no finding of its own here
+                    logger.debug("content: page %d unreadable (%s)", index + 1, type(exc).__name__)
+        finally:
+            pdf.close()
     return pages
+
+
+def page_fonts(reader: PdfReader, index: int) -> list[str]:
+    """The raw ``/BaseFont`` names (subset tags kept) of page ``index``'s (0-based) font resources, read with
+    pypdf: a dictionary lookup, no content parsed. Empty when the page or its resources cannot be read."""
+    try:
+        resources = reader.pages[index].get("/Resources")
+        resources = resources.get_object() if resources is not None else {}
+        fonts = resources.get("/Font") if hasattr(resources, "get") else None
+        fonts = fonts.get_object() if fonts is not None else {}
+        out = []
+        for font in (fonts.values() if hasattr(fonts, "values") else []):
+            base = font.get_object().get("/BaseFont")
+            if base is not None:
+                out.append(str(base).lstrip("/"))
+        return out
+    except Exception as exc:  # a broken resource dictionary: no subset finding on this page
+        logger.debug("content: fonts of page %d unreadable (%s)", index + 1, type(exc).__name__)
+        return []
 
 
 # --------------------------------------------------------------------------- checks
@@ -422,10 +537,13 @@ def annotation_signals(document_id: str, reader: PdfReader, pages: list[PageCont
     return out
 
 
-def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent] | None = None) -> list[Signal]:
-    """Every check of this module over the first :data:`MAX_CONTENT_PAGES` pages (read here when ``pages``
-    is None). Never raises for a malformed page: a page that cannot be read is skipped."""
-    pages = read_pages(reader) if pages is None else pages
+def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
+    """Every check of this module over ``pages`` (:func:`read_page`; their ``fonts`` filled here with
+    :func:`page_fonts` when empty), ``reader`` giving the annotations and fonts. Never raises for a malformed
+    page: a check that cannot run on a page is skipped."""
+    for page in pages:
+        if not page.fonts:
+            page.fonts = page_fonts(reader, page.number - 1)
     out: list[Signal] = []
     for page in pages:
         for check in (cover_ups, mixed_fonts, hidden_text, subset_tags):
