@@ -68,8 +68,10 @@ def words_from_textpage(textpage: Any, width_pt: float, height_pt: float) -> lis
     words: list[PageWord] = []
     chars: list[str] = []
     x0 = y0 = x1 = y1 = 0.0  # the current word's left, bottom, right, top in points (when chars)
+    # One pass, per character: a ctypes call and plain comparisons (no helper objects, no min/max calls):
+    # a text layer has thousands of characters a page.
     for index, char in enumerate(text[:count]):
-        if char.isspace() or not char.isprintable():
+        if not ("!" <= char <= "~") and (char.isspace() or not char.isprintable()):  # ASCII graphic: neither
             if chars:
                 words.append(PageWord("".join(chars), _fraction(x0, y0, x1, y1, width_pt, height_pt)))
                 chars = []
@@ -80,13 +82,16 @@ def words_from_textpage(textpage: Any, width_pt: float, height_pt: float) -> lis
         if right < left or top < bottom:
             continue
         if chars:
-            height = max(y1 - y0, top - bottom, 1e-6)
+            height = y1 - y0 if y1 - y0 > top - bottom else top - bottom
+            if height < 1e-6:
+                height = 1e-6
             gap = left - x1
             if gap > WORD_GAP_HEIGHTS * height or gap < -height or bottom >= y1 or top <= y0:
                 words.append(PageWord("".join(chars), _fraction(x0, y0, x1, y1, width_pt, height_pt)))
                 chars = []
         if chars:
-            x0, y0, x1, y1 = min(x0, left), min(y0, bottom), max(x1, right), max(y1, top)
+            x0, y0 = (left if left < x0 else x0), (bottom if bottom < y0 else y0)
+            x1, y1 = (right if right > x1 else x1), (top if top > y1 else y1)
         else:
             x0, y0, x1, y1 = left, bottom, right, top
         chars.append(char)

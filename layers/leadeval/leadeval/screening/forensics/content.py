@@ -32,6 +32,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from leadeval.models import Box, Severity, Signal
@@ -81,7 +82,7 @@ class Chunk:
         """Estimated advance width (points): half the size per character (no font metrics needed)."""
         return max(1.0, len(self.text) * self.size * 0.5)
 
-    @property
+    @cached_property
     def family(self) -> str:
         """The font family: base font without style suffix (``Helvetica-Bold`` → ``helvetica``)."""
         return _STYLE_RE.sub("", self.font.lstrip("/")).lower().replace(" ", "")
@@ -112,9 +113,9 @@ class Line:
     y: float
     chunks: list[Chunk]
 
-    @property
+    @cached_property
     def text(self) -> str:
-        """The line's text, pieces joined by one space."""
+        """The line's text, pieces joined by one space (computed once: read it after the line is complete)."""
         return " ".join(c.text.strip() for c in self.chunks if c.text.strip())
 
 
@@ -152,9 +153,16 @@ class PageContent:
     chunks: list[Chunk] = field(default_factory=list)
     rects: list[Rect] = field(default_factory=list)
     fonts: list[str] = field(default_factory=list)  # raw /BaseFont names of the page's font resources
+    _lines: list[Line] | None = field(default=None, init=False, repr=False, compare=False)
 
     def lines(self) -> list[Line]:
-        """Chunks grouped by baseline (within :data:`LINE_TOLERANCE_PT`), top to bottom, left to right."""
+        """Chunks grouped by baseline (within :data:`LINE_TOLERANCE_PT`), top to bottom, left to right; grouped
+        once, when first asked (every check reads the same lines: the chunks do not change after reading)."""
+        if self._lines is None:
+            self._lines = self._group_lines()
+        return self._lines
+
+    def _group_lines(self) -> list[Line]:
         out: list[Line] = []
         for chunk in sorted((c for c in self.chunks if c.text.strip()), key=lambda c: (-c.y, c.x)):
             if out and abs(out[-1].y - chunk.y) <= LINE_TOLERANCE_PT:
@@ -207,10 +215,21 @@ class _PageObjects:
         self.content = content
         self.order = 0
         self.fonts: dict[int, tuple[str, str | None]] = {}
-        self.buffer = ctypes.create_string_buffer(1024)
+        self._buffer(1024)
         self.rgba = tuple(ctypes.c_uint() for _ in range(4))
+        self.rgba_refs = tuple(ctypes.byref(v) for v in self.rgba)  # made once: passed to every fill call
         self.number = ctypes.c_float()
+        self.number_ref = ctypes.byref(self.number)
         self.matrix = pdfium_c.FS_MATRIX()
+        self.matrix_ref = ctypes.byref(self.matrix)
+        self.point = (ctypes.c_float(), ctypes.c_float())
+        self.point_refs = tuple(ctypes.byref(v) for v in self.point)
+        self.mode, self.stroke = ctypes.c_int(), pdfium_c.FPDF_BOOL()
+        self.mode_refs = (ctypes.byref(self.mode), ctypes.byref(self.stroke))
+
+    def _buffer(self, size: int) -> None:
+        self.buffer = ctypes.create_string_buffer(size)
+        self.wide = ctypes.cast(self.buffer, ctypes.POINTER(self.c.FPDF_WCHAR))
 
     def walk(self, container: Any, count: int, get: Any, outer: Matrix | None, depth: int) -> None:
         """Read ``count`` objects of ``container`` (a page, or a form object with ``outer`` its placement)."""
@@ -231,15 +250,14 @@ class _PageObjects:
 
     def _placement(self, obj: Any, outer: Matrix | None) -> Matrix:
         m = self.matrix
-        own: Matrix = ((m.a, m.b, m.c, m.d, m.e, m.f) if self.c.FPDFPageObj_GetMatrix(obj, ctypes.byref(m))
+        own: Matrix = ((m.a, m.b, m.c, m.d, m.e, m.f) if self.c.FPDFPageObj_GetMatrix(obj, self.matrix_ref)
                        else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
         return own if outer is None else _compose(own, outer)
 
     def _fill(self, obj: Any) -> tuple[float, ...]:
-        r, g, b, a = self.rgba
-        if not self.c.FPDFPageObj_GetFillColor(obj, ctypes.byref(r), ctypes.byref(g), ctypes.byref(b),
-                                               ctypes.byref(a)):
+        if not self.c.FPDFPageObj_GetFillColor(obj, *self.rgba_refs):
             return (0.0,)
+        r, g, b, _ = self.rgba
         return (r.value / 255, g.value / 255, b.value / 255)
 
     def _font(self, obj: Any) -> tuple[str, str | None]:
@@ -256,12 +274,11 @@ class _PageObjects:
         return known
 
     def _string(self, obj: Any) -> str:
-        c = self.c
-        wide = ctypes.POINTER(c.FPDF_WCHAR)
-        size = c.FPDFTextObj_GetText(obj, self.textpage, ctypes.cast(self.buffer, wide), len(self.buffer))
+        get = self.c.FPDFTextObj_GetText
+        size = get(obj, self.textpage, self.wide, len(self.buffer))
         if size > len(self.buffer):
-            self.buffer = ctypes.create_string_buffer(size)
-            size = c.FPDFTextObj_GetText(obj, self.textpage, ctypes.cast(self.buffer, wide), len(self.buffer))
+            self._buffer(size)
+            size = get(obj, self.textpage, self.wide, len(self.buffer))
         return self.buffer.raw[: max(0, size - 2)].decode("utf-16-le", "replace")  # UTF-16LE, NUL-terminated
 
     def _text(self, obj: Any, outer: Matrix | None) -> None:
@@ -269,7 +286,7 @@ class _PageObjects:
         if not text:
             return
         m = self._placement(obj, outer)
-        self.c.FPDFTextObj_GetFontSize(obj, ctypes.byref(self.number))
+        self.c.FPDFTextObj_GetFontSize(obj, self.number_ref)
         scale = (m[2] ** 2 + m[3] ** 2) ** 0.5 or 1.0
         name, tag = self._font(obj)
         content = self.content
@@ -279,21 +296,20 @@ class _PageObjects:
     def _path(self, obj: Any, outer: Matrix | None) -> None:
         """A filled path's rectangles (each closed, axis-parallel four-corner sub-path: what ``re`` draws)."""
         c = self.c
-        mode, stroke = ctypes.c_int(), c.FPDF_BOOL()
-        if not c.FPDFPath_GetDrawMode(obj, ctypes.byref(mode), ctypes.byref(stroke)) or mode.value == 0:
+        if not c.FPDFPath_GetDrawMode(obj, *self.mode_refs) or self.mode.value == 0:
             return
         segments = c.FPDFPath_CountSegments(obj)
         if not 4 <= segments <= MAX_RECT_PATH_SEGMENTS:
             return
         m = self._placement(obj, outer)
-        x, y = ctypes.c_float(), ctypes.c_float()
+        x, y = self.point
         subpaths: list[list[tuple[float, float]]] = []
         for i in range(segments):
             segment = c.FPDFPath_GetPathSegment(obj, i)
             kind = c.FPDFPathSegment_GetType(segment)
             if kind == c.FPDF_SEGMENT_BEZIERTO:
                 return  # a curve: no rectangle in this path
-            c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y))
+            c.FPDFPathSegment_GetPoint(segment, *self.point_refs)
             point = (m[0] * x.value + m[2] * y.value + m[4], m[1] * x.value + m[3] * y.value + m[5])
             if kind == c.FPDF_SEGMENT_MOVETO or not subpaths:
                 subpaths.append([point])
