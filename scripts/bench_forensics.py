@@ -15,7 +15,8 @@ whose name is the one printed on the document (rent $1,500, evaluated on 10 Marc
 Figures: per family, the share of documents *detected* — the family's signal is on the document and the
 document is MEDIUM or HIGH risk or not clean (a print-to-PDF statement is low risk by design and counts when
 its verdict is undetermined); on clean documents, the share verdict ``edited`` and the share with any MEDIUM+
-signal (listing those signals); the forensic time per page (``pdf_signals`` + page forensics on the bytes,
+signal (listing those signals); the forensic time per page (``pdf_signals`` + page forensics on the bytes, PDFium
+opening the document and loading its pages included: the worker shares that load with the text layer,
 median and 95th percentile) and the whole preparation per document. Goals: ≥ 95 % detected, 0 clean edited,
 ≤ 2 % clean MEDIUM+. Exit status 1 when a goal is missed.
 """
@@ -140,7 +141,7 @@ def markdown(figures: dict[str, object], command: str) -> str:
         f"- clean documents with a MEDIUM+ signal: **{len(medium)}/{clean} "
         f"({100 * len(medium) / max(1, clean):.1f} %)** (goal ≤ 2 %)"
         + (f": {figures['clean_medium_codes']}" if medium else ""),
-        f"- forensic time per page (`pdf_signals` + page forensics): median {figures['page_ms_median']:.1f} ms, "
+        f"- forensic time per page (`pdf_signals` + page forensics, PDFium's page load included): median {figures['page_ms_median']:.1f} ms, "
         f"p95 {figures['page_ms_p95']:.1f} ms; whole `prepare_document` (text layer and page 1 render included): "
         f"median {figures['prepare_ms_median']:.0f} ms per document",
         END,
