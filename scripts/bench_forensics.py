@@ -141,8 +141,9 @@ def markdown(figures: dict[str, object], command: str) -> str:
         f"- clean documents with a MEDIUM+ signal: **{len(medium)}/{clean} "
         f"({100 * len(medium) / max(1, clean):.1f} %)** (goal ≤ 2 %)"
         + (f": {figures['clean_medium_codes']}" if medium else ""),
-        f"- forensic time per page (`pdf_signals` + page forensics, PDFium's page load included): median {figures['page_ms_median']:.1f} ms, "
-        f"p95 {figures['page_ms_p95']:.1f} ms; whole `prepare_document` (text layer and page 1 render included): "
+        "- forensic time per page (`pdf_signals` + page forensics, PDFium's page load included): "
+        f"median {figures['page_ms_median']:.1f} ms, p95 {figures['page_ms_p95']:.1f} ms; "
+        "whole `prepare_document` (text layer and page 1 render included): "
         f"median {figures['prepare_ms_median']:.0f} ms per document",
         END,
     ]

@@ -92,6 +92,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from leadeval.errors import DocumentUnreadable
@@ -1144,11 +1145,26 @@ def _put(evidence: dict[str, FieldEvidence], key: str, found: tuple[FieldEvidenc
 
 
 def _amount_spans(text: str, value: Decimal) -> list[tuple[int, int]]:
-    return [m.span() for m in _AMOUNT.finditer(text) if abs(_amount(m.group(0))) == abs(value)]
+    wanted = abs(value)
+    return [span for span, amount in _amounts_in(text) if amount == wanted]
 
 
 def _date_spans(text: str, value: date) -> list[tuple[int, int]]:
-    return [m.span() for m in _DATE.finditer(text) if parse_date(m.group(0)) == value]
+    return [span for span, day in _dates_in(text) if day == value]
+
+
+@lru_cache(maxsize=1)
+def _amounts_in(text: str) -> tuple[tuple[tuple[int, int], Decimal], ...]:
+    """Every amount of ``text`` as (span, absolute value in dollars), found once per text: the fields of one
+    document look for their values in the same text, one after the other (one text kept: a text that comes
+    back later is searched again)."""
+    return tuple((m.span(), abs(_amount(m.group(0)))) for m in _AMOUNT.finditer(text))
+
+
+@lru_cache(maxsize=1)
+def _dates_in(text: str) -> tuple[tuple[tuple[int, int], date | None], ...]:
+    """Every date of ``text`` as (span, the date or None when not a calendar date), found once per text."""
+    return tuple((m.span(), parse_date(m.group(0))) for m in _DATE.finditer(text))
 
 
 def _text_spans(text: str, value: str) -> list[tuple[int, int]]:
