@@ -373,3 +373,22 @@ def test_reuse_by_identity_both_ways_with_the_name_match_stated() -> None:
 def test_unreadable_documents_are_not_indexed() -> None:
     unread = DocumentResult(document_id="u", verdict=Verdict.UNREADABLE, reason="corrupt", sha256="x")
     assert fingerprints_of([unread], "A", "B") == []
+
+
+def test_an_amount_in_a_foreign_font_is_one_high_finding_and_line_outliers_compare_with_the_rest_of_the_line() -> None:
+    """The retyped amount (another font, another size) is reported once, high; on another line an amount 1 pt off
+    the baseline the line's other pieces share is medium; a line whose pieces all differ says nothing."""
+    from leadeval.screening.forensics.content import Chunk, PageContent, PageGeometry, mixed_fonts
+
+    def chunk(text: str, x: float, y: float, size: float = 9.0, font: str = "Helvetica") -> Chunk:
+        return Chunk(1, text, x, y, size, font, None, (0.0,), 0, int(x))
+
+    page = PageContent(1, PageGeometry(0, 0, 612, 792), chunks=[
+        chunk("Gross Pay", 40, 700), chunk("2,000.00", 200, 700), chunk("24,000.00", 300, 700),
+        chunk("Net Pay", 40, 680), chunk("1,700.00", 200, 680, size=11.0, font="Courier"),
+        chunk("20,400.00", 300, 680),
+        chunk("Medicare", 40, 660), chunk("29.00", 200, 661.0), chunk("348.00", 300, 660),
+        chunk("Federal", 40, 640, size=8), chunk("150.00", 200, 641, size=10), chunk("1,800.00", 300, 642.5),
+    ])
+    found = [(s.severity, s.actual) for s in mixed_fonts("d1", page)]
+    assert found == [("high", "Courier 11.0pt"), ("medium", "baseline 661.0")]

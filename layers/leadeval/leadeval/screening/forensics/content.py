@@ -456,25 +456,40 @@ def mixed_fonts(document_id: str, page: PageContent) -> list[Signal]:
                             f"used nowhere else on the page; the other amounts use {majority}",
                             document_id, page, _chunk_box(page, c), field="amount", expected=majority,
                             actual=f"{c.font} {c.size:.1f}pt"))
-    flagged = {id(s) for s in out}
+    flagged = {id(c) for c in amounts if c.family != majority and families[c.family] <= 2 and majority_count >= 2}
     for line in page.lines():
-        others = [o for o in line.chunks if not AMOUNT_RE.match(o.text.strip())]
-        for c in (x for x in line.chunks if AMOUNT_RE.match(x.text.strip())):
-            if id(c) in flagged or len(line.chunks) < 3:
-                continue
-            peers = [o for o in line.chunks if o is not c]
-            sizes = {round(o.size, 1) for o in peers}
-            ys = [o.y for o in peers]
-            if len(sizes) == 1 and abs(c.size - peers[0].size) > SIZE_TOLERANCE_PT and others:
-                out.append(_sig("mixed_font_amount", "medium",
-                                f"page {page.number}: the amount {c.text} is {c.size:.1f}pt on a line set in "
-                                f"{peers[0].size:.1f}pt", document_id, page, _chunk_box(page, c), field="amount",
-                                expected=f"{peers[0].size:.1f}pt", actual=f"{c.size:.1f}pt"))
-            elif (max(ys) - min(ys) <= 0.2 and BASELINE_MIN_PT <= abs(c.y - ys[0]) <= BASELINE_MAX_PT):
-                out.append(_sig("mixed_font_amount", "medium",
-                                f"page {page.number}: the amount {c.text} sits {abs(c.y - ys[0]):.1f}pt off the "
-                                "baseline of its line", document_id, page, _chunk_box(page, c), field="amount",
-                                expected=f"baseline {ys[0]:.1f}", actual=f"baseline {c.y:.1f}"))
+        if len(line.chunks) >= 3:
+            out += _line_outliers(document_id, page, line, flagged)
+    return out
+
+
+def _line_outliers(document_id: str, page: PageContent, line: Line, flagged: set[int]) -> list[Signal]:
+    """The medium ``mixed_font_amount`` findings of one line (3 pieces or more): an amount whose size differs
+    from the one size all the line's other pieces share, or whose baseline sits off theirs. Each amount is
+    compared with "the line without it" from counts made once per line, so a line of thousands of pieces costs
+    a sort, not a comparison of every pair."""
+    out: list[Signal] = []
+    has_text = any(not AMOUNT_RE.match(o.text.strip()) for o in line.chunks)
+    sizes = Counter(round(o.size, 1) for o in line.chunks)
+    ys = sorted(o.y for o in line.chunks)
+    for c in line.chunks:
+        if id(c) in flagged or not AMOUNT_RE.match(c.text.strip()):
+            continue
+        first = line.chunks[1] if line.chunks[0] is c else line.chunks[0]  # the first of the others
+        own = round(c.size, 1)
+        peer_sizes = len(sizes) - (1 if sizes[own] == 1 else 0)  # distinct sizes of the others
+        low = ys[1] if c.y == ys[0] else ys[0]
+        high = ys[-2] if c.y == ys[-1] else ys[-1]
+        if peer_sizes == 1 and abs(c.size - first.size) > SIZE_TOLERANCE_PT and has_text:
+            out.append(_sig("mixed_font_amount", "medium",
+                            f"page {page.number}: the amount {c.text} is {c.size:.1f}pt on a line set in "
+                            f"{first.size:.1f}pt", document_id, page, _chunk_box(page, c), field="amount",
+                            expected=f"{first.size:.1f}pt", actual=f"{c.size:.1f}pt"))
+        elif high - low <= 0.2 and BASELINE_MIN_PT <= abs(c.y - first.y) <= BASELINE_MAX_PT:
+            out.append(_sig("mixed_font_amount", "medium",
+                            f"page {page.number}: the amount {c.text} sits {abs(c.y - first.y):.1f}pt off the "
+                            "baseline of its line", document_id, page, _chunk_box(page, c), field="amount",
+                            expected=f"baseline {first.y:.1f}", actual=f"baseline {c.y:.1f}"))
     return out
 
 
