@@ -518,3 +518,23 @@ def test_page_forensics_keep_what_pdfium_read_before_the_time_budget_ran_out(mon
     doc = prepare_document("d1", data)
     assert doc.unreadable_reason == "preparation over its time budget: extracting the text of page 2"
     assert [(s.code, s.page) for s in doc.signals if s.code == "invisible_text"] == [("invisible_text", 1)]
+
+
+def test_a_page_of_many_boxes_over_much_text_stops_the_page_checks_and_says_so() -> None:
+    """600 page-wide grey boxes and 400 pieces of text (within the content budget) would be 240,000 text-in-box
+    tests: the checks stop at MAX_PAGE_TESTS and the document records that its page forensics are incomplete;
+    a page of a few boxes is checked in full."""
+    from leadeval.screening.forensics.content import MAX_PAGE_TESTS
+    from tests.hostile_inputs import one_page_pdf
+
+    assert MAX_PAGE_TESTS < 600 * 400
+    boxes = b"0.5 g\n" + b"".join(b"0 %d 612 700 re f\n" % (i % 90) for i in range(600))
+    text = b"0 g BT /F1 6 Tf\n" + b"".join(b"1 0 0 1 %d %d Tm (1.00) Tj\n" % (20 + (i % 40) * 14, 40 + (i // 40) * 9)
+                                          for i in range(400)) + b"ET\n"
+    doc = prepare_document("d1", one_page_pdf(boxes + text))
+    assert doc.unreadable_reason is None
+    assert doc.metadata["page_forensics"] == ("incomplete: page 1 draws more boxes over text than the checks "
+                                              f"examine ({MAX_PAGE_TESTS:,} text-in-box tests)")
+    few = prepare_document("d1", one_page_pdf(b"0.5 g\n" + b"".join(b"0 %d 612 700 re f\n" % i for i in range(5))
+                                              + text))
+    assert "page_forensics" not in few.metadata

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadeval.models import PageImages, PageLayout, PageRenderer, PreparedDocument, Signal
 from leadeval.screening.forensics import page_signals
-from leadeval.screening.forensics.content import MAX_CONTENT_PAGES, PageContent, read_page
+from leadeval.screening.forensics.content import MAX_CONTENT_PAGES, MAX_PAGE_TESTS, PageContent, read_page
 from leadeval.screening.fraud import (
     count_eof_markers,
     image_signals,
@@ -535,7 +535,18 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
         _pdf_text_and_images(doc, data, limits, tree.count, "" if encrypted else None, deadline, contents)
     finally:
         if contents is not None:
-            doc.signals += page_signals(doc.document_id, reader, contents)
+            _page_forensics(doc, reader, contents)
+
+
+def _page_forensics(doc: PreparedDocument, reader: Any, contents: list[PageContent]) -> None:
+    """Add the page checks' signals to ``doc`` (:func:`~leadeval.screening.forensics.page_signals`); a page
+    they could not finish is recorded in ``metadata["page_forensics"]`` (a missing finding then means "not
+    checked", as for a document over the forensics budget)."""
+    doc.signals += page_signals(doc.document_id, reader, contents)
+    unfinished = [page.number for page in contents if page.incomplete]
+    if unfinished:
+        doc.metadata["page_forensics"] = (f"incomplete: page {unfinished[0]} draws more boxes over text than the "
+                                          f"checks examine ({MAX_PAGE_TESTS:,} text-in-box tests)")
 
 
 #: Page-content forensics (:func:`leadeval.screening.forensics.page_signals`) run only on documents whose decoded

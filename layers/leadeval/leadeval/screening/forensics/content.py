@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +45,13 @@ logger = logging.getLogger(__name__)
 
 #: Pages read for content checks (the first ones: screening documents are short).
 MAX_CONTENT_PAGES = 4
+#: Text pieces are indexed by square cells of this many points to find those inside a box without comparing
+#: every box with every piece.
+GRID_CELL_PT = 36.0
+#: Text-in-box candidates one page's checks may look at. A screening page has tens of boxes and pieces (a few
+#: hundred tests); a page drawing thousands of boxes over thousands of pieces (within the content budget) would
+#: cost seconds: the checks stop there and the page is marked ``incomplete``.
+MAX_PAGE_TESTS = 200_000
 #: Two pieces of text whose baselines differ by at most this many points are on one line.
 LINE_TOLERANCE_PT = 2.5
 #: An amount's size differing from its line by more than this (points) is a size mismatch.
@@ -153,7 +161,33 @@ class PageContent:
     chunks: list[Chunk] = field(default_factory=list)
     rects: list[Rect] = field(default_factory=list)
     fonts: list[str] = field(default_factory=list)  # raw /BaseFont names of the page's font resources
+    #: True when a check stopped at :data:`MAX_PAGE_TESTS` (the page's findings are then incomplete).
+    incomplete: bool = False
     _lines: list[Line] | None = field(default=None, init=False, repr=False, compare=False)
+    _grid: dict[tuple[int, int], list[Chunk]] | None = field(default=None, init=False, repr=False, compare=False)
+    _tests_left: int = field(default=0, init=False, repr=False, compare=False)
+
+    def chunks_at(self, rect: Rect, margin: float = 0.5) -> list[Chunk]:
+        """The chunks whose origin (plus half a point) may lie in ``rect`` widened by ``margin`` points, in
+        drawing order: candidates from a grid of :data:`GRID_CELL_PT` cells (built once per page), for the
+        caller to test exactly. Raises :class:`PageTooComplex` once the page's checks have looked at
+        :data:`MAX_PAGE_TESTS` candidates in all, and ValueError for a rectangle without finite corners."""
+        if not all(math.isfinite(v) for v in (rect.x0, rect.y0, rect.x1, rect.y1)):
+            raise ValueError("a rectangle without finite corners")
+        if self._grid is None:
+            self._grid, self._tests_left = {}, MAX_PAGE_TESTS
+            for c in self.chunks:
+                self._grid.setdefault(_cell(c.x + 0.5, c.y + 0.5), []).append(c)
+        (i0, j0), (i1, j1) = _cell(rect.x0 - margin, rect.y0 - margin), _cell(rect.x1 + margin, rect.y1 + margin)
+        if (i1 - i0 + 1) * (j1 - j0 + 1) > len(self._grid):  # a large rectangle: walk the cells that hold text
+            found = [c for (i, j), cell in self._grid.items() if i0 <= i <= i1 and j0 <= j <= j1 for c in cell]
+        else:
+            found = [c for i in range(i0, i1 + 1) for j in range(j0, j1 + 1) for c in self._grid.get((i, j), ())]
+        self._tests_left -= len(found) + 1
+        if self._tests_left < 0:
+            raise PageTooComplex(f"page {self.number}: over {MAX_PAGE_TESTS:,} text-in-box tests")
+        found.sort(key=lambda c: c.order)
+        return found
 
     def lines(self) -> list[Line]:
         """Chunks grouped by baseline (within :data:`LINE_TOLERANCE_PT`), top to bottom, left to right; grouped
@@ -181,6 +215,14 @@ Matrix = tuple[float, float, float, float, float, float]
 MAX_FORM_DEPTH = 8
 #: A filled path with more segments than this is no rectangle and is not read point by point.
 MAX_RECT_PATH_SEGMENTS = 4_000
+
+
+class PageTooComplex(Exception):
+    """A page's checks reached :data:`MAX_PAGE_TESTS`: thousands of boxes over thousands of pieces of text."""
+
+
+def _cell(x: float, y: float) -> tuple[int, int]:
+    return math.floor(x / GRID_CELL_PT), math.floor(y / GRID_CELL_PT)
 
 
 def _compose(m: Matrix, n: Matrix) -> Matrix:
@@ -413,15 +455,22 @@ def _chunk_box(page: PageContent, c: Chunk) -> Box:
 
 def cover_ups(document_id: str, page: PageContent) -> list[Signal]:
     """``opaque_mask_followed_by_text`` (see the module docstring), one per covering rectangle."""
-    out = []
+    out: list[Signal] = []
     for rect in page.rects:
         if (rect.x1 - rect.x0) < 3 or (rect.y1 - rect.y0) < 3:
             continue  # a rule line, not a mask
-        covered = [c for c in page.chunks if c.order < rect.order and rect.holds(c.x + 0.5, c.y + 0.5)
+        try:
+            inside = [c for c in page.chunks_at(rect) if rect.holds(c.x + 0.5, c.y + 0.5)]
+        except PageTooComplex:
+            page.incomplete = True
+            return out
+        except ValueError:
+            continue  # a box without finite corners covers nothing that can be shown
+        covered = [c for c in inside if c.order < rect.order
                    and rect.holds(c.x + min(c.width, rect.x1 - rect.x0) - 1, c.y + 0.5)]
         if not covered:
             continue
-        after = [c for c in page.chunks if c.order > rect.order and rect.holds(c.x + 0.5, c.y + 0.5)]
+        after = [c for c in inside if c.order > rect.order]
         box = page.geometry.box(rect.x0, rect.y0, rect.x1, rect.y1)
         if after:
             out.append(_sig("opaque_mask_followed_by_text", "high",
@@ -504,9 +553,7 @@ def hidden_text(document_id: str, page: PageContent) -> list[Signal]:
                         f"page {page.number}: {len(invisible)} piece(s) of text drawn invisible (render mode "
                         f"{c.mode}) on a page with no image, e.g. {c.text[:40]!r}", document_id, page,
                         _chunk_box(page, c), field="text", actual=c.text[:40]))
-    white = [c for c in words if c.mode not in (3, 7) and is_white(c.fill)
-             and not any(r.order < c.order and not is_white(r.fill) and r.holds(c.x + 0.5, c.y + 0.5)
-                         for r in page.rects)]
+    white = _white_on_white([c for c in words if c.mode not in (3, 7) and is_white(c.fill)], page)
     if white:
         c = white[0]
         out.append(_sig("invisible_text", "medium",
@@ -521,6 +568,22 @@ def hidden_text(document_id: str, page: PageContent) -> list[Signal]:
                         f"e.g. {c.text[:40]!r} at ({c.x:.0f}, {c.y:.0f})", document_id, page, None, field="text",
                         actual=c.text[:40]))
     return out
+
+
+def _white_on_white(white: list[Chunk], page: PageContent) -> list[Chunk]:
+    """The pieces of ``white`` not drawn on an earlier darker box (white on a dark box is honest: a table
+    header). Empty, with the page marked ``incomplete``, when the page is too complex to tell."""
+    backed: set[int] = set()
+    for rect in (r for r in page.rects if not is_white(r.fill)) if white else ():
+        try:
+            backed.update(id(c) for c in page.chunks_at(rect) if rect.order < c.order and rect.holds(c.x + 0.5,
+                                                                                                    c.y + 0.5))
+        except PageTooComplex:
+            page.incomplete = True
+            return []
+        except ValueError:
+            continue
+    return [c for c in white if id(c) not in backed]
 
 
 def subset_tags(document_id: str, page: PageContent) -> list[Signal]:
