@@ -140,16 +140,16 @@ def test_a_highlight_is_low_and_a_link_is_nothing() -> None:
     assert [s.severity for s in highlighted] == ["low"]
 
 
-def _drawn(content: bytes, form: bytes) -> bytes:
-    """A one-page PDF (CropBox 10 10 600 780) drawing ``content``, which may draw the form ``/Fm1`` (``form``)
-    and use the fonts /F1 (Helvetica) and /F2 (a subset-tagged Courier)."""
+def _drawn(content: bytes, form: bytes = b"", *, resources: bytes = b"", crop: bytes = b"10 10 600 780") -> bytes:
+    """A one-page PDF (CropBox ``crop``) drawing ``content``, which may draw the form ``/Fm1`` (``form``), use the
+    fonts /F1 (Helvetica) and /F2 (a subset-tagged Courier) and the page ``resources`` added."""
     from tests.hostile_inputs import pdf_bytes, stream_object
 
     return pdf_bytes({
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /CropBox [10 10 600 780] /Resources "
-           b"<< /Font << /F1 5 0 R /F2 7 0 R >> /XObject << /Fm1 6 0 R >> >> /Contents 4 0 R >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /CropBox [" + crop + b"] /Resources "
+           b"<< /Font << /F1 5 0 R /F2 7 0 R >> /XObject << /Fm1 6 0 R >> " + resources + b" >> /Contents 4 0 R >>",
         4: stream_object(content),
         5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         6: stream_object(form, extra=b"/Type /XObject /Subtype /Form /BBox [0 0 500 500] "
@@ -392,3 +392,96 @@ def test_an_amount_in_a_foreign_font_is_one_high_finding_and_line_outliers_compa
     ])
     found = [(s.severity, s.actual) for s in mixed_fonts("d1", page)]
     assert found == [("high", "Courier 11.0pt"), ("medium", "baseline 661.0")]
+
+
+#: A pay stub's body in Helvetica 10 pt, black: labels at x 72, amounts at x 372.
+_BODY = b"".join(b"BT /F1 10 Tf 72 %d Td (%s) Tj ET BT /F1 10 Tf 372 %d Td (%s) Tj ET\n" % (y, label, y, amount)
+                 for y, label, amount in ((684, b"Gross Pay", b"2,450.00"), (666, b"Federal Income Tax", b"245.00"),
+                                          (648, b"Social Security", b"151.90"), (630, b"Medicare", b"35.53"),
+                                          (594, b"Net Pay", b"1,919.57")))
+_WHITE_TITLE = b"q BT 1 1 1 rg /F1 11 Tf 80 750 Td (EARNINGS AND DEDUCTIONS) Tj ET Q\n"
+
+
+def _page_codes(data: bytes) -> list[tuple[str, str]]:
+    return sorted({(s.code, s.severity) for s in signals_of(data) if s.severity != "low"})
+
+
+@pytest.mark.parametrize(("name", "font", "family"), [
+    ("Arial", "ArialMT", "helvetica"), ("Arial bold", "Arial-BoldMT", "helvetica"),
+    ("Arial as PDFium substitutes it", "Helvetica-Bold", "helvetica"), ("Arial, style after a comma", "Arial,Bold",
+                                                                        "helvetica"),
+    ("Times", "TimesNewRomanPS-BoldMT", "times"), ("Courier New", "CourierNewPSMT", "courier"),
+    ("Calibri", "Calibri-Bold", "calibri"), ("Garamond", "Garamond", "garamond"),
+])
+def test_font_families_ignore_style_vendor_suffix_and_standard_aliases(name: str, font: str, family: str) -> None:
+    from leadeval.screening.forensics.content import Chunk
+
+    assert Chunk(1, "1.00", 0, 0, 10, font, None, (0.0,), 0, 1).family == family, name
+
+
+@pytest.mark.parametrize(("name", "backdrop", "resources"), [
+    ("an inline image", b"q 468 20 0 0 72 745 cm BI /W 2 /H 1 /CS /RGB /BPC 8 ID \x10 `\x10 ` EI Q\n", b""),
+    ("a rounded dark box", b"0.1 0.2 0.4 rg 80 745 m 532 745 l 540 745 540 765 532 765 c 80 765 l "
+                           b"72 765 72 745 80 745 c f\n", b""),
+    ("a dark box drawn with m l l l h", b"0.1 0.2 0.4 rg 72 745 m 540 745 l 540 765 l 72 765 l h f\n", b""),
+    ("a shading clipped to the header", b"q 72 745 468 20 re W n /Sh0 sh Q\n",
+     b"/Shading << /Sh0 << /ShadingType 2 /ColorSpace /DeviceRGB /Coords [72 0 540 0] /Function << /FunctionType 2 "
+     b"/Domain [0 1] /C0 [0.1 0.2 0.4] /C1 [0.3 0.4 0.6] /N 1 >> >> >>"),
+    ("a pattern-filled box", b"q /Pattern cs /P0 scn 72 745 468 20 re f Q\n",
+     b"/Pattern << /P0 << /PatternType 2 /Shading << /ShadingType 2 /ColorSpace /DeviceRGB /Coords [72 0 540 0] "
+     b"/Function << /FunctionType 2 /Domain [0 1] /C0 [0.1 0.2 0.4] /C1 [0.3 0.4 0.6] /N 1 >> >> >> >>"),
+])
+def test_white_title_on_a_dark_header_of_any_kind_is_not_hidden_text(name: str, backdrop: bytes,
+                                                                      resources: bytes) -> None:
+    """An honest header: white type on a dark band, whatever draws the band (PDFium reports a pattern fill as
+    white; images, shadings and curved shapes are no rectangles). The same title on the bare page is hidden."""
+    assert _page_codes(_drawn(backdrop + _WHITE_TITLE + _BODY, resources=resources)) == [], name
+    assert _page_codes(_drawn(_WHITE_TITLE + _BODY)) == [("invisible_text", "medium")]
+
+
+def test_outlined_white_title_shows_its_outline_and_is_not_hidden() -> None:
+    """Render mode 2 (fill and stroke) with a white fill and a black outline: the outline shows."""
+    outlined = b"q BT 1 1 1 rg 0 0 0 RG 2 Tr /F1 20 Tf 72 750 Td (PAY STATEMENT) Tj ET Q\n"
+    assert _page_codes(_drawn(outlined + _BODY)) == []
+    assert _page_codes(_drawn(outlined.replace(b"0 0 0 RG", b"1 1 1 RG") + _BODY)) == [("invisible_text", "medium")]
+
+
+def test_boxes_that_do_not_hide_the_text_under_them_are_not_cover_ups() -> None:
+    """A translucent highlight (``ca`` 0.3) and a 3 pt rule through the baseline hide nothing; an opaque box over
+    the whole line does; on a page that sets a blend mode (a flattened Multiply highlight), a box with text drawn
+    on it is medium, not high."""
+    translucent = b"/ExtGState << /G0 << /ca 0.3 >> >>"
+    assert _page_codes(_drawn(_BODY + b"q /G0 gs 1 1 0 rg 365 590 60 14 re f Q\n", resources=translucent)) == []
+    assert _page_codes(_drawn(_BODY + b"0.85 g 60 593 400 3 re f\n")) == []
+    assert _page_codes(_drawn(_BODY + b"1 g 365 590 60 14 re f\n")) == [("opaque_mask_followed_by_text", "medium")]
+    retyped = _BODY + b"1 g 365 590 60 14 re f 0 g BT /F1 10 Tf 372 594 Td (9,919.57) Tj ET\n"
+    assert _page_codes(_drawn(retyped)) == [("opaque_mask_followed_by_text", "high")]
+    multiply = b"/ExtGState << /GM << /BM /Multiply >> >>"
+    assert _page_codes(_drawn(b"/GM gs " + retyped, resources=multiply)) == [("opaque_mask_followed_by_text",
+                                                                               "medium")]
+
+
+def test_a_footer_running_past_the_edge_is_cut_off_not_hidden_and_a_far_away_line_is() -> None:
+    footer = b"".join(b"BT /F1 9 Tf %d 40 Td (%s) Tj ET\n" % (x, word) for x, word in
+                      ((72, b"Questions about this statement? Call payroll at the number on your card"), (400, b"or"),
+                       (412, b"visit"), (436, b"the"), (455, b"benefits"), (496, b"portal"), (526, b"online"),
+                       (560, b"for"), (576, b"more"), (600, b"details.")))
+    assert _page_codes(_drawn(_BODY + footer, crop=b"0 0 590 792")) == []
+    planted = b"BT /F1 9 Tf 760 40 Td (Net Pay 9,919.57) Tj ET\n"
+    assert _page_codes(_drawn(_BODY + planted, crop=b"0 0 590 792")) == [("text_outside_cropbox", "medium")]
+
+
+def test_a_crop_box_given_by_its_other_corners_holds_the_page() -> None:
+    """ISO 32000-1 §7.9.5: a rectangle may name any two opposite corners."""
+    assert _page_codes(_drawn(_BODY, crop=b"612 792 0 0")) == []
+
+
+def test_the_same_baseline_step_on_every_line_is_layout_and_a_single_one_is_a_finding() -> None:
+    def stub(offsets: dict[int, float]) -> bytes:
+        return b"".join(b"BT /F1 10 Tf 72 %d Td (%s) Tj ET BT /F1 10 Tf 250 %d Td (YTD) Tj ET "
+                        b"BT /F1 10 Tf 372 %.1f Td (%s) Tj ET\n" % (y, label, y, y + offsets.get(y, 0.0), amount)
+                        for y, label, amount in ((684, b"Gross Pay", b"2,450.00"), (666, b"Federal Tax", b"245.00"),
+                                                 (648, b"Social Security", b"151.90"), (630, b"Medicare", b"35.53")))
+
+    assert _page_codes(_drawn(stub({684: 0.8, 666: 0.8, 648: 0.8, 630: 0.8}))) == []
+    assert _page_codes(_drawn(stub({666: 0.8}))) == [("mixed_font_amount", "medium")]

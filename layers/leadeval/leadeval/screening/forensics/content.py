@@ -61,8 +61,12 @@ BASELINE_MIN_PT, BASELINE_MAX_PT = 0.6, LINE_TOLERANCE_PT
 
 AMOUNT_RE = re.compile(r"^\(?-?\$?\s?-?\d{1,3}(?:,\d{3})*\.\d{2}\)?-?$")
 _SUBSET_RE = re.compile(r"^([A-Z]{6})\+(.+)$")
-_STYLE_RE = re.compile(r"[-,](bold|italic|oblique|regular|roman|medium|light|semibold|black|bolditalic|"
-                       r"boldoblique|mt|psmt|ps)+$", re.IGNORECASE)
+#: Vendor suffixes of a PostScript font name ("ArialMT", "TimesNewRomanPSMT"), not part of the family.
+_VENDOR_SUFFIX_RE = re.compile(r"(?:psmt|mt|ps)$")
+#: Families that are one design under two names: PDF readers (PDFium among them) substitute the standard 14
+#: fonts for the Microsoft core fonts when those are not embedded (ISO 32000-1 §9.6.2.2 and Annex D; Adobe
+#: Technical Note #5641, "Font names"), so "Arial-BoldMT" may come back as "Helvetica-Bold".
+_FAMILY_ALIASES = {"arial": "helvetica", "timesnewroman": "times", "couriernew": "courier"}
 _MARKUP = {"/FreeText", "/Square", "/Circle", "/Stamp", "/Ink", "/Polygon", "/PolyLine", "/Line", "/Caret"}
 _LOW_MARKUP = {"/Highlight", "/Underline", "/StrikeOut", "/Squiggly", "/Text"}
 
@@ -84,6 +88,18 @@ class Chunk:
     fill: tuple[float, ...]
     mode: int
     order: int
+    #: Stroke colour (as ``fill``), read only for white text in a stroking render mode (1, 2, 5, 6).
+    stroke: tuple[float, ...] = ()
+
+    @property
+    def visible_white(self) -> bool:
+        """True when what the render mode paints is white: the fill (modes 0, 4), the outline (1, 5) or both
+        (2, 6). Invisible modes (3, 7) are not white text: they are reported as invisible."""
+        if self.mode in (0, 4):
+            return is_white(self.fill)
+        if self.mode in (1, 5):
+            return is_white(self.stroke)
+        return self.mode in (2, 6) and is_white(self.fill) and is_white(self.stroke)
 
     @property
     def width(self) -> float:
@@ -92,8 +108,12 @@ class Chunk:
 
     @cached_property
     def family(self) -> str:
-        """The font family: base font without style suffix (``Helvetica-Bold`` → ``helvetica``)."""
-        return _STYLE_RE.sub("", self.font.lstrip("/")).lower().replace(" ", "")
+        """The font family: the base font before any ``-`` or ``,`` style part, without a vendor suffix,
+        lower case, one name for aliased designs (``Helvetica-Bold`` → ``helvetica``, ``Arial-BoldMT`` and
+        ``ArialMT`` → ``helvetica``, ``TimesNewRomanPS-BoldMT`` → ``times``)."""
+        name = re.split(r"[-,]", self.font.lstrip("/"), maxsplit=1)[0].lower().replace(" ", "")
+        name = _VENDOR_SUFFIX_RE.sub("", name) or name
+        return _FAMILY_ALIASES.get(name, name)
 
 
 @dataclass
@@ -107,6 +127,11 @@ class Rect:
     y1: float
     fill: tuple[float, ...]
     order: int
+    #: Fill opacity from 0 to 1 (the graphics state's ``ca``): a translucent box hides nothing.
+    alpha: float = 1.0
+    #: What drew it: "rect" (a rectangle of a filled path), "path" (another filled shape: its bounding box),
+    #: "image" or "shading" (their bounding boxes). Only "rect" can be a cover-up mask; all can lie behind text.
+    kind: str = "rect"
 
     def holds(self, x: float, y: float, margin: float = 0.5) -> bool:
         """True when the point is inside (with ``margin`` points of slack)."""
@@ -163,6 +188,12 @@ class PageContent:
     fonts: list[str] = field(default_factory=list)  # raw /BaseFont names of the page's font resources
     #: True when a check stopped at :data:`MAX_PAGE_TESTS` (the page's findings are then incomplete).
     incomplete: bool = False
+    #: Boxes drawn that text may sit on (images, shadings, filled shapes that are not rectangles), in points.
+    backdrops: list[Rect] = field(default_factory=list)
+    #: The page (or a form it draws) defines patterns: a filled shape PDFium reports as white may be patterned.
+    patterned: bool = False
+    #: The page (or a form it draws) sets a blend mode other than Normal: a box may darken or tint, not hide.
+    blends: bool = False
     _lines: list[Line] | None = field(default=None, init=False, repr=False, compare=False)
     _grid: dict[tuple[int, int], list[Chunk]] | None = field(default=None, init=False, repr=False, compare=False)
     _tests_left: int = field(default=0, init=False, repr=False, compare=False)
@@ -213,6 +244,11 @@ Matrix = tuple[float, float, float, float, float, float]
 #: Form XObjects nested deeper than this are not read (the content budget has already refused cycles and
 #: nesting beyond 32; a screening document's forms are one or two deep).
 MAX_FORM_DEPTH = 8
+#: Words of a line that starts inside the CropBox and runs past its edge by at most this many points are an
+#: overflow (cut off), not text placed outside: 3 inches.
+OVERFLOW_PT = 216.0
+#: A box filled at least this opaque (the graphics state's ``ca``) can hide text; a lighter one is a highlight.
+MASK_MIN_ALPHA = 0.8
 #: A filled path with more segments than this is no rectangle and is not read point by point.
 MAX_RECT_PATH_SEGMENTS = 4_000
 
@@ -268,6 +304,7 @@ class _PageObjects:
         self.point_refs = tuple(ctypes.byref(v) for v in self.point)
         self.mode, self.stroke = ctypes.c_int(), pdfium_c.FPDF_BOOL()
         self.mode_refs = (ctypes.byref(self.mode), ctypes.byref(self.stroke))
+        self.alpha = 1.0
 
     def _buffer(self, size: int) -> None:
         self.buffer = ctypes.create_string_buffer(size)
@@ -286,6 +323,9 @@ class _PageObjects:
                 self._path(obj, outer)
             elif kind == c.FPDF_PAGEOBJ_IMAGE:
                 self.content.geometry.draws_image = True
+                self._backdrop(obj, outer, "image", (0.0,))
+            elif kind == c.FPDF_PAGEOBJ_SHADING:
+                self._backdrop(obj, outer, "shading", (0.0,))
             elif kind == c.FPDF_PAGEOBJ_FORM and depth < MAX_FORM_DEPTH:
                 self.walk(obj, c.FPDFFormObj_CountObjects(obj), c.FPDFFormObj_GetObject,
                           self._placement(obj, outer), depth + 1)
@@ -297,10 +337,33 @@ class _PageObjects:
         return own if outer is None else _compose(own, outer)
 
     def _fill(self, obj: Any) -> tuple[float, ...]:
+        """The fill colour (RGB 0–1); its opacity is left in ``self.alpha``."""
+        self.alpha = 1.0
         if not self.c.FPDFPageObj_GetFillColor(obj, *self.rgba_refs):
+            return (0.0,)
+        r, g, b, a = self.rgba
+        self.alpha = a.value / 255
+        return (r.value / 255, g.value / 255, b.value / 255)
+
+    def _stroke(self, obj: Any) -> tuple[float, ...]:
+        if not self.c.FPDFPageObj_GetStrokeColor(obj, *self.rgba_refs):
             return (0.0,)
         r, g, b, _ = self.rgba
         return (r.value / 255, g.value / 255, b.value / 255)
+
+    def _backdrop(self, obj: Any, outer: Matrix | None, kind: str, fill: tuple[float, ...]) -> None:
+        """Record the bounding box of something text may be drawn on (an image, a shading, a filled shape)."""
+        box = tuple(ctypes.c_float() for _ in range(4))
+        if not self.c.FPDFPageObj_GetBounds(obj, *(ctypes.byref(v) for v in box)):
+            return
+        left, bottom, right, top = (v.value for v in box)
+        if outer is not None:  # bounds are in the form's space: place its corners on the page
+            a, b, c, d, e, f = outer
+            corners = [(a * x + c * y + e, b * x + d * y + f) for x in (left, right) for y in (bottom, top)]
+            left, right = min(p[0] for p in corners), max(p[0] for p in corners)
+            bottom, top = min(p[1] for p in corners), max(p[1] for p in corners)
+        self.content.backdrops.append(Rect(self.content.number, left, bottom, right, top, fill, self.order,
+                                           kind=kind))
 
     def _font(self, obj: Any) -> tuple[str, str | None]:
         """(base font without subset tag, subset tag), once per font of the page."""
@@ -332,16 +395,22 @@ class _PageObjects:
         scale = (m[2] ** 2 + m[3] ** 2) ** 0.5 or 1.0
         name, tag = self._font(obj)
         content = self.content
+        fill, mode = self._fill(obj), int(self.c.FPDFTextObj_GetTextRenderMode(obj))
+        stroke = self._stroke(obj) if mode in (1, 5) or (mode in (2, 6) and is_white(fill)) else ()
         content.chunks.append(Chunk(content.number, text, m[4], m[5], float(self.number.value) * scale, name, tag,
-                                    self._fill(obj), int(self.c.FPDFTextObj_GetTextRenderMode(obj)), self.order))
+                                    fill, mode, self.order, stroke))
 
     def _path(self, obj: Any, outer: Matrix | None) -> None:
-        """A filled path's rectangles (each closed, axis-parallel four-corner sub-path: what ``re`` draws)."""
+        """A filled path's rectangles (each closed, axis-parallel four-corner sub-path: what ``re`` draws); any
+        other filled shape (a rounded box, a curve) is a backdrop (its bounding box), never a mask."""
         c = self.c
         if not c.FPDFPath_GetDrawMode(obj, *self.mode_refs) or self.mode.value == 0:
             return
+        fill = self._fill(obj)
+        alpha = self.alpha
         segments = c.FPDFPath_CountSegments(obj)
         if not 4 <= segments <= MAX_RECT_PATH_SEGMENTS:
+            self._backdrop(obj, outer, "path", fill)
             return
         m = self._placement(obj, outer)
         x, y = self.point
@@ -350,6 +419,7 @@ class _PageObjects:
             segment = c.FPDFPath_GetPathSegment(obj, i)
             kind = c.FPDFPathSegment_GetType(segment)
             if kind == c.FPDF_SEGMENT_BEZIERTO:
+                self._backdrop(obj, outer, "path", fill)
                 return  # a curve: no rectangle in this path
             c.FPDFPathSegment_GetPoint(segment, *self.point_refs)
             point = (m[0] * x.value + m[2] * y.value + m[4], m[1] * x.value + m[3] * y.value + m[5])
@@ -357,7 +427,6 @@ class _PageObjects:
                 subpaths.append([point])
             else:
                 subpaths[-1].append(point)
-        fill = self._fill(obj)
         for points in subpaths:
             if len(points) == 5 and points[-1] == points[0]:
                 points = points[:-1]
@@ -366,7 +435,9 @@ class _PageObjects:
                 continue
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             self.content.rects.append(Rect(self.content.number, min(xs), min(ys), max(xs), max(ys), fill,
-                                           self.order))
+                                           self.order, alpha))
+        if not self.content.rects or self.content.rects[-1].order != self.order:
+            self._backdrop(obj, outer, "path", fill)  # no rectangle in it: a shape text may sit on
 
 
 def read_page(page: Any, textpage: Any, number: int) -> PageContent:
@@ -383,8 +454,8 @@ def read_page(page: Any, textpage: Any, number: int) -> PageContent:
         A :class:`PageContent` in PDF points, without ``fonts`` (read from the page's resources by
         :func:`page_fonts`). Raises whatever PDFium raises on a page it cannot read (callers skip the page).
     """
-    left, bottom, right, top = page.get_cropbox()
-    content = PageContent(number, PageGeometry(float(left), float(bottom), float(right), float(top)))
+    x0, y0, x1, y1 = (float(v) for v in page.get_cropbox())  # any two opposite corners (ISO 32000-1 §7.9.5)
+    content = PageContent(number, PageGeometry(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     objects = _PageObjects(textpage.raw, content)
     objects.walk(page.raw, objects.c.FPDFPage_CountObjects(page.raw), objects.c.FPDFPage_GetObject, None, 0)
     return content
@@ -419,6 +490,37 @@ def read_pages(data: bytes, *, password: str | None = None, max_pages: int = MAX
         finally:
             pdf.close()
     return pages
+
+
+_NORMAL_BLENDS = {"/Normal", "/Compatible"}
+
+
+def page_graphics(reader: PdfReader, index: int) -> tuple[bool, bool]:
+    """(defines patterns, sets a blend mode other than Normal) for page ``index`` (0-based): read with pypdf from
+    its resources and those of the form XObjects it holds (one level: where report generators put them).
+    ``(False, False)`` when they cannot be read. PDFium reports a pattern fill as white and has no getter for
+    an object's blend mode (ISO 32000-1 §11.3.5), so the checks ask the resources instead."""
+    patterned = blends = False
+    try:
+        resources = reader.pages[index].get("/Resources")
+        stack: list[Any] = [resources.get_object() if resources is not None else None]
+        xobjects = stack[0].get("/XObject") if hasattr(stack[0], "get") else None
+        for ref in list(xobjects.get_object().values() if xobjects is not None else [])[:50]:
+            form = ref.get_object()
+            if form.get("/Subtype") == "/Form" and form.get("/Resources") is not None:
+                stack.append(form["/Resources"].get_object())
+        for res in stack:
+            if not hasattr(res, "get"):
+                continue
+            patterned = patterned or res.get("/Pattern") is not None
+            states = res.get("/ExtGState")
+            for state in list(states.get_object().values() if states is not None else [])[:50]:
+                mode = state.get_object().get("/BM")
+                names = {str(m) for m in (mode if isinstance(mode, list) else [mode])} if mode is not None else set()
+                blends = blends or bool(names - _NORMAL_BLENDS)
+    except Exception as exc:  # a broken resource dictionary: judged as a plain page
+        logger.debug("content: graphics of page %d unreadable (%s)", index + 1, type(exc).__name__)
+    return patterned, blends
 
 
 def page_fonts(reader: PdfReader, index: int) -> list[str]:
@@ -459,6 +561,8 @@ def cover_ups(document_id: str, page: PageContent) -> list[Signal]:
     for rect in page.rects:
         if (rect.x1 - rect.x0) < 3 or (rect.y1 - rect.y0) < 3:
             continue  # a rule line, not a mask
+        if rect.alpha < MASK_MIN_ALPHA:
+            continue  # translucent (a highlight): the text under it still shows
         try:
             inside = [c for c in page.chunks_at(rect) if rect.holds(c.x + 0.5, c.y + 0.5)]
         except PageTooComplex:
@@ -466,22 +570,24 @@ def cover_ups(document_id: str, page: PageContent) -> list[Signal]:
             return out
         except ValueError:
             continue  # a box without finite corners covers nothing that can be shown
-        covered = [c for c in inside if c.order < rect.order
-                   and rect.holds(c.x + min(c.width, rect.x1 - rect.x0) - 1, c.y + 0.5)]
+        covered = [c for c in inside if c.order < rect.order and rect.holds(c.x + 0.5, c.y + 0.6 * c.size)
+                   and rect.holds(c.x + min(c.width, rect.x1 - rect.x0) - 1, c.y + 0.5)]  # the glyphs, not a rule
         if not covered:
             continue
         after = [c for c in inside if c.order > rect.order]
         box = page.geometry.box(rect.x0, rect.y0, rect.x1, rect.y1)
         if after:
-            out.append(_sig("opaque_mask_followed_by_text", "high",
+            blended = " (the page sets a blend mode: the box may tint, not hide)" if page.blends else ""
+            out.append(_sig("opaque_mask_followed_by_text", "medium" if page.blends else "high",
                             f"page {page.number}: a filled box covers text drawn before it "
                             f"({len(covered)} piece(s)), then {len(after)} piece(s) of text are drawn on it "
-                            f"(now reads {after[0].text!r})", document_id, page, box, field="text",
+                            f"(now reads {after[0].text!r}){blended}", document_id, page, box, field="text",
                             actual=after[0].text[:40]))
         else:
-            out.append(_sig("opaque_mask_followed_by_text", "medium",
+            out.append(_sig("opaque_mask_followed_by_text", "low" if page.blends else "medium",
                             f"page {page.number}: a filled box covers {len(covered)} piece(s) of text drawn "
-                            "before it", document_id, page, box))
+                            "before it" + (" (the page sets a blend mode: the box may tint, not hide)"
+                                           if page.blends else ""), document_id, page, box))
     return out
 
 
@@ -506,18 +612,21 @@ def mixed_fonts(document_id: str, page: PageContent) -> list[Signal]:
                             document_id, page, _chunk_box(page, c), field="amount", expected=majority,
                             actual=f"{c.font} {c.size:.1f}pt"))
     flagged = {id(c) for c in amounts if c.family != majority and families[c.family] <= 2 and majority_count >= 2}
-    for line in page.lines():
-        if len(line.chunks) >= 3:
-            out += _line_outliers(document_id, page, line, flagged)
-    return out
+    outliers = [found for line in page.lines() if len(line.chunks) >= 3
+                for found in _line_outliers(document_id, page, line, flagged)]
+    # The same offset or the same size step on two lines or more is the generator's layout, not a retyped amount.
+    layout = Counter(key for _, key in outliers)
+    return out + [signal for signal, key in outliers if layout[key] == 1]
 
 
-def _line_outliers(document_id: str, page: PageContent, line: Line, flagged: set[int]) -> list[Signal]:
-    """The medium ``mixed_font_amount`` findings of one line (3 pieces or more): an amount whose size differs
-    from the one size all the line's other pieces share, or whose baseline sits off theirs. Each amount is
-    compared with "the line without it" from counts made once per line, so a line of thousands of pieces costs
-    a sort, not a comparison of every pair."""
-    out: list[Signal] = []
+def _line_outliers(document_id: str, page: PageContent, line: Line,
+                   flagged: set[int]) -> list[tuple[Signal, tuple[str, float, float]]]:
+    """The medium ``mixed_font_amount`` findings of one line (3 pieces or more), each with its kind of step
+    (``("size", amount size, line size)`` or ``("baseline", offset, 0)``, points to 0.1): an amount whose size
+    differs from the one size all the line's other pieces share, or whose baseline sits off theirs. Each amount
+    is compared with "the line without it" from counts made once per line, so a line of thousands of pieces
+    costs a sort, not a comparison of every pair."""
+    out: list[tuple[Signal, tuple[str, float, float]]] = []
     has_text = any(not AMOUNT_RE.match(o.text.strip()) for o in line.chunks)
     sizes = Counter(round(o.size, 1) for o in line.chunks)
     ys = sorted(o.y for o in line.chunks)
@@ -530,15 +639,17 @@ def _line_outliers(document_id: str, page: PageContent, line: Line, flagged: set
         low = ys[1] if c.y == ys[0] else ys[0]
         high = ys[-2] if c.y == ys[-1] else ys[-1]
         if peer_sizes == 1 and abs(c.size - first.size) > SIZE_TOLERANCE_PT and has_text:
-            out.append(_sig("mixed_font_amount", "medium",
-                            f"page {page.number}: the amount {c.text} is {c.size:.1f}pt on a line set in "
-                            f"{first.size:.1f}pt", document_id, page, _chunk_box(page, c), field="amount",
-                            expected=f"{first.size:.1f}pt", actual=f"{c.size:.1f}pt"))
+            out.append((_sig("mixed_font_amount", "medium",
+                             f"page {page.number}: the amount {c.text} is {c.size:.1f}pt on a line set in "
+                             f"{first.size:.1f}pt", document_id, page, _chunk_box(page, c), field="amount",
+                             expected=f"{first.size:.1f}pt", actual=f"{c.size:.1f}pt"),
+                        ("size", round(c.size, 1), round(first.size, 1))))
         elif high - low <= 0.2 and BASELINE_MIN_PT <= abs(c.y - first.y) <= BASELINE_MAX_PT:
-            out.append(_sig("mixed_font_amount", "medium",
-                            f"page {page.number}: the amount {c.text} sits {abs(c.y - first.y):.1f}pt off the "
-                            "baseline of its line", document_id, page, _chunk_box(page, c), field="amount",
-                            expected=f"baseline {first.y:.1f}", actual=f"baseline {c.y:.1f}"))
+            out.append((_sig("mixed_font_amount", "medium",
+                             f"page {page.number}: the amount {c.text} sits {abs(c.y - first.y):.1f}pt off the "
+                             "baseline of its line", document_id, page, _chunk_box(page, c), field="amount",
+                             expected=f"baseline {first.y:.1f}", actual=f"baseline {c.y:.1f}"),
+                        ("baseline", round(c.y - first.y, 1), 0.0)))
     return out
 
 
@@ -553,14 +664,14 @@ def hidden_text(document_id: str, page: PageContent) -> list[Signal]:
                         f"page {page.number}: {len(invisible)} piece(s) of text drawn invisible (render mode "
                         f"{c.mode}) on a page with no image, e.g. {c.text[:40]!r}", document_id, page,
                         _chunk_box(page, c), field="text", actual=c.text[:40]))
-    white = _white_on_white([c for c in words if c.mode not in (3, 7) and is_white(c.fill)], page)
+    # PDFium reports a pattern fill as white: on a page with patterns, white text may be patterned text.
+    white = [] if page.patterned else _white_on_white([c for c in words if c.visible_white], page)
     if white:
         c = white[0]
         out.append(_sig("invisible_text", "medium",
                         f"page {page.number}: {len(white)} piece(s) of white text on a white page, e.g. "
                         f"{c.text[:40]!r}", document_id, page, _chunk_box(page, c), field="text", actual=c.text[:40]))
-    g = page.geometry
-    outside = [c for c in words if not (g.left - 2 <= c.x <= g.right + 2 and g.bottom - 2 <= c.y <= g.top + 2)]
+    outside = _outside_cropbox(page, words)
     if outside:
         c = outside[0]
         out.append(_sig("text_outside_cropbox", "medium",
@@ -570,11 +681,40 @@ def hidden_text(document_id: str, page: PageContent) -> list[Signal]:
     return out
 
 
+def _outside_cropbox(page: PageContent, words: list[Chunk]) -> list[Chunk]:
+    """The pieces of ``words`` whose origin lies outside the CropBox, except the words that continue a line
+    running past the right edge (each starting within three font sizes of where the line so far ends, and at
+    most :data:`OVERFLOW_PT` past the edge): a footer too long for the page is cut off, not hidden."""
+    g = page.geometry
+
+    def inside(c: Chunk) -> bool:
+        return g.left - 2 <= c.x <= g.right + 2 and g.bottom - 2 <= c.y <= g.top + 2
+
+    out = [c for c in words if not inside(c)]
+    if not out:
+        return out
+    overflow: set[int] = set()
+    for line in page.lines():
+        reach: float | None = None  # where the line's text so far ends (estimated), once it started inside
+        for c in line.chunks:  # left to right
+            if inside(c):
+                reach = max(reach or c.x, c.x + c.width)
+            elif (reach is not None and c.x <= reach + 3 * c.size and c.x <= g.right + OVERFLOW_PT
+                  and g.bottom - 2 <= c.y <= g.top + 2):
+                overflow.add(id(c))
+                reach = c.x + c.width
+    return [c for c in out if id(c) not in overflow]
+
+
 def _white_on_white(white: list[Chunk], page: PageContent) -> list[Chunk]:
-    """The pieces of ``white`` not drawn on an earlier darker box (white on a dark box is honest: a table
-    header). Empty, with the page marked ``incomplete``, when the page is too complex to tell."""
+    """The pieces of ``white`` not drawn on something earlier that may be darker (white on a dark box is honest:
+    a table header): a rectangle or shape whose fill is not white (nor possibly a pattern, which PDFium reports
+    as white), an image or a shading. Empty, with the page marked ``incomplete``, when the page is too complex
+    to tell."""
     backed: set[int] = set()
-    for rect in (r for r in page.rects if not is_white(r.fill)) if white else ():
+    behind = [r for r in [*page.rects, *page.backdrops]
+              if r.kind in ("image", "shading") or not is_white(r.fill) or page.patterned]
+    for rect in behind if white else ():
         try:
             backed.update(id(c) for c in page.chunks_at(rect) if rect.order < c.order and rect.holds(c.x + 0.5,
                                                                                                     c.y + 0.5))
@@ -638,6 +778,7 @@ def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent
     for page in pages:
         if not page.fonts:
             page.fonts = page_fonts(reader, page.number - 1)
+        page.patterned, page.blends = page_graphics(reader, page.number - 1)
     out: list[Signal] = []
     for page in pages:
         for check in (cover_ups, mixed_fonts, hidden_text, subset_tags):
