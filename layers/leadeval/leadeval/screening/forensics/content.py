@@ -5,16 +5,23 @@ text render modes, the CropBox; the annotations and the font resources are read 
 Checks (each :class:`~leadeval.models.Signal` carries the page, a :data:`~leadeval.models.Box` and, for an
 amount, the field ``amount`` with the expected and the actual font):
 
-- ``opaque_mask_followed_by_text`` (high): a filled rectangle drawn over text already on the page, then new
-  text drawn inside it (Extend Verify's ``OPAQUE_MASK_FOLLOWED_BY_TEXT``): the classic cover-up and retype.
-  A rectangle over earlier text with nothing drawn on it after is medium (a redaction box, or a hidden value).
+- ``opaque_mask_followed_by_text`` (high): an opaque filled rectangle (fill opacity at least
+  :data:`MASK_MIN_ALPHA`) drawn over the glyphs of text already on the page, then new text drawn inside it
+  (Extend Verify's ``OPAQUE_MASK_FOLLOWED_BY_TEXT``): the classic cover-up and retype. A rectangle over earlier
+  text with nothing drawn on it after is medium (a redaction box, or a hidden value). On a page that sets a
+  blend mode other than Normal (a flattened Multiply highlight tints, it does not hide) each is one step lower.
+  Translucent boxes, thin rules and shapes other than rectangles are no masks.
 - ``mixed_font_amount`` (high): an amount in a font family used by no other text on the page while the
-  page's other amounts share one family (Ocrolus "abnormal fonts"); medium for an amount whose size or
-  baseline differs from every other piece of text on its line (the line's others agreeing).
+  page's other amounts share one family (Ocrolus "abnormal fonts"; families compared without style and vendor
+  suffixes, Arial as Helvetica); medium for an amount whose size or baseline differs from every other piece of
+  text on its line (the line's others agreeing), unless the same step recurs on another line (layout).
 - ``invisible_text`` (medium): text drawn with render mode 3 or 7 (invisible; ISO 32000-1 §9.3.6) on a page
-  that draws no image (an invisible OCR layer over a scanned image is normal), or white text not on a
-  darker filled rectangle.
-- ``text_outside_cropbox`` (medium): text whose origin lies outside the page's CropBox (never shown).
+  that draws no image (an invisible OCR layer over a scanned image is normal), or text whose painted part is
+  white (its fill, its outline, or both, by render mode) not drawn on anything earlier that may be darker: a
+  rectangle or shape with a non-white fill, an image, a shading (not judged on a page with patterns, whose
+  fills PDFium reports as white).
+- ``text_outside_cropbox`` (medium): text whose origin lies outside the page's CropBox (never shown), except
+  the words of a line that runs past the right edge (cut off, not hidden).
 - ``annotation_over_content`` (medium; low for highlights): a markup annotation (FreeText, Square, Circle,
   Stamp, Ink, Polygon, PolyLine, Line, Caret) on the page, with its box and modification date (Inscribe
   reports annotation dates); links, form widgets and pop-ups are not findings.
