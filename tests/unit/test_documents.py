@@ -538,3 +538,24 @@ def test_a_page_of_many_boxes_over_much_text_stops_the_page_checks_and_says_so()
     few = prepare_document("d1", one_page_pdf(b"0.5 g\n" + b"".join(b"0 %d 612 700 re f\n" % i for i in range(5))
                                               + text))
     assert "page_forensics" not in few.metadata
+
+
+def test_page_checks_are_skipped_once_the_time_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preparation that has used its whole time budget by the time the pages are read does not start the page
+    checks: the document says they were skipped."""
+    from tests.hostile_inputs import one_page_pdf, text_operators
+
+    data = one_page_pdf(text_operators() + b"BT /F1 11 Tf 3 Tr 72 300 Td (Net Pay 9,000.00) Tj ET\n")
+    assert "invisible_text" in {s.code for s in prepare_document("d1", data).signals}
+    spent = {"now": False}
+    monkeypatch.setattr(documents.Deadline, "elapsed", lambda self: self.seconds + 1 if spent["now"] else 0.0)
+    real_read = documents._read_content
+
+    def read_then_spend(contents: list[object], page: object, textpage: object, index: int) -> None:
+        real_read(contents, page, textpage, index)  # type: ignore[arg-type]
+        spent["now"] = True
+
+    monkeypatch.setattr(documents, "_read_content", read_then_spend)
+    doc = prepare_document("d1", data)
+    assert doc.metadata["page_forensics"] == "skipped: the time budget was spent before the page checks"
+    assert "invisible_text" not in {s.code for s in doc.signals}

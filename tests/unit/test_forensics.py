@@ -485,3 +485,17 @@ def test_the_same_baseline_step_on_every_line_is_layout_and_a_single_one_is_a_fi
 
     assert _page_codes(_drawn(stub({684: 0.8, 666: 0.8, 648: 0.8, 630: 0.8}))) == []
     assert _page_codes(_drawn(stub({666: 0.8}))) == [("mixed_font_amount", "medium")]
+
+
+def test_text_grouped_by_object_in_one_pass_reads_what_pdfium_gives_each_object(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page of very many text objects is read through one pass over its characters (PDFium's per-object
+    ``FPDFTextObj_GetText`` scans the whole page each time): the pieces, positions and fonts are the same."""
+    from leadeval.screening.forensics import content
+
+    data = stub_bytes(layout=1)
+    per_object = [(c.text, c.x, c.y, c.size, c.font, c.order) for c in read_pages(data)[0].chunks]
+    monkeypatch.setattr(content, "MAX_TEXT_SCAN", 0)
+    indexed = [(c.text, c.x, c.y, c.size, c.font, c.order) for c in read_pages(data)[0].chunks]
+    assert len(per_object) > 20
+    assert indexed == per_object

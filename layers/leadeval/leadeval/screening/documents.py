@@ -535,13 +535,17 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
         _pdf_text_and_images(doc, data, limits, tree.count, "" if encrypted else None, deadline, contents)
     finally:
         if contents is not None:
-            _page_forensics(doc, reader, contents)
+            _page_forensics(doc, reader, contents, deadline)
 
 
-def _page_forensics(doc: PreparedDocument, reader: Any, contents: list[PageContent]) -> None:
-    """Add the page checks' signals to ``doc`` (:func:`~leadeval.screening.forensics.page_signals`); a page
-    they could not finish is recorded in ``metadata["page_forensics"]`` (a missing finding then means "not
-    checked", as for a document over the forensics budget)."""
+def _page_forensics(doc: PreparedDocument, reader: Any, contents: list[PageContent], deadline: Deadline) -> None:
+    """Add the page checks' signals to ``doc`` (:func:`~leadeval.screening.forensics.page_signals`), unless the
+    time budget is already spent; a page they could not finish, or checks not run, are recorded in
+    ``metadata["page_forensics"]`` (a missing finding then means "not checked", as for a document over the
+    forensics budget)."""
+    if deadline.elapsed() > deadline.seconds:
+        doc.metadata["page_forensics"] = "skipped: the time budget was spent before the page checks"
+        return
     doc.signals += page_signals(doc.document_id, reader, contents)
     unfinished = [page.number for page in contents if page.incomplete]
     if unfinished:

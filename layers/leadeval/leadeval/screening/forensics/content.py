@@ -254,6 +254,11 @@ MAX_FORM_DEPTH = 8
 #: Words of a line that starts inside the CropBox and runs past its edge by at most this many points are an
 #: overflow (cut off), not text placed outside: 3 inches.
 OVERFLOW_PT = 216.0
+#: Above this many page objects × text characters, a page's text is grouped by object in one pass (see
+#: ``_PageObjects.index_text``); a screening page is about 100 × 1,000.
+MAX_TEXT_SCAN = 2_000_000
+#: Characters grouped that way at most (the content budget allows 20,000 text-show operators a page).
+MAX_INDEXED_CHARS = 400_000
 #: A box filled at least this opaque (the graphics state's ``ca``) can hide text; a lighter one is a highlight.
 MASK_MIN_ALPHA = 0.8
 #: A filled path with more segments than this is no rectangle and is not read point by point.
@@ -312,6 +317,7 @@ class _PageObjects:
         self.mode, self.stroke = ctypes.c_int(), pdfium_c.FPDF_BOOL()
         self.mode_refs = (ctypes.byref(self.mode), ctypes.byref(self.stroke))
         self.alpha = 1.0
+        self.by_object: dict[int, list[str]] | None = None
 
     def _buffer(self, size: int) -> None:
         self.buffer = ctypes.create_string_buffer(size)
@@ -385,7 +391,23 @@ class _PageObjects:
             self.fonts[key] = known
         return known
 
+    def index_text(self) -> None:
+        """Group the text page's characters by the text object that drew them, in one pass. PDFium's
+        ``FPDFTextObj_GetText`` walks every character of the page for each object it is asked about, which a
+        page of thousands of one-character objects turns into minutes; :func:`read_page` indexes instead when
+        objects × characters exceeds :data:`MAX_TEXT_SCAN`."""
+        c = self.c
+        by_object: dict[int, list[str]] = {}
+        get_object, get_unicode = c.FPDFText_GetTextObject, c.FPDFText_GetUnicode
+        for i in range(min(c.FPDFText_CountChars(self.textpage), MAX_INDEXED_CHARS)):
+            owner = ctypes.cast(get_object(self.textpage, i), ctypes.c_void_p).value
+            if owner:
+                by_object.setdefault(owner, []).append(chr(get_unicode(self.textpage, i)))
+        self.by_object = by_object
+
     def _string(self, obj: Any) -> str:
+        if self.by_object is not None:
+            return "".join(self.by_object.get(ctypes.cast(obj, ctypes.c_void_p).value or 0, ()))
         get = self.c.FPDFTextObj_GetText
         size = get(obj, self.textpage, self.wide, len(self.buffer))
         if size > len(self.buffer):
@@ -464,7 +486,10 @@ def read_page(page: Any, textpage: Any, number: int) -> PageContent:
     x0, y0, x1, y1 = (float(v) for v in page.get_cropbox())  # any two opposite corners (ISO 32000-1 §7.9.5)
     content = PageContent(number, PageGeometry(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
     objects = _PageObjects(textpage.raw, content)
-    objects.walk(page.raw, objects.c.FPDFPage_CountObjects(page.raw), objects.c.FPDFPage_GetObject, None, 0)
+    count = objects.c.FPDFPage_CountObjects(page.raw)
+    if count * objects.c.FPDFText_CountChars(textpage.raw) > MAX_TEXT_SCAN:
+        objects.index_text()
+    objects.walk(page.raw, count, objects.c.FPDFPage_GetObject, None, 0)
     return content
 
 
