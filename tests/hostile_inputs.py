@@ -311,6 +311,22 @@ def reverse_text_pdf(pages: int = 1, objects: int = 19_987) -> bytes:
     return pdf_bytes(objects_)
 
 
+def one_line_amounts_pdf(amounts: int = 19_000) -> bytes:
+    """Within the forensics budgets (256 KB of content, 20,000 operators): one text block showing ``amounts``
+    amounts in a row on one baseline, one text-show operator each (PDFium makes each a text object; checks
+    that compare every piece of a line with every other would take minutes)."""
+    return one_page_pdf(b"BT /F1 1 Tf 72 700 Td " + b"(1.00)Tj " * amounts + b"ET\n")
+
+
+def boxes_over_text_pdf(boxes: int = 4_500) -> bytes:
+    """Within the forensics budgets: ``boxes`` grey boxes in a grid, then as many white pieces of text on them
+    (every box against every piece would be 20,250,000 tests)."""
+    grid = [(20 + (i % 60) * 9, 20 + (i // 60) * 7) for i in range(boxes)]
+    return one_page_pdf(b"0.5 g\n" + b"".join(b"%d %d 8 6 re f\n" % xy for xy in grid)
+                        + b"1 g BT /F1 4 Tf\n" + b"".join(b"1 0 0 1 %d %d Tm (1)Tj\n" % (x + 1, y + 1) for x, y in grid)
+                        + b"ET\n")
+
+
 def content_at_budget_pdf(content_bytes: int = 16 * 1024 * 1024 - 4096) -> bytes:
     """The pay stub's page padded with blanks to ``content_bytes`` of content (just under the default
     16 MiB budget): PDFium inflates all of it to load the page."""
@@ -411,6 +427,10 @@ INPUTS: tuple[HostileInput, ...] = (
                  "at the budgets: PDF page of 19,987 text objects right to left (PDFium's slowest text)"),
     HostileInput("pdf_reverse_text_20_pages", "reverse_20_pages.pdf", lambda: reverse_text_pdf(20),
                  "20 such pages (each accepted; together over the time budget)", heavy=True),
+    HostileInput("forensics_one_line", "one_line.pdf", one_line_amounts_pdf,
+                 "at the forensics budgets: 19,000 amounts on one line, one text object each"),
+    HostileInput("forensics_boxes_over_text", "boxes_text.pdf", boxes_over_text_pdf,
+                 "at the forensics budgets: 4,500 boxes, then white text on each"),
     HostileInput("limit_pdf_content", "limit_content.pdf", content_at_budget_pdf,
                  "at the budgets: PDF content stream inflating to 16 MiB − 4 KiB"),
     HostileInput("limit_png", "limit.png", png_rgb, "at the budgets: RGB PNG 5790x5790 (33.5 Mpx)"),

@@ -55,6 +55,8 @@ ACCEPTED: dict[str, set[str]] = {
     "limit_pdf_page": {"pdf_stream_inflation"},  # 1.2 MB of repeated operators in 8 KB: crafted
     "limit_pdf_30_pages": set(),
     "limit_pdf_content": {"pdf_stream_inflation"},
+    "forensics_one_line": {"text_outside_cropbox"},  # the line runs 38,000 pt past the page's edge
+    "forensics_boxes_over_text": set(),  # white text on grey boxes is honest
     "limit_png": set(),
     "limit_webp": set(),
 }

@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 MAX_CONTENT_PAGES = 4
 #: Text pieces are indexed by square cells of this many points to find those inside a box without comparing
 #: every box with every piece.
-GRID_CELL_PT = 36.0
+GRID_CELL_PT = 12.0
 #: Text-in-box candidates one page's checks may look at. A screening page has tens of boxes and pieces (a few
 #: hundred tests); a page drawing thousands of boxes over thousands of pieces (within the content budget) would
 #: cost seconds: the checks stop there and the page is marked ``incomplete``.
