@@ -559,3 +559,15 @@ def test_page_checks_are_skipped_once_the_time_budget_is_spent(monkeypatch: pyte
     doc = prepare_document("d1", data)
     assert doc.metadata["page_forensics"] == "skipped: the time budget was spent before the page checks"
     assert "invisible_text" not in {s.code for s in doc.signals}
+
+
+def test_page_checks_can_be_left_out_where_only_the_pages_are_wanted() -> None:
+    """The report's thumbnails prepare a document for its pictures: the worker has run the page checks already."""
+    from tests.hostile_inputs import one_page_pdf, text_operators
+
+    data = one_page_pdf(text_operators() + b"BT /F1 11 Tf 3 Tr 72 300 Td (Net Pay 9,000.00) Tj ET\n")
+    assert "invisible_text" in {s.code for s in prepare_document("d1", data).signals}
+    doc = prepare_document("d1", data, limits=DocumentLimits(page_forensics=False))
+    assert doc.metadata["page_forensics"] == "skipped: not asked for"
+    assert "invisible_text" not in {s.code for s in doc.signals}
+    assert doc.text is not None and "Net Pay" in doc.text

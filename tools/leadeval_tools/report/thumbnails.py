@@ -61,7 +61,7 @@ def _limits(base: DocumentLimits) -> DocumentLimits:
     # Every page counts as having no text layer (min_text_chars out of reach), so prepare_document renders
     # page 1 and each following page, up to max_rendered_pages; the safety budgets stay the worker's.
     return replace(base, max_rendered_pages=MAX_PAGES, min_text_chars=10**9, long_side_px=LONG_SIDE_PX,
-                   jpeg_quality=JPEG_QUALITY)
+                   jpeg_quality=JPEG_QUALITY, page_forensics=False)  # the worker ran the checks already
 
 
 def page_thumbnails(document_id: str, data: bytes, *, limits: DocumentLimits | None = None) -> Thumbnails:

@@ -124,6 +124,9 @@ class DocumentLimits:
         max_image_frames: frames (pages) of a TIFF, animated WebP/PNG or HEIF sequence; only the
             first is used.
         time_budget_seconds: time per document, checked between steps (seconds).
+        page_forensics: run the page-content checks (:func:`~leadeval.screening.forensics.page_signals`);
+            False where only the pages are wanted (the report's thumbnails), recorded in
+            ``metadata["page_forensics"]``.
     """
 
     max_bytes: int = 25 * 1024 * 1024
@@ -141,6 +144,7 @@ class DocumentLimits:
     max_decoded_image_bytes: int = 128 * 1024 * 1024
     max_image_frames: int = 30
     time_budget_seconds: float = 10.0
+    page_forensics: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any) -> DocumentLimits:
@@ -524,10 +528,7 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
         return
 
     doc.page_count = tree.count
-    forensics = (census.decoded_bytes <= FORENSICS_MAX_CONTENT_BYTES
-                 and max(census.page_operators, default=0) <= FORENSICS_MAX_PAGE_OPERATORS)  # issue 13
-    if not forensics:
-        doc.metadata["page_forensics"] = "skipped: content over the forensics budget"
+    forensics = _forensics_wanted(doc, census, limits)
     # The page forensics read what PDFium built while it loads the first pages for their text (no second
     # parse); they run even when PDFium stops part-way, on the pages read until then.
     contents: list[PageContent] | None = [] if forensics else None
@@ -536,6 +537,19 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
     finally:
         if contents is not None:
             _page_forensics(doc, reader, contents, deadline)
+
+
+def _forensics_wanted(doc: PreparedDocument, census: Any, limits: DocumentLimits) -> bool:
+    """Whether the page checks run on this document (issue 13): within the forensics budget and asked for;
+    when not, ``metadata["page_forensics"]`` says why."""
+    if (census.decoded_bytes > FORENSICS_MAX_CONTENT_BYTES
+            or max(census.page_operators, default=0) > FORENSICS_MAX_PAGE_OPERATORS):
+        doc.metadata["page_forensics"] = "skipped: content over the forensics budget"
+        return False
+    if not limits.page_forensics:
+        doc.metadata["page_forensics"] = "skipped: not asked for"
+        return False
+    return True
 
 
 def _page_forensics(doc: PreparedDocument, reader: Any, contents: list[PageContent], deadline: Deadline) -> None:
