@@ -161,3 +161,15 @@ def test_completed_at_and_evaluated_at_are_when_the_work_ended_not_when_it_was_c
         assert (completed - started) >= timedelta(seconds=7)
     finally:
         services.close()
+
+
+def test_a_local_invocation_leaves_no_lambda_context_on_the_lines_logged_after_it() -> None:
+    """A local run goes on after its last invocation (the summary, the report): its lines carry no request id of
+    an invocation that has ended, while the lines inside the invocation do."""
+    from leadeval_tools.local import handler_output
+
+    with handler_output():
+        powertools_logger.append_keys(function_request_id="req-local-1")
+        assert powertools_logger.get_current_keys()["function_request_id"] == "req-local-1"
+    assert "function_request_id" not in powertools_logger.get_current_keys()
+    assert powertools_logger.get_current_keys()["service"] == "leadeval"

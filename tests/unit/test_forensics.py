@@ -499,3 +499,16 @@ def test_text_grouped_by_object_in_one_pass_reads_what_pdfium_gives_each_object(
     indexed = [(c.text, c.x, c.y, c.size, c.font, c.order) for c in read_pages(data)[0].chunks]
     assert len(per_object) > 20
     assert indexed == per_object
+
+
+def test_an_a4_page_whose_box_is_inherited_from_the_page_tree_holds_its_text() -> None:
+    """fpdf2 writes the MediaBox on the page tree, not the page: the page is A4, not PDFium's Letter fallback,
+    and a title near its top is on it."""
+    from tests.helpers import text_pdf
+
+    data = text_pdf(["ACME LOGISTICS - EARNINGS STATEMENT", "Employee: Dana Whitfield", "Gross pay 5,000.00"])
+    (page,) = read_pages(data)
+    box = page.geometry
+    assert (box.left, box.bottom, box.right, box.top) == pytest.approx((0, 0, 595.28, 841.89), abs=0.01)
+    assert max(c.y for c in page.chunks) > 792  # above a Letter page's top
+    assert _page_codes(data) == []

@@ -86,15 +86,18 @@ def load_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
 def handler_output() -> Iterator[None]:
     """Around a local invocation: what the handler prints (Powertools EMF metric blobs) goes to stderr, never
     into a command's report on stdout, and with metrics disabled (``POWERTOOLS_METRICS_DISABLED``) the metric
-    set is emptied afterwards (Powertools keeps an unflushed set and prints it once it holds 100 metrics)."""
+    set is emptied afterwards (Powertools keeps an unflushed set and prints it once it holds 100 metrics). The
+    logger's keys are reset afterwards: a Lambda instance keeps the last invocation's context until the next
+    one, but a local run goes on (its report) and those lines belong to no invocation."""
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-    from leadeval.observability import metrics
+    from leadeval.observability import logger, metrics
 
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
+        logger.clear_state()
         if is_metrics_disabled():
             metrics.clear_metrics()
 

@@ -483,9 +483,15 @@ def read_page(page: Any, textpage: Any, number: int) -> PageContent:
         A :class:`PageContent` in PDF points, without ``fonts`` (read from the page's resources by
         :func:`page_fonts`). Raises whatever PDFium raises on a page it cannot read (callers skip the page).
     """
-    x0, y0, x1, y1 = (float(v) for v in page.get_cropbox())  # any two opposite corners (ISO 32000-1 §7.9.5)
-    content = PageContent(number, PageGeometry(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-    objects = _PageObjects(textpage.raw, content)
+    objects = _PageObjects(textpage.raw, content := PageContent(number, PageGeometry(0.0, 0.0, 0.0, 0.0)))
+    # The visible box: the CropBox within the MediaBox, either inherited from the page tree, corners in any
+    # order (ISO 32000-1 §7.7.3.4, §7.9.5, §14.11.2); FPDF_GetPageBoundingBox resolves all three, where
+    # PdfPage.get_cropbox reads the page's own dictionary and falls back to US Letter.
+    box = objects.c.FS_RECTF()
+    if not objects.c.FPDF_GetPageBoundingBox(page.raw, ctypes.byref(box)):
+        raise ValueError(f"page {number} has no bounding box")
+    content.geometry = PageGeometry(min(box.left, box.right), min(box.bottom, box.top), max(box.left, box.right),
+                                    max(box.bottom, box.top))
     count = objects.c.FPDFPage_CountObjects(page.raw)
     if count * objects.c.FPDFText_CountChars(textpage.raw) > MAX_TEXT_SCAN:
         objects.index_text()
