@@ -398,6 +398,9 @@ HOSTILE_READ: dict[str, tuple[Verdict, str]] = {
     "limit_pdf_page": (Verdict.EDITED, "high-severity finding(s): pdf_stream_inflation"),
     "limit_pdf_content": (Verdict.EDITED, "high-severity finding(s): pdf_stream_inflation"),
     "limit_pdf_30_pages": (Verdict.CLEAN, FACTS),
+    # a line of 19,000 amounts runs 38,000 pt past the page: text outside the CropBox, for a person to look at
+    "forensics_one_line": (Verdict.UNDETERMINED, "page content needs a person's look: text_outside_cropbox"),
+    "forensics_boxes_over_text": (Verdict.CLEAN, FACTS),  # white text on grey boxes is honest
     "limit_png": (Verdict.UNDETERMINED, VISION),
     "limit_webp": (Verdict.UNDETERMINED, VISION),
 }
