@@ -133,3 +133,17 @@ def test_pdf_printing_says_clearly_when_chromium_is_missing_or_fails(monkeypatch
     with pytest.raises(PdfError, match=r"Chromium could not print the report \(exit code 1\)"):
         write_pdf(_report(), tmp_path / "r.pdf")
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_thumbnails_print_no_preparation_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """A report made after a run shows the pages without printing "document prepared" again (the worker's
+    lines already said it); a warning of preparation would still show."""
+    import logging
+
+    from tests.hostile_inputs import clean_paystub_pdf
+
+    with caplog.at_level(logging.INFO):
+        thumbs = page_thumbnails("d1", clean_paystub_pdf())
+    assert len(thumbs.pages) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "leadeval.screening.documents"] == []
+    assert logging.getLogger("leadeval.screening.documents").level == logging.NOTSET

@@ -10,8 +10,10 @@ masks them (:mod:`leadeval_tools.report.masking`); images and scans have no text
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from leadeval.screening.documents import DocumentLimits, prepare_document
@@ -57,6 +59,19 @@ class Thumbnails:
     note: str | None = None
 
 
+@contextlib.contextmanager
+def _quiet_preparation() -> Iterator[None]:
+    """Preparation's INFO lines ("document prepared") left out while a thumbnail is made: they describe the
+    worker's reading of a document, and a report made after a run would print them again as if it read it."""
+    prepared_logger = logging.getLogger("leadeval.screening.documents")
+    level = prepared_logger.level
+    prepared_logger.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        prepared_logger.setLevel(level)
+
+
 def _limits(base: DocumentLimits) -> DocumentLimits:
     # Every page counts as having no text layer (min_text_chars out of reach), so prepare_document renders
     # page 1 and each following page, up to max_rendered_pages; the safety budgets stay the worker's.
@@ -76,7 +91,8 @@ def page_thumbnails(document_id: str, data: bytes, *, limits: DocumentLimits | N
         :class:`Thumbnails`; never raises for bad input (an unreadable document gives no pages and a ``note``
         naming why, e.g. "corrupt PDF: …").
     """
-    prepared = prepare_document(document_id, data, limits=_limits(limits or DocumentLimits()))
+    with _quiet_preparation():
+        prepared = prepare_document(document_id, data, limits=_limits(limits or DocumentLimits()))
     if prepared.unreadable_reason is not None:
         return Thumbnails([], prepared.page_count, f"no picture: {prepared.unreadable_reason}")
     rendered = prepared.metadata.get("rendered_pages") or list(range(1, len(prepared.page_images) + 1))
