@@ -76,6 +76,7 @@ from leadeval.screening.fraud import (
 )
 from leadeval.screening.layout import words_from_textpage
 from leadeval.screening.pdf_budget import (
+    ContentCensus,
     Deadline,
     OverBudget,
     check_object_claims,
@@ -539,7 +540,7 @@ def _prepare_pdf_structure(doc: PreparedDocument, data: bytes, limits: DocumentL
             _page_forensics(doc, reader, contents, deadline)
 
 
-def _forensics_wanted(doc: PreparedDocument, census: Any, limits: DocumentLimits) -> bool:
+def _forensics_wanted(doc: PreparedDocument, census: ContentCensus, limits: DocumentLimits) -> bool:
     """Whether the page checks run on this document (issue 13): within the forensics budget and asked for;
     when not, ``metadata["page_forensics"]`` says why."""
     if (census.decoded_bytes > FORENSICS_MAX_CONTENT_BYTES

@@ -273,6 +273,11 @@ def _cell(x: float, y: float) -> tuple[int, int]:
     return math.floor(x / GRID_CELL_PT), math.floor(y / GRID_CELL_PT)
 
 
+def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
+    """The point (x, y) placed by matrix ``m``."""
+    return m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]
+
+
 def _compose(m: Matrix, n: Matrix) -> Matrix:
     """Affine matrix product m × n (PDF order: a b c d e f): ``m`` applied first, then ``n``."""
     a, b, c, d, e, f = m
@@ -282,10 +287,9 @@ def _compose(m: Matrix, n: Matrix) -> Matrix:
 
 
 def is_white(fill: tuple[float, ...]) -> bool:
-    """True for white in grey (1), RGB (1 1 1) or CMYK (0 0 0 0)."""
-    if len(fill) == 4:
-        return all(v <= 0.02 for v in fill)
-    return bool(fill) and all(v >= 0.98 for v in fill)
+    """True for white: every RGB component at least 0.98 (PDFium gives grey and CMYK as RGB). A colour PDFium
+    did not give (``(0.0,)``, ``()``) is not white."""
+    return len(fill) == 3 and all(v >= 0.98 for v in fill)
 
 
 class _PageObjects:
@@ -314,8 +318,8 @@ class _PageObjects:
         self.matrix_ref = ctypes.byref(self.matrix)
         self.point = (ctypes.c_float(), ctypes.c_float())
         self.point_refs = tuple(ctypes.byref(v) for v in self.point)
-        self.mode, self.stroke = ctypes.c_int(), pdfium_c.FPDF_BOOL()
-        self.mode_refs = (ctypes.byref(self.mode), ctypes.byref(self.stroke))
+        self.fill_mode, self.stroked = ctypes.c_int(), pdfium_c.FPDF_BOOL()  # a path's draw mode
+        self.draw_mode_refs = (ctypes.byref(self.fill_mode), ctypes.byref(self.stroked))
         self.alpha = 1.0
         self.by_object: dict[int, list[str]] | None = None
 
@@ -371,8 +375,7 @@ class _PageObjects:
             return
         left, bottom, right, top = (v.value for v in box)
         if outer is not None:  # bounds are in the form's space: place its corners on the page
-            a, b, c, d, e, f = outer
-            corners = [(a * x + c * y + e, b * x + d * y + f) for x in (left, right) for y in (bottom, top)]
+            corners = [_apply(outer, x, y) for x in (left, right) for y in (bottom, top)]
             left, right = min(p[0] for p in corners), max(p[0] for p in corners)
             bottom, top = min(p[1] for p in corners), max(p[1] for p in corners)
         self.content.backdrops.append(Rect(self.content.number, left, bottom, right, top, fill, self.order,
@@ -433,7 +436,7 @@ class _PageObjects:
         """A filled path's rectangles (each closed, axis-parallel four-corner sub-path: what ``re`` draws); any
         other filled shape (a rounded box, a curve) is a backdrop (its bounding box), never a mask."""
         c = self.c
-        if not c.FPDFPath_GetDrawMode(obj, *self.mode_refs) or self.mode.value == 0:
+        if not c.FPDFPath_GetDrawMode(obj, *self.draw_mode_refs) or self.fill_mode.value == 0:
             return
         fill = self._fill(obj)
         alpha = self.alpha
@@ -451,11 +454,12 @@ class _PageObjects:
                 self._backdrop(obj, outer, "path", fill)
                 return  # a curve: no rectangle in this path
             c.FPDFPathSegment_GetPoint(segment, *self.point_refs)
-            point = (m[0] * x.value + m[2] * y.value + m[4], m[1] * x.value + m[3] * y.value + m[5])
+            point = _apply(m, x.value, y.value)
             if kind == c.FPDF_SEGMENT_MOVETO or not subpaths:
                 subpaths.append([point])
             else:
                 subpaths[-1].append(point)
+        found = 0
         for points in subpaths:
             if len(points) == 5 and points[-1] == points[0]:
                 points = points[:-1]
@@ -465,7 +469,8 @@ class _PageObjects:
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             self.content.rects.append(Rect(self.content.number, min(xs), min(ys), max(xs), max(ys), fill,
                                            self.order, alpha))
-        if not self.content.rects or self.content.rects[-1].order != self.order:
+            found += 1
+        if not found:
             self._backdrop(obj, outer, "path", fill)  # no rectangle in it: a shape text may sit on
 
 
@@ -480,22 +485,25 @@ def read_page(page: Any, textpage: Any, number: int) -> PageContent:
         number: the page's number (1-based), copied into what is read.
 
     Returns:
-        A :class:`PageContent` in PDF points, without ``fonts`` (read from the page's resources by
-        :func:`page_fonts`). Raises whatever PDFium raises on a page it cannot read (callers skip the page).
+        A :class:`PageContent` in PDF points, without what the page's resources say (``fonts``,
+        ``patterned``, ``blends``: :func:`read_resources`). Raises whatever PDFium raises on a page it cannot
+        read (callers skip the page), and ValueError for a page without a bounding box.
     """
-    objects = _PageObjects(textpage.raw, content := PageContent(number, PageGeometry(0.0, 0.0, 0.0, 0.0)))
+    import pypdfium2.raw as pdfium_c
+
     # The visible box: the CropBox within the MediaBox, either inherited from the page tree, corners in any
     # order (ISO 32000-1 §7.7.3.4, §7.9.5, §14.11.2); FPDF_GetPageBoundingBox resolves all three, where
     # PdfPage.get_cropbox reads the page's own dictionary and falls back to US Letter.
-    box = objects.c.FS_RECTF()
-    if not objects.c.FPDF_GetPageBoundingBox(page.raw, ctypes.byref(box)):
+    box = pdfium_c.FS_RECTF()
+    if not pdfium_c.FPDF_GetPageBoundingBox(page.raw, ctypes.byref(box)):
         raise ValueError(f"page {number} has no bounding box")
-    content.geometry = PageGeometry(min(box.left, box.right), min(box.bottom, box.top), max(box.left, box.right),
-                                    max(box.bottom, box.top))
-    count = objects.c.FPDFPage_CountObjects(page.raw)
-    if count * objects.c.FPDFText_CountChars(textpage.raw) > MAX_TEXT_SCAN:
+    content = PageContent(number, PageGeometry(min(box.left, box.right), min(box.bottom, box.top),
+                                               max(box.left, box.right), max(box.bottom, box.top)))
+    objects = _PageObjects(textpage.raw, content)
+    count = pdfium_c.FPDFPage_CountObjects(page.raw)
+    if count * pdfium_c.FPDFText_CountChars(textpage.raw) > MAX_TEXT_SCAN:
         objects.index_text()
-    objects.walk(page.raw, count, objects.c.FPDFPage_GetObject, None, 0)
+    objects.walk(page.raw, count, pdfium_c.FPDFPage_GetObject, None, 0)
     return content
 
 
@@ -530,26 +538,51 @@ def read_pages(data: bytes, *, password: str | None = None, max_pages: int = MAX
     return pages
 
 
+def read_resources(page: PageContent, reader: PdfReader) -> None:
+    """Fill ``page.fonts`` (when empty), ``page.patterned`` and ``page.blends`` from the page's resources, read
+    with pypdf: dictionary lookups, no content parsed. PDFium reports a pattern fill as white and has no getter
+    for an object's blend mode (ISO 32000-1 §11.3.5), so the checks ask the resources instead. A resource
+    dictionary that cannot be read leaves the page as read (no fonts, no patterns, no blending)."""
+    try:
+        resources = reader.pages[page.number - 1].get("/Resources")
+        resources = resources.get_object() if resources is not None else None
+    except Exception as exc:  # a broken page dictionary: judged as a plain page
+        logger.debug("content: resources of page %d unreadable (%s)", page.number, type(exc).__name__)
+        return
+    if not hasattr(resources, "get"):
+        return
+    if not page.fonts:
+        page.fonts = _font_names(resources, page.number)
+    page.patterned, page.blends = _graphics(resources, page.number)
+
+
+def _font_names(resources: Any, number: int) -> list[str]:
+    """The raw ``/BaseFont`` names (subset tags kept) of a page's own font resources."""
+    try:
+        fonts = resources.get("/Font")
+        fonts = fonts.get_object() if fonts is not None else {}
+        names = (font.get_object().get("/BaseFont") for font in (fonts.values() if hasattr(fonts, "values") else []))
+        return [str(name).lstrip("/") for name in names if name is not None]
+    except Exception as exc:  # a broken font dictionary: no subset finding on this page
+        logger.debug("content: fonts of page %d unreadable (%s)", number, type(exc).__name__)
+        return []
+
+
 _NORMAL_BLENDS = {"/Normal", "/Compatible"}
 
 
-def page_graphics(reader: PdfReader, index: int) -> tuple[bool, bool]:
-    """(defines patterns, sets a blend mode other than Normal) for page ``index`` (0-based): read with pypdf from
-    its resources and those of the form XObjects it holds (one level: where report generators put them).
-    ``(False, False)`` when they cannot be read. PDFium reports a pattern fill as white and has no getter for
-    an object's blend mode (ISO 32000-1 §11.3.5), so the checks ask the resources instead."""
+def _graphics(resources: Any, number: int) -> tuple[bool, bool]:
+    """(defines patterns, sets a blend mode other than Normal) in a page's resources and those of the form
+    XObjects it holds (one level: where report generators put them)."""
     patterned = blends = False
     try:
-        resources = reader.pages[index].get("/Resources")
-        stack: list[Any] = [resources.get_object() if resources is not None else None]
-        xobjects = stack[0].get("/XObject") if hasattr(stack[0], "get") else None
+        stack: list[Any] = [resources]
+        xobjects = resources.get("/XObject")
         for ref in list(xobjects.get_object().values() if xobjects is not None else [])[:50]:
             form = ref.get_object()
             if form.get("/Subtype") == "/Form" and form.get("/Resources") is not None:
                 stack.append(form["/Resources"].get_object())
-        for res in stack:
-            if not hasattr(res, "get"):
-                continue
+        for res in (r for r in stack if hasattr(r, "get")):
             patterned = patterned or res.get("/Pattern") is not None
             states = res.get("/ExtGState")
             for state in list(states.get_object().values() if states is not None else [])[:50]:
@@ -557,27 +590,8 @@ def page_graphics(reader: PdfReader, index: int) -> tuple[bool, bool]:
                 names = {str(m) for m in (mode if isinstance(mode, list) else [mode])} if mode is not None else set()
                 blends = blends or bool(names - _NORMAL_BLENDS)
     except Exception as exc:  # a broken resource dictionary: judged as a plain page
-        logger.debug("content: graphics of page %d unreadable (%s)", index + 1, type(exc).__name__)
+        logger.debug("content: graphics of page %d unreadable (%s)", number, type(exc).__name__)
     return patterned, blends
-
-
-def page_fonts(reader: PdfReader, index: int) -> list[str]:
-    """The raw ``/BaseFont`` names (subset tags kept) of page ``index``'s (0-based) font resources, read with
-    pypdf: a dictionary lookup, no content parsed. Empty when the page or its resources cannot be read."""
-    try:
-        resources = reader.pages[index].get("/Resources")
-        resources = resources.get_object() if resources is not None else {}
-        fonts = resources.get("/Font") if hasattr(resources, "get") else None
-        fonts = fonts.get_object() if fonts is not None else {}
-        out = []
-        for font in (fonts.values() if hasattr(fonts, "values") else []):
-            base = font.get_object().get("/BaseFont")
-            if base is not None:
-                out.append(str(base).lstrip("/"))
-        return out
-    except Exception as exc:  # a broken resource dictionary: no subset finding on this page
-        logger.debug("content: fonts of page %d unreadable (%s)", index + 1, type(exc).__name__)
-        return []
 
 
 # --------------------------------------------------------------------------- checks
@@ -642,14 +656,15 @@ def mixed_fonts(document_id: str, page: PageContent) -> list[Signal]:
     families = Counter(c.family for c in page.chunks if c.text.strip())
     amount_families = Counter(c.family for c in amounts)
     majority, majority_count = amount_families.most_common(1)[0]
+    flagged: set[int] = set()
     for c in amounts:
         if c.family != majority and families[c.family] <= 2 and majority_count >= 2:
+            flagged.add(id(c))
             out.append(_sig("mixed_font_amount", "high",
                             f"page {page.number}: the amount {c.text} is set in {c.font} {c.size:.1f}pt, a font "
                             f"used nowhere else on the page; the other amounts use {majority}",
                             document_id, page, _chunk_box(page, c), field="amount", expected=majority,
                             actual=f"{c.font} {c.size:.1f}pt"))
-    flagged = {id(c) for c in amounts if c.family != majority and families[c.family] <= 2 and majority_count >= 2}
     outliers = [found for line in page.lines() if len(line.chunks) >= 3
                 for found in _line_outliers(document_id, page, line, flagged)]
     # The same offset or the same size step on two lines or more is the generator's layout, not a retyped amount.
@@ -810,13 +825,11 @@ def annotation_signals(document_id: str, reader: PdfReader, pages: list[PageCont
 
 
 def content_signals(document_id: str, reader: PdfReader, pages: list[PageContent]) -> list[Signal]:
-    """Every check of this module over ``pages`` (:func:`read_page`; their ``fonts`` filled here with
-    :func:`page_fonts` when empty), ``reader`` giving the annotations and fonts. Never raises for a malformed
+    """Every check of this module over ``pages`` (:func:`read_page`; their resources read here with
+    :func:`read_resources`), ``reader`` giving the annotations and resources. Never raises for a malformed
     page: a check that cannot run on a page is skipped."""
     for page in pages:
-        if not page.fonts:
-            page.fonts = page_fonts(reader, page.number - 1)
-        page.patterned, page.blends = page_graphics(reader, page.number - 1)
+        read_resources(page, reader)
     out: list[Signal] = []
     for page in pages:
         for check in (cover_ups, mixed_fonts, hidden_text, subset_tags):
